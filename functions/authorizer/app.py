@@ -1,0 +1,30 @@
+"""HTTP API Lambda authorizer (payload 2.0, simple responses): resolves the API key to its tenant.
+
+It authenticates only. Requests with a missing or unknown key pass on without a tenant, and the API
+function answers them 401 in the contract's error shape; permissions are checked per route there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sluice.auth import KeyStore
+from sluice.aws import get_clients
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    principal = KeyStore(get_clients()).authenticate(headers.get("authorization"))
+    if principal is None:
+        return {"isAuthorized": True, "context": {"tenant": "", "authError": "missing or unknown API key"}}
+    logger.append_keys(tenant=principal.tenant, keyId=principal.key_id)
+    return {
+        "isAuthorized": True,
+        "context": {"tenant": principal.tenant, "keyId": principal.key_id,
+                    "permissions": ",".join(sorted(principal.permissions))},
+    }

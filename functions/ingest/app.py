@@ -1,0 +1,43 @@
+"""Ingest: S3 upload events (via the IngestQueue) -> a stream-parsed file -> chunks on the ChunkQueue."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sluice.aws import get_clients
+from sluice.ingest import ingest_upload
+
+logger = Logger()
+tracer = Tracer()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def s3_keys(body: str) -> list[tuple[str, str]]:
+    """(bucket, key) of each object in an S3 event notification; the s3:TestEvent has none."""
+    message = json.loads(body)
+    return [
+        (r["s3"]["bucket"]["name"], unquote_plus(r["s3"]["object"]["key"]))
+        for r in message.get("Records", [])
+        if r.get("eventName", "").startswith("ObjectCreated")
+    ]
+
+
+def record_handler(record: SQSRecord) -> None:
+    for _, key in s3_keys(record.body):
+        logger.append_keys(objectKey=key)
+        outcome = ingest_upload(get_clients(), key)
+        logger.info("ingested", extra={"outcome": outcome})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

@@ -1,0 +1,32 @@
+"""Worker: chunk messages from the ChunkQueue -> validated rows applied to the record store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sluice.aws import get_clients
+from sluice.chunks import ChunkMessage
+from sluice.processing import process_chunk
+
+logger = Logger()
+tracer = Tracer()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    message = ChunkMessage.from_body(record.body)
+    logger.append_keys(jobId=message.jobId, tenant=message.tenant, chunk=message.chunk)
+    outcome = process_chunk(get_clients(), message)
+    logger.debug("chunk done", extra={"outcome": outcome})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

@@ -1,0 +1,35 @@
+"""Who is calling: the principal the authorizer resolved, and the permission check every route makes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from sluice.auth import Principal
+from sluice.errors import BadRequest, Forbidden, Unauthorized
+
+
+def principal_from_context(context: dict[str, Any] | None) -> Principal | None:
+    """The authorizer's context (simple response) -> Principal; None when the key was not accepted."""
+    if not context or not context.get("tenant"):
+        return None
+    permissions = frozenset(p for p in str(context.get("permissions", "")).split(",") if p)
+    return Principal(str(context["tenant"]), str(context.get("keyId", "")), permissions)
+
+
+def require(context: dict[str, Any] | None, *any_of: str) -> Principal:
+    principal = principal_from_context(context)
+    if principal is None:
+        raise Unauthorized("a valid API key is required: send 'Authorization: Bearer <key>'")
+    if not any(principal.allows(p) for p in any_of):
+        raise Forbidden(f"this key lacks the permission {' or '.join(any_of)}")
+    return principal
+
+
+def validation_message(exc: ValidationError) -> BadRequest:
+    parts = []
+    for error in exc.errors()[:10]:
+        where = ".".join(str(p) for p in error.get("loc", ())) or "body"
+        parts.append(f"{where}: {error.get('msg')}")
+    return BadRequest("; ".join(parts), code="invalid_request")

@@ -1,0 +1,47 @@
+"""The chunk message: many rows of one job, carried from ingest to the worker on the ChunkQueue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+# [row number, first row with the same key (0: none), values aligned with `header`, read error or None]
+ChunkRow = tuple[int, int, list[Any], str | None]
+
+
+class ChunkMessage(BaseModel):
+    tenant: str
+    jobId: str
+    chunk: int
+    header: list[str]
+    fields: list[str | None]  # the schema field each header column feeds, if any
+    rows: list[ChunkRow]
+
+    def to_body(self) -> str:
+        return orjson.dumps(self.model_dump()).decode()
+
+    @classmethod
+    def from_body(cls, body: str) -> ChunkMessage:
+        return cls.model_validate(orjson.loads(body))
+
+
+class ChunkBuilder:
+    """Groups rows into chunks closed at a row count or an approximate payload size."""
+
+    def __init__(self, max_rows: int, max_bytes: int) -> None:
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.rows: list[ChunkRow] = []
+        self.size = 0
+
+    def add(self, row: ChunkRow) -> bool:
+        """Adds a row; True when the chunk is full."""
+        self.rows.append(row)
+        self.size += 24 + sum(len(v) if isinstance(v, str) else 8 for v in row[2])
+        return len(self.rows) >= self.max_rows or self.size >= self.max_bytes
+
+    def take(self) -> list[ChunkRow]:
+        rows, self.rows, self.size = self.rows, [], 0
+        return rows

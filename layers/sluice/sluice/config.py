@@ -1,0 +1,38 @@
+"""Runtime settings, read once from the environment the template sets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    jobs_table: str
+    records_table: str
+    bucket: str
+    chunk_queue_url: str
+    rows_per_chunk: int = 1000
+    chunk_max_bytes: int = 240_000
+    retention_days: int = 30
+    record_shards: int = 8
+    inline_body_max: int = 4 * 1024 * 1024
+    upload_url_seconds: int = 3600
+    result_url_seconds: int = 3600
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ
+    return Settings(
+        jobs_table=env.get("JOBS_TABLE", "JobsTable"),
+        records_table=env.get("RECORDS_TABLE", "RecordsTable"),
+        bucket=env.get("DATA_BUCKET", "sluice-data"),
+        chunk_queue_url=env.get("CHUNK_QUEUE_URL", ""),
+        rows_per_chunk=int(env.get("ROWS_PER_CHUNK", "1000")),
+        chunk_max_bytes=int(env.get("CHUNK_MAX_BYTES", "240000")),
+        retention_days=int(env.get("RETENTION_DAYS", "30")),
+        record_shards=int(env.get("RECORD_SHARDS", "8")),
+        inline_body_max=int(env.get("INLINE_BODY_MAX", str(4 * 1024 * 1024))),
+    )

@@ -1,0 +1,71 @@
+"""Ending a job: once every row read is processed or skipped, write the result files and set the final
+status. Any step may call settle(); the conditional status change makes exactly one of them finish it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from typing import Any
+
+from sluice.aws import Clients
+from sluice.dynamo import Item
+from sluice.jobs import JobStore, Outcome, Status, counts_of, is_settled
+from sluice.storage import Storage, result_key, result_part_key
+
+OUTCOME_COLUMNS = ["sluice_row", "sluice_outcome", "sluice_message"]
+_KIND_OF = {Outcome.CREATED.value: "succeeded", Outcome.UPDATED.value: "succeeded",
+            Outcome.UNCHANGED.value: "succeeded", Outcome.FAILED.value: "failed",
+            Outcome.UNPROCESSED.value: "unprocessed"}
+
+
+def result_part(rows: list[tuple[int, str, str, list[Any]]]) -> bytes:
+    """One chunk's share of the result files: row number, outcome, message, then the original values."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row, outcome, message, values in rows:
+        writer.writerow([row, outcome, message, *("" if v is None else v for v in values)])
+    return buffer.getvalue().encode()
+
+
+def write_results(clients: Clients, job: Item) -> None:
+    storage = Storage(clients)
+    tenant, job_id = job["tenant"], job["jobId"]
+    header = list(job.get("sourceHeader") or [])
+    files: dict[str, Any] = {}
+    writers: dict[str, Any] = {}
+    for kind in ("succeeded", "failed", "unprocessed"):
+        files[kind] = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="")
+        writers[kind] = csv.writer(files[kind], lineterminator="\r\n")
+        writers[kind].writerow([*header, *OUTCOME_COLUMNS])
+    try:
+        for chunk in sorted(int(c) for c in job.get("doneChunks", set())):
+            body = storage.open(result_part_key(tenant, job_id, chunk)).read().decode()
+            for row, outcome, message, *values in csv.reader(io.StringIO(body)):
+                padded = values + [""] * (len(header) - len(values))
+                writers[_KIND_OF[outcome]].writerow([*padded, row, outcome, message])
+        for kind, handle in files.items():
+            handle.seek(0)
+            data = io.BytesIO(handle.read().encode())
+            storage.s3.upload_fileobj(data, storage.bucket, result_key(tenant, job_id, kind),
+                                      ExtraArgs={"ContentType": "text/csv; charset=utf-8"})
+    finally:
+        for handle in files.values():
+            handle.close()
+
+
+def settle(clients: Clients, job: Item) -> Item:
+    """Finishes a job whose rows are all accounted for; otherwise returns it unchanged."""
+    status = job.get("status")
+    if not is_settled(job) or status not in (Status.PROCESSING, Status.CANCELING):
+        return job
+    write_results(clients, job)
+    store = JobStore(clients)
+    if status == Status.PROCESSING:
+        finished = store.finish(job, Status.COMPLETED, None, {Status.PROCESSING})
+    else:
+        counts = counts_of(job)
+        reason = (f"canceled on request: {counts['processed']} rows were processed and stay applied, "
+                  f"{counts['unprocessed']} rows were not processed")
+        finished = store.finish(job, Status.CANCELED, reason, {Status.CANCELING})
+    return finished or store.get(job["tenant"], job["jobId"]) or job

@@ -1,0 +1,169 @@
+"""Ingest: stream an uploaded file, check it, and enqueue its rows as chunks.
+
+Runs once per upload event; a redelivery re-reads the file and skips chunks already sent, so the
+chunks (their numbers and rows) are the same on every run."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from sluice.aws import Clients
+from sluice.chunks import ChunkBuilder, ChunkMessage, ChunkRow
+from sluice.clock import now_ms
+from sluice.columns import HeaderMatcher, map_columns
+from sluice.dedupe import KeyRegistry
+from sluice.dynamo import Item
+from sluice.errors import RejectedInput
+from sluice.finalize import settle
+from sluice.jobs import FINISHED, JobStore, Status
+from sluice.queue import SEND_BATCH_MAX, MessageSender
+from sluice.readers import StreamingBodyIO, check_utf8, detect_format, read_csv, read_jsonl, text_stream
+from sluice.schemas import ItemTypeDefinition, RowValidator
+from sluice.storage import Storage, parse_upload_key
+
+logger = Logger(child=True)
+
+
+def ingest_upload(clients: Clients, key: str) -> str:
+    """Handles one uploaded object; returns what happened, for logs and tests."""
+    ids = parse_upload_key(key)
+    if ids is None:
+        logger.warning("ignoring object outside the upload layout", extra={"key": key})
+        return "ignored"
+    tenant, job_id = ids
+    store = JobStore(clients)
+    job = store.get(tenant, job_id)
+    if job is None:
+        logger.warning("upload for an unknown job", extra={"key": key})
+        return "no-job"
+    status = Status(job["status"])
+    if status in FINISHED:
+        return "finished"
+    if status == Status.CANCELING and job.get("total") is None:
+        store.update(tenant, job_id, {"total": 0, "chunkCount": 0}, allowed_from={Status.CANCELING})
+        return settle_latest(clients, store, tenant, job_id)
+    if job.get("total") is not None:
+        return settle_latest(clients, store, tenant, job_id)
+    started = store.update(tenant, job_id, {"status": Status.PROCESSING.value,
+                                            "startMs": job.get("startMs") or now_ms()},
+                           allowed_from={Status.INITIALIZED, Status.ACCEPTED, Status.PROCESSING})
+    if started is None:
+        return "state-changed"
+    try:
+        summary = _read_and_enqueue(clients, store, started, key)
+    except RejectedInput as rejected:
+        logger.info("job rejected", extra={"reason": rejected.reason})
+        store.finish(started, Status.REJECTED, rejected.reason, {Status.PROCESSING, Status.CANCELING})
+        return "rejected"
+    store.update(tenant, job_id, summary, allowed_from={Status.PROCESSING, Status.CANCELING})
+    return settle_latest(clients, store, tenant, job_id)
+
+
+def settle_latest(clients: Clients, store: JobStore, tenant: str, job_id: str) -> str:
+    job = store.get(tenant, job_id)
+    return settle(clients, job)["status"] if job else "no-job"
+
+
+def _sha256_and_check(storage: Storage, key: str) -> str:
+    digest = hashlib.sha256()
+
+    class Hashing:
+        def __init__(self, body: Any) -> None:
+            self._body = body
+
+        def read(self, n: int) -> bytes:
+            data: bytes = self._body.read(n)
+            digest.update(data)
+            return data
+
+    check_utf8(Hashing(storage.open(key)))  # type: ignore[arg-type]
+    return digest.hexdigest()
+
+
+def _read_and_enqueue(clients: Clients, store: JobStore, job: Item, key: str) -> dict[str, Any]:
+    settings = clients.settings
+    storage = Storage(clients)
+    tenant, job_id = job["tenant"], job["jobId"]
+    size = storage.size(key)
+    head = storage.s3.get_object(Bucket=storage.bucket, Key=key, Range="bytes=0-4095")["Body"].read() if size else b""
+    file_format = detect_format(job.get("contentType"), job.get("fileName"), head)
+    if file_format not in ("csv", "jsonl"):
+        raise RejectedInput(f"{file_format} files are not supported yet; export the sheet as CSV (UTF-8)")
+    digest = _sha256_and_check(storage, key)
+
+    text = text_stream(StreamingBodyIO(storage.open(key)))
+    source = read_csv(text) if file_format == "csv" else read_jsonl(text)
+    definition = ItemTypeDefinition.model_validate_json(job["schema"]["definition"])
+    matcher = HeaderMatcher(definition)
+    validator = RowValidator(definition)
+    fields: list[str | None] = []
+    ignored: list[str] = []
+    if file_format == "csv":
+        column_map = map_columns(source.header, definition, matcher)
+        by_position = {position: name for name, position in column_map.field_index.items()}
+        fields = [by_position.get(i) for i in range(len(source.header))]
+        ignored = column_map.ignored
+    key_fields = set(validator.key_fields)
+
+    sender = MessageSender(clients.sqs, settings.chunk_queue_url)
+    builder = ChunkBuilder(settings.rows_per_chunk, settings.chunk_max_bytes)
+    already_sent = int(job.get("chunksSent", 0))
+    chunk = rows_sent = 0
+    canceled = False
+
+    def emit() -> bool:
+        """Queues the current chunk; every 10 chunks, sends and checkpoints. False: the job was canceled."""
+        nonlocal chunk, rows_sent
+        rows = builder.take()
+        if chunk >= already_sent:
+            message = ChunkMessage.model_construct(tenant=tenant, jobId=job_id, chunk=chunk, header=list(source.header),
+                                   fields=list(fields), rows=rows)
+            sender.add(str(chunk), message.to_body())
+        chunk += 1
+        rows_sent += len(rows)
+        if chunk % SEND_BATCH_MAX == 0 and chunk > already_sent:
+            sender.flush()
+            return _checkpoint(store, tenant, job_id, chunk)
+        return True
+
+    with KeyRegistry() as registry:
+        for source_row in source.rows:
+            if len(fields) < len(source.header):  # JSON Lines: new keys appear as rows are read
+                for column in source.header[len(fields):]:
+                    target = matcher.field_for(column)
+                    fields.append(target)
+                    if target is None:
+                        ignored.append(column)
+            duplicate_of = 0
+            if key_fields and source_row.error is None:
+                raw = {f: source_row.values[i] for i, f in enumerate(fields)
+                       if f in key_fields and i < len(source_row.values)}
+                record_key = validator.key_of_raw(raw)
+                if record_key is not None:
+                    duplicate_of = registry.first_seen(record_key, source_row.row)
+            row: ChunkRow = (source_row.row, duplicate_of, source_row.values, source_row.error)
+            if builder.add(row) and not emit():
+                canceled = True
+                break
+        if builder.rows and not canceled:
+            emit()
+    sender.flush()
+    logger.info("file enqueued", extra={"rows": rows_sent, "chunks": chunk, "canceled": canceled})
+    return {
+        "total": rows_sent,
+        "chunkCount": chunk,
+        "chunksSent": chunk,
+        "sourceHeader": list(source.header),
+        "ignoredColumns": ignored,
+        "blankRows": source.blank_rows[0],
+        "format": file_format,
+        "files": [{"name": job.get("fileName") or "data", "digest": digest, "size": size, "rows": rows_sent}],
+    }
+
+
+def _checkpoint(store: JobStore, tenant: str, job_id: str, chunks_sent: int) -> bool:
+    return store.update(tenant, job_id, {"chunksSent": chunks_sent, "lastProgressMs": now_ms()},
+                        allowed_from={Status.PROCESSING}) is not None

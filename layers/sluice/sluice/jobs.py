@@ -1,0 +1,316 @@
+"""Import jobs: statuses, the stored job item, and every write that moves a job along.
+
+The job item is the single commit point of the pipeline: a chunk is counted by one conditional
+UpdateItem that adds its counts and its index to `doneChunks` unless the index is already there,
+so a redelivered or concurrently delivered chunk can never be counted twice."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, Field
+
+from sluice import dynamo
+from sluice.aws import Clients
+from sluice.clock import iso_from_ms, now_ms
+from sluice.dynamo import Item, from_item, to_av, to_item
+
+
+class Status(StrEnum):
+    INITIALIZED = "Initialized"
+    ACCEPTED = "Accepted"
+    PROCESSING = "Processing"
+    COMPLETED = "Completed"
+    REJECTED = "Rejected"
+    CANCELING = "Canceling"
+    CANCELED = "Canceled"
+    FAILED = "Failed"
+
+
+FINISHED = frozenset({Status.COMPLETED, Status.REJECTED, Status.CANCELED, Status.FAILED})
+OPEN = frozenset({Status.INITIALIZED, Status.ACCEPTED, Status.PROCESSING})
+
+ERRORS_ON_JOB = 20
+OBJECTS_CREATED_MAX = 1000
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    UNPROCESSED = "unprocessed"
+
+
+class ChunkCounts(BaseModel):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    unprocessed: int = 0
+
+    @property
+    def processed(self) -> int:
+        return self.created + self.updated + self.unchanged + self.failed
+
+    def add(self, outcome: Outcome) -> None:
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+
+
+class JobOptions(BaseModel):
+    """What a client may set on a job, whatever the form it submits."""
+
+    itemType: str
+    jobName: str | None = Field(default=None, max_length=200)
+    merge: bool = False
+    mode: str = Field(default="commit", pattern="^(commit|dry-run)$")
+    creationPath: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:/-]*$")
+    notificationEmail: str | None = Field(default=None, max_length=254)
+    contentType: str | None = Field(default=None, max_length=200)
+    fileName: str | None = Field(default=None, max_length=255)
+
+
+def job_pk(tenant: str) -> str:
+    return f"TENANT#{tenant}"
+
+
+def job_sk(job_id: str) -> str:
+    return f"JOB#{job_id}"
+
+
+def ledger_pk(job_id: str) -> str:
+    return f"JOB#{job_id}"
+
+
+class JobStore:
+    def __init__(self, clients: Clients) -> None:
+        self._db = clients.dynamodb
+        self._table = clients.settings.jobs_table
+        self._retention_ms = clients.settings.retention_days * 86_400_000
+
+    def _key(self, tenant: str, job_id: str) -> dict[str, Any]:
+        return {"pk": {"S": job_pk(tenant)}, "sk": {"S": job_sk(job_id)}}
+
+    def create(self, job: Item) -> None:
+        item = to_item({"pk": job_pk(job["tenant"]), "sk": job_sk(job["jobId"]), **job})
+        self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    def get(self, tenant: str, job_id: str) -> Item | None:
+        response = self._db.get_item(TableName=self._table, Key=self._key(tenant, job_id), ConsistentRead=True)
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def update(
+        self,
+        tenant: str,
+        job_id: str,
+        values: dict[str, Any],
+        *,
+        allowed_from: frozenset[Status] | set[Status] | None = None,
+    ) -> Item | None:
+        """SET the values, optionally only while the job's status is one of allowed_from.
+
+        Returns the job after the update, or None when the condition did not hold."""
+        names = {f"#f{i}": name for i, name in enumerate(values)}
+        attr_values = {f":v{i}": to_av(value) for i, value in enumerate(values.values())}
+        expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
+        condition = "attribute_exists(pk)"
+        if allowed_from:
+            names["#status"] = "status"
+            placeholders = []
+            for i, status in enumerate(sorted(allowed_from)):
+                attr_values[f":s{i}"] = {"S": status.value}
+                placeholders.append(f":s{i}")
+            condition += f" AND #status IN ({', '.join(placeholders)})"
+        try:
+            response = self._db.update_item(
+                TableName=self._table,
+                Key=self._key(tenant, job_id),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=attr_values,
+                ReturnValues="ALL_NEW",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return None
+        return from_item(response["Attributes"])
+
+    def finish(self, job: Item, status: Status, reason: str | None, allowed_from: set[Status]) -> Item | None:
+        finished = now_ms()
+        started = job.get("startMs") or job.get("submitMs") or finished
+        values: dict[str, Any] = {
+            "status": status.value,
+            "finishMs": finished,
+            "runTimeMs": max(0, finished - started),
+            "expiresAt": (finished + self._retention_ms) // 1000,
+        }
+        if reason is not None:
+            values["reason"] = reason
+        return self.update(job["tenant"], job["jobId"], values, allowed_from=allowed_from)
+
+    def commit_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts) -> Item | None:
+        """Adds a chunk's counts exactly once. None: this chunk was already counted (or the job is gone)."""
+        try:
+            response = self._db.update_item(
+                TableName=self._table,
+                Key=self._key(tenant, job_id),
+                UpdateExpression=(
+                    "ADD doneChunks :chunkSet, cProcessed :p, cCreated :c, cUpdated :u, cUnchanged :n, "
+                    "cFailed :f, cUnprocessed :x SET lastProgressMs = :now"
+                ),
+                ConditionExpression="attribute_exists(pk) AND NOT contains(doneChunks, :chunk)",
+                ExpressionAttributeValues={
+                    ":chunkSet": {"NS": [str(chunk)]},
+                    ":chunk": {"N": str(chunk)},
+                    ":p": {"N": str(counts.processed)},
+                    ":c": {"N": str(counts.created)},
+                    ":u": {"N": str(counts.updated)},
+                    ":n": {"N": str(counts.unchanged)},
+                    ":f": {"N": str(counts.failed)},
+                    ":x": {"N": str(counts.unprocessed)},
+                    ":now": {"N": str(now_ms())},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return None
+        return from_item(response["Attributes"])
+
+    def query(self, tenant: str, limit: int, start: dict[str, Any] | None) -> tuple[list[Item], Any]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": job_pk(tenant)}, ":prefix": {"S": "JOB#"}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        response = self._db.query(**kwargs)
+        return [from_item(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
+
+    # The per-job ledger: one item per chunk (counts, created keys) and pages of row errors.
+
+    def ledger_items(self, job_id: str, chunk: int, counts: ChunkCounts, created: list[str],
+                     errors: list[dict[str, Any]], expires_at: int) -> list[dict[str, Any]]:
+        pk = {"S": ledger_pk(job_id)}
+        items = [{
+            "pk": pk, "sk": {"S": f"CHUNK#{chunk:08d}"},
+            "counts": {"B": orjson.dumps(counts.model_dump())},
+            "created": {"B": orjson.dumps(created)},
+            "expiresAt": {"N": str(expires_at)},
+        }]
+        for page, start in enumerate(range(0, len(errors), 500)):
+            items.append({
+                "pk": pk, "sk": {"S": f"ERR#{chunk:08d}#{page:04d}"},
+                "errors": {"B": orjson.dumps(errors[start : start + 500])},
+                "expiresAt": {"N": str(expires_at)},
+            })
+        return items
+
+    def write_ledger(self, items: list[dict[str, Any]]) -> None:
+        dynamo.batch_write(self._db, self._table, items)
+
+    def errors(self, job_id: str, limit: int, after: tuple[str, int] | None = None
+               ) -> tuple[list[dict[str, Any]], tuple[str, int] | None]:
+        """Row errors in row order; the position (error page, index) to continue from, if any."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :from AND :to",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": ledger_pk(job_id)},
+                ":from": {"S": after[0] if after else "ERR#"},
+                ":to": {"S": "ERR#~"},
+            },
+        }
+        out: list[dict[str, Any]] = []
+        for item in dynamo.query_pages(self._db, **kwargs):
+            sk = item["sk"]["S"]
+            page = orjson.loads(item["errors"]["B"])
+            first = after[1] if after and sk == after[0] else 0
+            for index in range(first, len(page)):
+                if len(out) == limit:
+                    return out, (sk, index)
+                out.append(page[index])
+        return out, None
+
+    def objects_created(self, job_id: str, limit: int = OBJECTS_CREATED_MAX) -> list[str]:
+        keys: list[str] = []
+        for item in dynamo.query_pages(
+            self._db,
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": ledger_pk(job_id)}, ":prefix": {"S": "CHUNK#"}},
+            ProjectionExpression="created",
+        ):
+            keys.extend(orjson.loads(item["created"]["B"]))
+            if len(keys) >= limit:
+                return keys[:limit]
+        return keys
+
+
+def counts_of(job: Item) -> dict[str, Any]:
+    return {
+        "total": job.get("total"),
+        "processed": int(job.get("cProcessed", 0)),
+        "created": int(job.get("cCreated", 0)),
+        "updated": int(job.get("cUpdated", 0)),
+        "unchanged": int(job.get("cUnchanged", 0)),
+        "failed": int(job.get("cFailed", 0)),
+        "unprocessed": int(job.get("cUnprocessed", 0)),
+    }
+
+
+def is_settled(job: Item) -> bool:
+    """Every row read has been processed or skipped, and the whole input has been read."""
+    total = job.get("total")
+    if total is None:
+        return False
+    return int(job.get("cProcessed", 0)) + int(job.get("cUnprocessed", 0)) >= int(total)
+
+
+def job_view(job: Item, errors: list[dict[str, Any]], objects_created: list[str], base_url: str = "") -> dict[str, Any]:
+    """A job as the API shows it."""
+    job_id = job["jobId"]
+    finish = job.get("finishMs")
+    start = job.get("startMs")
+    run_time = job.get("runTimeMs")
+    if run_time is None:
+        run_time = max(0, now_ms() - int(start)) if start else 0
+    self_link = f"{base_url}/v1/jobs/{job_id}"
+    view: dict[str, Any] = {
+        "jobId": job_id,
+        "jobName": job.get("jobName"),
+        "itemType": job.get("itemType"),
+        "status": job.get("status"),
+        "reason": job.get("reason"),
+        "creationPath": job.get("creationPath"),
+        "mode": job.get("mode", "commit"),
+        "merge": bool(job.get("merge", False)),
+        "contentType": job.get("contentType"),
+        "submitTime": iso_from_ms(job.get("submitMs")),
+        "startTime": iso_from_ms(start),
+        "finishTime": iso_from_ms(finish),
+        "dateFinished": int(finish or 0),
+        "runTime": int(run_time),
+        "finished": job.get("status") in FINISHED,
+        "notificationEmail": job.get("notificationEmail"),
+        "files": job.get("files", []),
+        "counts": counts_of(job),
+        "recordsProcessed": int(job.get("cProcessed", 0)),
+        "errors": errors,
+        "objectsCreated": objects_created,
+        "ignoredColumns": job.get("ignoredColumns", []),
+        "links": {
+            "self": self_link,
+            "errors": f"{self_link}/errors",
+            "results": f"{self_link}/results/{{kind}}",
+        },
+    }
+    if job.get("uploadUrl") and job.get("status") == Status.INITIALIZED:
+        view["uploadUrl"] = job["uploadUrl"]
+        view["uploadExpiresAt"] = job.get("uploadExpiresAt")
+    return view

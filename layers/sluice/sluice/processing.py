@@ -1,0 +1,129 @@
+"""The worker's step: validate a chunk's rows, apply the good ones, record errors, count once.
+
+Order matters for crash safety: records -> ledger (errors, created keys) -> result part -> commit.
+Every step before the commit is idempotent; the commit is the one conditional write that counts."""
+
+from __future__ import annotations
+
+import uuid
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from sluice.aws import Clients
+from sluice.chunks import ChunkMessage
+from sluice.clock import now_ms
+from sluice.finalize import result_part, settle
+from sluice.jobs import ChunkCounts, JobStore, Outcome, Status
+from sluice.records import Candidate, RecordStore
+from sluice.schemas import KEY_SEPARATOR, ItemTypeDefinition, RowError, RowValidator, is_blank, short
+from sluice.storage import Storage, result_part_key
+
+logger = Logger(child=True)
+_GENERATED_KEYS = uuid.UUID("6f0a7c64-7f55-4a35-9d0e-2b8c2b0f5a11")
+
+
+@lru_cache(maxsize=64)
+def _validator(definition_json: str) -> RowValidator:
+    return RowValidator(ItemTypeDefinition.model_validate_json(definition_json))
+
+
+def generated_key(job_id: str, row: int) -> str:
+    """Records of a schema without a natural key get an id that is the same on every redelivery."""
+    return str(uuid.uuid5(_GENERATED_KEYS, f"{job_id}:{row}"))
+
+
+def process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore | None = None) -> str:
+    store = JobStore(clients)
+    job = store.get(message.tenant, message.jobId)
+    if job is None:
+        logger.warning("chunk for an unknown job", extra={"jobId": message.jobId})
+        return "no-job"
+    if message.chunk in job.get("doneChunks", set()):
+        return settle(clients, job)["status"]
+    status = job["status"]
+    if status == Status.CANCELING:
+        rows = [(r[0], Outcome.UNPROCESSED.value, "job canceled before this row was processed", r[2])
+                for r in message.rows]
+        Storage(clients).put(result_part_key(message.tenant, message.jobId, message.chunk), result_part(rows))
+        counts = ChunkCounts(unprocessed=len(rows))
+        return _commit(clients, store, message, counts, job)
+    if status != Status.PROCESSING:
+        return f"skipped-{status}"
+
+    validator = _validator(job["schema"]["definition"])
+    key_fields = validator.key_fields
+    errors: list[RowError] = []
+    failed: dict[int, list[RowError]] = {}
+    candidates: list[Candidate] = []
+    for row, duplicate_of, values, read_error in message.rows:
+        if read_error is not None:
+            failed[row] = [RowError(row=row, value=short(",".join(str(v) for v in values)), message=read_error)]
+            continue
+        raw, conflicts = _raw_fields(row, message.fields, message.header, values)
+        attributes, row_errors = validator.validate(row, raw)
+        row_errors = conflicts + row_errors
+        if not row_errors and duplicate_of:
+            row_errors = [RowError(row=row, field=KEY_SEPARATOR.join(key_fields), value=short(validator.key_of(attributes)),
+                                   message=f"duplicate key, first seen at row {duplicate_of}")]
+        if row_errors:
+            failed[row] = row_errors
+            continue
+        key = validator.key_of(attributes) if key_fields else generated_key(message.jobId, row)
+        candidates.append(Candidate(row=row, key=key, attributes=attributes))
+
+    dry_run = job.get("mode") == "dry-run"
+    snapshot = job["schema"]
+    outcomes = (records or RecordStore(clients)).apply(
+        message.tenant, job["itemType"], int(snapshot["shards"]), message.jobId, candidates,
+        merge=bool(job.get("merge")), dry_run=dry_run,
+    )
+    counts = ChunkCounts()
+    part_rows: list[tuple[int, str, str, list[Any]]] = []
+    created: list[str] = []
+    key_of_row = {c.row: c.key for c in candidates}
+    for row, _, values, _ in message.rows:
+        if row in failed:
+            counts.add(Outcome.FAILED)
+            errors.extend(failed[row])
+            message_text = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in failed[row])
+            part_rows.append((row, Outcome.FAILED.value, message_text, values))
+            continue
+        outcome = outcomes[row]
+        counts.add(outcome)
+        if outcome == Outcome.CREATED and not dry_run:
+            created.append(key_of_row[row])
+        part_rows.append((row, outcome.value, key_of_row[row], values))
+
+    expires_at = (now_ms() // 1000) + clients.settings.retention_days * 86_400 * 2
+    store.write_ledger(store.ledger_items(message.jobId, message.chunk, counts, created,
+                                          [e.model_dump() for e in errors], expires_at))
+    Storage(clients).put(result_part_key(message.tenant, message.jobId, message.chunk), result_part(part_rows))
+    return _commit(clients, store, message, counts, job)
+
+
+def _commit(clients: Clients, store: JobStore, message: ChunkMessage, counts: ChunkCounts, job: Any) -> str:
+    committed = store.commit_chunk(message.tenant, message.jobId, message.chunk, counts)
+    latest = committed or store.get(message.tenant, message.jobId) or job
+    settled = settle(clients, latest)
+    return "committed" if committed else f"already-committed-{settled['status']}"
+
+
+def _raw_fields(row: int, fields: list[str | None], header: list[str], values: list[Any]
+                ) -> tuple[dict[str, Any], list[RowError]]:
+    raw: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    conflicts: list[RowError] = []
+    for position, name in enumerate(fields):
+        if name is None or position >= len(values):
+            continue
+        value = values[position]
+        if name in raw and not is_blank(value) and not is_blank(raw[name]):
+            conflicts.append(RowError(row=row, field=name, value=short(value),
+                                      message=f"both '{source[name]}' and '{header[position]}' give this field"))
+            continue
+        if name not in raw or not is_blank(value):
+            raw[name] = value
+            source[name] = header[position]
+    return raw, conflicts

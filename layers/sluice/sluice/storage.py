@@ -1,0 +1,54 @@
+"""S3 layout: every key is built here from validated ids, never from a client's file name."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sluice.aws import Clients
+
+UPLOAD_NAME = "data"
+_UPLOAD_KEY = re.compile(r"^uploads/(?P<tenant>[a-z0-9][a-z0-9-]{0,62})/(?P<job>[0-9A-Z]{26})/(?P<name>[a-z0-9-]+)$")
+RESULT_KINDS = ("succeeded", "failed", "unprocessed")
+
+
+def upload_key(tenant: str, job_id: str) -> str:
+    return f"uploads/{tenant}/{job_id}/{UPLOAD_NAME}"
+
+
+def parse_upload_key(key: str) -> tuple[str, str] | None:
+    match = _UPLOAD_KEY.match(key)
+    return (match["tenant"], match["job"]) if match else None
+
+
+def result_part_key(tenant: str, job_id: str, chunk: int) -> str:
+    return f"results/{tenant}/{job_id}/parts/{chunk:08d}.csv"
+
+
+def result_key(tenant: str, job_id: str, kind: str) -> str:
+    return f"results/{tenant}/{job_id}/{kind}.csv"
+
+
+class Storage:
+    def __init__(self, clients: Clients) -> None:
+        self.s3 = clients.s3
+        self.bucket = clients.settings.bucket
+
+    def put(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
+    def open(self, key: str) -> Any:
+        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+
+    def size(self, key: str) -> int:
+        return int(self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+
+    def presign_get(self, key: str, seconds: int, file_name: str | None = None) -> str:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if file_name:
+            params["ResponseContentDisposition"] = f'attachment; filename="{file_name}"'
+        return str(self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds))
+
+    def presign_put(self, key: str, seconds: int) -> str:
+        return str(self.s3.generate_presigned_url("put_object", Params={"Bucket": self.bucket, "Key": key},
+                                                  ExpiresIn=seconds))

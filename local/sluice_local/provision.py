@@ -1,0 +1,79 @@
+"""Creating the template's tables, queues and bucket in an emulator (moto in-process or moto server)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from sluice_local.template import ACCOUNT, REGION, Template
+
+_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes",
+               "BillingMode", "ProvisionedThroughput", "StreamSpecification")
+
+
+def provision(template: Template, session: boto3.session.Session | None = None) -> dict[str, str]:
+    """Creates every table, queue and bucket; returns the environment the functions run with."""
+    session = session or boto3.session.Session(region_name=REGION)
+    dynamodb = session.client("dynamodb")
+    sqs = session.client("sqs")
+    s3 = session.client("s3")
+
+    for logical, resource in template.of_type("AWS::DynamoDB::Table").items():
+        props = template.resolve(resource["Properties"])
+        name = props.get("TableName", logical)
+        dynamodb.create_table(TableName=name, **{k: v for k, v in props.items() if k in _TABLE_KEYS})
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        template.physical[logical] = {"Ref": name, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"}
+
+    queues = template.of_type("AWS::SQS::Queue")
+    # Dead-letter queues first: the others name them in their redrive policies.
+    for logical in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {})):
+        props = template.resolve(queues[logical].get("Properties", {}))
+        name = props.get("QueueName", logical)
+        attributes = {}
+        for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+            if key in props:
+                attributes[key] = str(props[key])
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        template.physical[logical] = {"Ref": url, "QueueName": name,
+                                      "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"}
+
+    for logical, resource in template.of_type("AWS::S3::Bucket").items():
+        props = template.resolve(resource.get("Properties", {}))
+        name = props.get("BucketName", logical.lower())
+        s3.create_bucket(Bucket=name)
+        template.physical[logical] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
+        notification = props.get("NotificationConfiguration", {})
+        queue_configs = []
+        for config in notification.get("QueueConfigurations", []):
+            entry: dict[str, Any] = {"QueueArn": config["Queue"], "Events": [config["Event"]]}
+            rules = config.get("Filter", {}).get("S3Key", {}).get("Rules")
+            if rules:
+                entry["Filter"] = {"Key": {"FilterRules": rules}}
+            queue_configs.append(entry)
+        if queue_configs:
+            s3.put_bucket_notification_configuration(
+                Bucket=name, NotificationConfiguration={"QueueConfigurations": queue_configs})
+
+    for logical in template.of_type("AWS::Serverless::Function"):
+        template.physical[logical] = {"Ref": logical, "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical}"}
+    for logical in template.of_type("AWS::Serverless::LayerVersion"):
+        template.physical[logical] = {"Ref": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{logical}:1"}
+    for logical in template.of_type("AWS::Serverless::HttpApi"):
+        template.physical[logical] = {"Ref": "local"}
+
+    environment: dict[str, str] = {}
+    for spec in template.functions().values():
+        for key, value in spec.environment.items():
+            resolved = str(template.resolve(value))
+            if environment.get(key, resolved) != resolved:
+                raise ValueError(f"functions disagree on {key}; the local stack runs them in one process")
+            environment[key] = resolved
+    return environment
+

@@ -1,0 +1,140 @@
+"""Running the template's functions in-process as Lambda would: fresh module per instance, a context
+object, one invocation at a time per instance, SQS event source mappings as pollers."""
+
+from __future__ import annotations
+
+import importlib.util
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sluice_local.template import ACCOUNT, REGION, FunctionSpec, SqsSource, Template
+
+
+@dataclass
+class FakeContext:
+    function_name: str
+    timeout_seconds: int
+    aws_request_id: str = ""
+    memory_limit_in_mb: int = 1024
+    function_version: str = "$LATEST"
+
+    def __post_init__(self) -> None:
+        self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load_handler(spec: FunctionSpec, instance: int = 0) -> Any:
+    module_file, attribute = spec.handler.rsplit(".", 1)
+    path = spec.code_uri / f"{module_file}.py"
+    module_name = f"sluice_fn_{spec.logical_id}_{instance}"
+    loader_spec = importlib.util.spec_from_file_location(module_name, path)
+    assert loader_spec and loader_spec.loader
+    module = importlib.util.module_from_spec(loader_spec)
+    loader_spec.loader.exec_module(module)
+    return getattr(module, attribute)
+
+
+class FunctionPool:
+    """N independent instances of one function (its own module each), like N warm Lambda sandboxes."""
+
+    def __init__(self, spec: FunctionSpec, size: int) -> None:
+        self.spec = spec
+        self._free: queue.Queue[Any] = queue.Queue()
+        for i in range(size):
+            self._free.put(load_handler(spec, i))
+
+    def invoke(self, event: Any) -> Any:
+        handler = self._free.get()
+        try:
+            return handler(event, FakeContext(self.spec.logical_id, self.spec.timeout))
+        finally:
+            self._free.put(handler)
+
+
+class Functions:
+    def __init__(self, template: Template, pool_sizes: dict[str, int] | None = None) -> None:
+        self.pools = {name: FunctionPool(spec, (pool_sizes or {}).get(name, 2))
+                      for name, spec in template.functions().items()}
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        if logical_id not in self.pools:
+            raise KeyError(logical_id)
+        return self.pools[logical_id].invoke(event)
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    return {"Records": [{
+        "messageId": m["MessageId"],
+        "receiptHandle": m["ReceiptHandle"],
+        "body": m["Body"],
+        "attributes": m.get("Attributes", {}),
+        "messageAttributes": m.get("MessageAttributes", {}),
+        "md5OfBody": m.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    } for m in messages]}
+
+
+class Poller(threading.Thread):
+    """An SQS event source mapping: receive up to BatchSize, invoke, delete what succeeded.
+
+    A batch that raises is left for the visibility timeout, like Lambda; with ReportBatchItemFailures
+    only the failed messages stay. The queue's RedrivePolicy moves repeat failures to its DLQ."""
+
+    def __init__(self, source: SqsSource, template: Template, functions: Functions, sqs: Any,
+                 stop: threading.Event, wait_seconds: int = 1) -> None:
+        super().__init__(name=f"poller-{source.function}-{source.queue}", daemon=True)
+        self.source = source
+        self.queue_url = template.physical[source.queue]["Ref"]
+        self.queue_arn = template.physical[source.queue]["Arn"]
+        self.functions = functions
+        self.sqs = sqs
+        self.stop_event = stop
+        self.wait_seconds = wait_seconds
+        self.invocations = 0
+        self.errors = 0
+
+    def poll_once(self, wait_seconds: int = 0) -> int:
+        response = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=min(self.source.batch_size, 10),
+            WaitTimeSeconds=wait_seconds, AttributeNames=["All"], MessageAttributeNames=["All"],
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return 0
+        self.invocations += 1
+        try:
+            result = self.functions.invoke(self.source.function, sqs_event(messages, self.queue_arn))
+        except Exception:
+            self.errors += 1
+            return len(messages)
+        failed = set()
+        if self.source.report_failures and isinstance(result, dict):
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            self.errors += bool(failed)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])
+            ])
+        return len(messages)
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.poll_once(self.wait_seconds)
+            except Exception:
+                if self.stop_event.is_set():
+                    return
+                time.sleep(0.5)

@@ -1,0 +1,118 @@
+"""`make run`: moto server + the template's resources + pollers + the HTTP API, stopped by Ctrl-C/SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sluice_local.template import REGION, Template
+
+
+@dataclass
+class LocalStack:
+    api_port: int
+    aws_port: int
+    host: str = "127.0.0.1"
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    pollers: list[Any] = field(default_factory=list)
+    template: Template | None = None
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
+
+    def start(self) -> None:
+        for name, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+                            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
+            os.environ.setdefault(name, value)
+        os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
+        from moto.server import ThreadedMotoServer
+
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+        self._moto.start()
+
+        import boto3
+
+        from sluice.aws import reset_clients
+        from sluice_local.gateway import Gateway, serve
+        from sluice_local.provision import provision
+        from sluice_local.runtime import Functions, Poller
+
+        self.template = Template()
+        environment = provision(self.template, boto3.session.Session(region_name=REGION))
+        os.environ.update(environment)
+        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        reset_clients()
+        self.functions = Functions(self.template, {"ApiFunction": 4, "AuthorizerFunction": 4,
+                                                   "WorkerFunction": 2, "IngestFunction": 1})
+        sqs = boto3.session.Session(region_name=REGION).client("sqs")
+        for source in self.template.sqs_sources():
+            copies = 2 if source.function == "WorkerFunction" else 1
+            for _ in range(copies):
+                poller = Poller(source, self.template, self.functions, sqs, self.stop_event)
+                poller.start()
+                self.pollers.append(poller)
+        self._http = serve(Gateway(self.template, self.functions), self.host, self.api_port)
+        self._http_thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._http_thread.start()
+
+    def seed_keys(self, spec: str | None) -> list[tuple[str, str]]:
+        """SLUICE_DEV_KEYS=tenant:key,... -> those keys with every permission; else one fresh key for demo."""
+        from sluice.auth import KeyStore
+        from sluice.aws import get_clients
+
+        keys = KeyStore(get_clients())
+        if spec:
+            seeded = []
+            for entry in spec.split(","):
+                tenant, _, key = entry.strip().partition(":")
+                keys.create(tenant, "dev key", ["*"], key=key)
+                seeded.append((tenant, key))
+            return seeded
+        return [("demo", keys.create("demo", "dev admin key", ["*"])["key"])]
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if hasattr(self, "_http"):
+            self._http.shutdown()
+            self._http.server_close()
+        for poller in self.pollers:
+            poller.join(timeout=3)
+        if hasattr(self, "_moto"):
+            self._moto.stop()
+
+
+def main() -> None:
+    stack = LocalStack(api_port=int(os.environ.get("SLUICE_API_PORT", "3000")),
+                       aws_port=int(os.environ.get("SLUICE_AWS_PORT", "5000")))
+    stack.start()
+    keys = stack.seed_keys(os.environ.get("SLUICE_DEV_KEYS"))
+    print(f"Sluice API   {stack.api_url}", flush=True)
+    print(f"AWS emulator {stack.aws_endpoint} (region {REGION})", flush=True)
+    for tenant, key in keys:
+        print(f"API key for tenant '{tenant}': {key}", flush=True)
+    print("Ctrl-C stops.", flush=True)
+    done = threading.Event()
+
+    def _stop(*_: Any) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    done.wait()
+    print("stopping...", flush=True)
+    stack.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

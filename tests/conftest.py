@@ -1,0 +1,27 @@
+"""Shared fixtures: moto in-process, resources built from template.yaml, real handlers driven through the
+local stack's gateway and pollers."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+from moto import mock_aws  # noqa: E402 - moto must be imported before any boto3 client exists
+
+import pytest  # noqa: E402
+
+from tests.harness import Harness  # noqa: E402
+
+
+@pytest.fixture
+def harness(monkeypatch: pytest.MonkeyPatch) -> Harness:
+    with mock_aws():
+        h = Harness(monkeypatch)
+        yield h
