@@ -13,11 +13,10 @@ os.environ.update({
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from moto import mock_aws  # noqa: E402 - moto must be imported before any boto3 client exists
+import pytest
+from moto import mock_aws
 
-import pytest  # noqa: E402
-
-from tests.harness import Harness  # noqa: E402
+from tests.harness import Harness
 
 
 @pytest.fixture

@@ -12,9 +12,8 @@ from typing import Any
 import boto3
 import pytest
 import requests
-
-from sluice.aws import get_clients, reset_clients
 from sluice.auth import KeyStore
+from sluice.aws import get_clients, reset_clients
 from sluice_local.gateway import Gateway
 from sluice_local.provision import provision
 from sluice_local.runtime import Functions, Poller

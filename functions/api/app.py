@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
-
 from sluice import submit
 from sluice.access import require, validation_message
 from sluice.auth import KeyStore
@@ -187,7 +186,8 @@ def list_jobs() -> dict[str, Any]:
     limit = parse_limit(query.get("limit"), default=20, maximum=100)
     keep = submit.listing_filters(query.get("status"), query.get("itemType"), query.get("creationPath"))
     start = decode_cursor(query["cursor"]) if query.get("cursor") else None
-    if start is not None and (not isinstance(start, dict) or start.get("pk", {}).get("S") != f"TENANT#{principal.tenant}"):
+    tenant_pk = f"TENANT#{principal.tenant}"
+    if start is not None and (not isinstance(start, dict) or start.get("pk", {}).get("S") != tenant_pk):
         raise BadRequest("cursor is not valid; pass back nextCursor exactly as returned")
     store = JobStore(get_clients())
     items: list[dict[str, Any]] = []
@@ -268,7 +268,7 @@ def list_records(item_type: str) -> dict[str, Any]:
     after = decode_cursor(query["cursor"]) if query.get("cursor") else None
     if after is not None and not isinstance(after, str):
         raise BadRequest("cursor is not valid; pass back nextCursor exactly as returned")
-    items, last = RecordStore(clients).page(principal.tenant, found.name, found.shards, limit, after)
+    items, last = RecordStore(clients).page(found, limit, after)
     return {"items": items, "nextCursor": encode_cursor(last) if last else None}
 
 
@@ -279,7 +279,7 @@ def get_record(item_type: str, key: str) -> dict[str, Any]:
     found = ItemTypeStore(clients).get(principal.tenant, _checked_item_type(item_type))
     if found is None:
         raise NotFound(f"item type '{item_type}' not found")
-    record = RecordStore(clients).get(principal.tenant, found.name, found.shards, unquote(key))
+    record = RecordStore(clients).get(found, unquote(key))
     if record is None:
         raise NotFound(f"no {found.name} record with key '{unquote(key)}'")
     return record
@@ -313,7 +313,7 @@ def revoke_key(key_id: str) -> dict[str, Any]:
     return {"keyId": key_id, "revoked": True}
 
 
-@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

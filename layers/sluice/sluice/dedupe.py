@@ -5,6 +5,7 @@ a key; memory stays flat however many keys the file holds."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import tempfile
@@ -31,10 +32,8 @@ class KeyRegistry:
 
     def close(self) -> None:
         self._db.close()
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path)
-        except FileNotFoundError:
-            pass
 
     def __enter__(self) -> KeyRegistry:
         return self

@@ -27,8 +27,10 @@ def to_av(value: Any) -> dict[str, Any]:
         return {"BOOL": value}
     if isinstance(value, str):
         return {"S": value}
-    if isinstance(value, int | Decimal):
+    if isinstance(value, int):
         return {"N": str(value)}
+    if isinstance(value, Decimal):
+        return {"N": format(value, "f")}
     if isinstance(value, float):
         return {"N": repr(value)}
     if isinstance(value, dict):
@@ -96,14 +98,12 @@ def batch_write(client: Any, table: str, puts: Iterable[dict[str, Any]]) -> int:
 
 
 def _write_with_retry(client: Any, table: str, requests: list[dict[str, Any]]) -> int:
-    calls = 0
     pending: dict[str, Any] = {table: requests}
     for attempt in range(_MAX_ATTEMPTS):
-        calls += 1
         response = client.batch_write_item(RequestItems=pending)
         pending = response.get("UnprocessedItems") or {}
         if not pending:
-            return calls
+            return attempt + 1
         _backoff(attempt)
     raise RuntimeError(f"BatchWriteItem left {len(pending.get(table, []))} items unprocessed after retries")
 

@@ -3,6 +3,7 @@ status. Any step may call settle(); the conditional status change makes exactly 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import tempfile
@@ -11,7 +12,7 @@ from typing import Any
 from sluice.aws import Clients
 from sluice.dynamo import Item
 from sluice.jobs import JobStore, Outcome, Status, counts_of, is_settled
-from sluice.storage import Storage, result_key, result_part_key
+from sluice.storage import RESULT_KINDS, Storage, result_key, result_part_key
 
 OUTCOME_COLUMNS = ["sluice_row", "sluice_outcome", "sluice_message"]
 _KIND_OF = {Outcome.CREATED.value: "succeeded", Outcome.UPDATED.value: "succeeded",
@@ -32,26 +33,22 @@ def write_results(clients: Clients, job: Item) -> None:
     storage = Storage(clients)
     tenant, job_id = job["tenant"], job["jobId"]
     header = list(job.get("sourceHeader") or [])
-    files: dict[str, Any] = {}
-    writers: dict[str, Any] = {}
-    for kind in ("succeeded", "failed", "unprocessed"):
-        files[kind] = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="")
-        writers[kind] = csv.writer(files[kind], lineterminator="\r\n")
-        writers[kind].writerow([*header, *OUTCOME_COLUMNS])
-    try:
+    with contextlib.ExitStack() as stack:
+        files = {kind: stack.enter_context(tempfile.TemporaryFile(mode="w+b")) for kind in RESULT_KINDS}
+        texts = {kind: io.TextIOWrapper(handle, encoding="utf-8", newline="", write_through=True)
+                 for kind, handle in files.items()}
+        writers = {kind: csv.writer(text, lineterminator="\r\n") for kind, text in texts.items()}
+        for writer in writers.values():
+            writer.writerow([*header, *OUTCOME_COLUMNS])
         for chunk in sorted(int(c) for c in job.get("doneChunks", set())):
             body = storage.open(result_part_key(tenant, job_id, chunk)).read().decode()
             for row, outcome, message, *values in csv.reader(io.StringIO(body)):
                 padded = values + [""] * (len(header) - len(values))
                 writers[_KIND_OF[outcome]].writerow([*padded, row, outcome, message])
         for kind, handle in files.items():
-            handle.seek(0)
-            data = io.BytesIO(handle.read().encode())
-            storage.s3.upload_fileobj(data, storage.bucket, result_key(tenant, job_id, kind),
+            handle.seek(0)  # streamed from disk in parts: memory stays bounded for any job size
+            storage.s3.upload_fileobj(handle, storage.bucket, result_key(tenant, job_id, kind),
                                       ExtraArgs={"ContentType": "text/csv; charset=utf-8"})
-    finally:
-        for handle in files.values():
-            handle.close()
 
 
 def settle(clients: Clients, job: Item) -> Item:

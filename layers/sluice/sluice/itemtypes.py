@@ -22,6 +22,7 @@ class ItemType:
         self.shards = shards
         self.created_ms = created_ms
         self.updated_ms = updated_ms
+        self.decimal_fields = frozenset(n for n, spec in definition.fields.items() if spec.type == "decimal")
 
     def view(self) -> dict[str, Any]:
         return {

@@ -65,7 +65,8 @@ def process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore 
         attributes, row_errors = validator.validate(row, raw)
         row_errors = conflicts + row_errors
         if not row_errors and duplicate_of:
-            row_errors = [RowError(row=row, field=KEY_SEPARATOR.join(key_fields), value=short(validator.key_of(attributes)),
+            row_errors = [RowError(row=row, field=KEY_SEPARATOR.join(key_fields),
+                                   value=short(validator.key_of(attributes)),
                                    message=f"duplicate key, first seen at row {duplicate_of}")]
         if row_errors:
             failed[row] = row_errors

@@ -16,6 +16,7 @@ from sluice import dynamo
 from sluice.aws import Clients
 from sluice.clock import iso_from_ms, now_ms
 from sluice.dynamo import from_av, to_av
+from sluice.itemtypes import ItemType
 from sluice.jobs import Outcome
 
 
@@ -36,18 +37,19 @@ class Candidate:
     attributes: dict[str, Any]
 
 
-def _json_value(value: Any) -> Any:
+def _json_value(value: Any, as_text: bool) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
-    return value
+    return str(value) if as_text else value
 
 
-def record_view(item_type: str, item: dict[str, Any]) -> dict[str, Any]:
+def record_view(item_type: str, item: dict[str, Any], decimal_fields: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A stored record as the API shows it: typed JSON, decimals as strings."""
     attributes = from_av(item["a"])
     return {
         "itemType": item_type,
         "key": item["sk"]["S"],
-        "attributes": {k: _json_value(v) for k, v in attributes.items()},
+        "attributes": {k: _json_value(v, k in decimal_fields) for k, v in attributes.items()},
         "version": int(item["v"]["N"]),
         "createdAt": iso_from_ms(int(item["ca"]["N"])),
         "updatedAt": iso_from_ms(int(item["ua"]["N"])),
@@ -109,17 +111,17 @@ class RecordStore:
             self.calls["BatchWriteItem"] += dynamo.batch_write(self._db, self._table, writes)
         return outcomes
 
-    def get(self, tenant: str, item_type: str, shards: int, key: str) -> dict[str, Any] | None:
-        response = self._db.get_item(TableName=self._table, Key=self._key(tenant, item_type, shards, key))
+    def get(self, item_type: ItemType, key: str) -> dict[str, Any] | None:
+        response = self._db.get_item(TableName=self._table,
+                                     Key=self._key(item_type.tenant, item_type.name, item_type.shards, key))
         item = response.get("Item")
-        return record_view(item_type, item) if item else None
+        return record_view(item_type.name, item, item_type.decimal_fields) if item else None
 
-    def page(self, tenant: str, item_type: str, shards: int, limit: int, after: str | None
-             ) -> tuple[list[dict[str, Any]], str | None]:
+    def page(self, item_type: ItemType, limit: int, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of records in key order across every shard; the last key returned to continue after."""
         streams = []
-        for shard in range(shards):
-            values: dict[str, Any] = {":pk": {"S": partition(tenant, item_type, shard)}}
+        for shard in range(item_type.shards):
+            values: dict[str, Any] = {":pk": {"S": partition(item_type.tenant, item_type.name, shard)}}
             condition = "pk = :pk"
             if after is not None:
                 condition += " AND sk > :after"
@@ -132,4 +134,4 @@ class RecordStore:
         page = merged[:limit]
         more = len(merged) > limit or any(len(s) == limit for s in streams)
         next_after = page[-1]["sk"]["S"] if page and more else None
-        return [record_view(item_type, i) for i in page], next_after
+        return [record_view(item_type.name, i, item_type.decimal_fields) for i in page], next_after

@@ -159,7 +159,7 @@ def _decimal(spec: FieldSpec) -> Coercer:
         if value.adjusted() > 100 or value.adjusted() < -100:
             raise FieldError("is out of the supported range (1e-100 to 1e100)")
         _bounds(spec, value)
-        return value
+        return value.normalize() if value else Decimal(0)
 
     return coerce
 
