@@ -63,6 +63,7 @@ class Harness:
         self.pollers = {s.queue: Poller(s, self.template, self.functions, self.sqs, stop)
                         for s in self.template.sqs_sources()}
         self.keys: dict[str, str] = {}
+        self.sent_chunks: dict[tuple[str, int], Any] = {}
 
     # --- identities ---------------------------------------------------------------------------
 
@@ -131,6 +132,40 @@ class Harness:
                 return delivered
         raise AssertionError("queues did not drain")
 
+    def retry_at_once(self) -> None:
+        """Failed messages come back on the next receive (visibility timeout 0), as after a Lambda crash."""
+        for source in self.template.sqs_sources():
+            self.sqs.set_queue_attributes(QueueUrl=self.queue_url(source.queue), Attributes={"VisibilityTimeout": "0"})
+
+    def pump_twice(self, rounds: int = 1000) -> int:
+        """Deliver every message twice in a row before deleting it: at-least-once at its worst."""
+        delivered = 0
+        for _ in range(rounds):
+            moved = 0
+            for source in self.template.sqs_sources():
+                url = self.queue_url(source.queue)
+                messages = self.receive(source.queue, source.batch_size)
+                if not messages:
+                    continue
+                from sluice_local.runtime import sqs_event
+
+                event = sqs_event(messages, self.template.physical[source.queue]["Arn"])
+                for _ in range(2):
+                    result = self.invoke(source.function, event)
+                    assert not result.get("batchItemFailures"), result
+                for m in messages:
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                moved += len(messages)
+            delivered += moved
+            if moved == 0:
+                return delivered
+        raise AssertionError("queues did not drain")
+
+    def dead_letters(self, logical_id: str) -> int:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url(logical_id),
+                                                   AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
     def run(self, job_id: str, tenant: str = "acme") -> dict[str, Any]:
         self.pump()
         return self.job(job_id, tenant)
@@ -148,3 +183,31 @@ class Harness:
 
 def new_id() -> str:
     return uuid.uuid4().hex[:8]
+
+
+class Crash(Exception):
+    """An injected crash: the process dies here, the message is not acknowledged."""
+
+
+def crash_once(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, *, after: bool = False,
+               times: int = 1, when: Any = None) -> dict[str, int]:
+    """Make target.name raise Crash on its first `times` calls (before, or after the real call ran),
+    counting only calls whose arguments satisfy `when`."""
+    original = getattr(target, name)
+    state = {"calls": 0, "crashes": 0}
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if when is not None and not when(*args, **kwargs):
+            return original(*args, **kwargs)
+        state["calls"] += 1
+        if state["crashes"] < times and not after:
+            state["crashes"] += 1
+            raise Crash(name)
+        result = original(*args, **kwargs)
+        if state["crashes"] < times and after:
+            state["crashes"] += 1
+            raise Crash(name)
+        return result
+
+    monkeypatch.setattr(target, name, wrapper)
+    return state
