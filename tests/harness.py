@@ -132,6 +132,10 @@ class Harness:
                 return delivered
         raise AssertionError("queues did not drain")
 
+    def drain(self, logical_id: str) -> None:
+        while self.pollers[logical_id].poll_once(0):
+            pass
+
     def retry_at_once(self) -> None:
         """Failed messages come back on the next receive (visibility timeout 0), as after a Lambda crash."""
         for source in self.template.sqs_sources():

@@ -1,0 +1,42 @@
+"""AWS calls are batched to the services' limits; a job's cost grows with rows only through record I/O."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from moto import mock_aws
+
+from sluice_local.metering import RequestMeter
+from tests.harness import Harness
+
+
+@pytest.fixture
+def big_chunks(monkeypatch: pytest.MonkeyPatch) -> Harness:
+    with mock_aws():
+        yield Harness(monkeypatch, rows_per_chunk=250)
+
+
+def test_requests_per_job_are_batched(big_chunks: Harness) -> None:
+    h = big_chunks
+    h.define()
+    h.drain("IngestQueue")  # the S3 test event
+    meter = RequestMeter().attach(h.clients.dynamodb, h.clients.sqs, h.clients.s3)
+    rows = "".join(f"u{i}@x.org,U{i},{i % 100}\n" for i in range(2600))  # 11 chunks of <= 250 rows
+    job = h.submit_csv("email,name,age\n" + rows)
+    h.pump()
+    done = h.job(job["jobId"])
+    assert done["counts"]["created"] == 2600 and done["status"] == "Completed"
+
+    chunks = 11
+    assert meter.batch_sizes["SendMessageBatch"] == [10, 1]
+    # 10 chunks of 250 keys (100 + 100 + 50) and one of 100
+    assert sorted(meter.batch_sizes["BatchGetItem"]) == sorted([100, 100, 50] * 10 + [100])
+    # every record written once in full batches of 25, plus one ledger item (counts, created keys) per chunk
+    assert Counter(meter.batch_sizes["BatchWriteItem"]) == Counter({25: 104, 1: chunks})
+    assert meter.counts["UpdateItem"] <= chunks + 6  # one counter update per chunk, plus job status moves
+    assert meter.counts["PutObject"] == 1 + chunks + 3  # the upload, a result part per chunk, 3 result files
+    # Besides record reads and writes, a chunk costs 5 requests (job read, ledger write, result part,
+    # counter commit, part read when finalising): 5 per 1,000 rows at the default chunk size of 1,000.
+    non_record = sum(meter.counts.values()) - meter.counts["BatchGetItem"] - 104
+    assert non_record <= 5 * chunks + 15, meter.counts
