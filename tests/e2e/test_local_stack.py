@@ -33,7 +33,8 @@ def test_multipart_import_runs_to_completion(stack: Stack) -> None:
     assert job["status"] == "Completed"
     assert job["counts"] == {"total": 2501, "processed": 2501, "created": 2500, "updated": 0, "unchanged": 0,
                              "failed": 1, "unprocessed": 0}
-    assert job["errors"] == [{"row": 2501, "field": "email", "value": "bad", "message": "is not a valid email address"}]
+    assert job["errors"] == [{"row": 2501, "field": "email", "value": "bad",
+                              "message": "is not a valid email address"}]
     record = requests.get(f"{stack.api}/v1/records/contact/p7@x.org", headers=stack.headers()).json()
     assert record["attributes"] == {"email": "p7@x.org", "name": "P7", "age": 7}
     link = requests.get(f"{stack.api}/v1/jobs/{job['jobId']}/results/failed", headers=stack.headers()).json()
@@ -54,7 +55,8 @@ def test_jsonl_body_and_auth_errors(stack: Stack) -> None:
     record = requests.get(f"{stack.api}/v1/records/contact/j1@x.org", headers=stack.headers()).json()
     assert record["attributes"]["tier"] == "gold"
     assert requests.get(f"{stack.api}/v1/jobs").status_code == 401
-    assert requests.get(f"{stack.api}/v1/jobs", headers=stack.headers("wrong")).json()["error"]["code"] == "unauthorized"
+    unknown = requests.get(f"{stack.api}/v1/jobs", headers=stack.headers("wrong"))
+    assert unknown.json()["error"]["code"] == "unauthorized"
     wrong = requests.post(f"{stack.api}/v1/jobs?itemType=contact", data=b"a,b", headers={
         **stack.headers(), "Content-Type": "text/csv"})
     assert wrong.status_code == 415

@@ -126,8 +126,10 @@ def test_submit_errors(harness: Harness) -> None:
     harness.define()
     unknown = harness.call("POST", "/v1/jobs", files={"file": ("a.csv", io.BytesIO(b"x\n1\n"))},
                            data={"itemType": "ghost"})
-    assert _error(unknown) == (400, "unknown_item_type") and "PUT /v1/item-types/ghost" in unknown.json()["error"]["message"]
-    no_file = harness.call("POST", "/v1/jobs", files={"other": ("a.csv", io.BytesIO(b"x"))}, data={"itemType": "contact"})
+    assert _error(unknown) == (400, "unknown_item_type")
+    assert "PUT /v1/item-types/ghost" in unknown.json()["error"]["message"]
+    no_file = harness.call("POST", "/v1/jobs", files={"other": ("a.csv", io.BytesIO(b"x"))},
+                           data={"itemType": "contact"})
     assert _error(no_file) == (400, "bad_request")
     wrong_type = harness.call("POST", "/v1/jobs?itemType=contact", body=b"<xml/>", content_type="application/xml")
     assert _error(wrong_type) == (415, "unsupported_media_type")

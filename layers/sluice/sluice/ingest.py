@@ -79,7 +79,7 @@ def _sha256_and_check(storage: Storage, key: str) -> str:
             digest.update(data)
             return data
 
-    check_utf8(Hashing(storage.open(key)))  # type: ignore[arg-type]
+    check_utf8(Hashing(storage.open(key)))
     return digest.hexdigest()
 
 

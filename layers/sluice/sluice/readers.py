@@ -7,7 +7,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 
@@ -62,7 +62,7 @@ class StreamingBodyIO(io.RawIOBase):
         return len(data)
 
 
-def check_utf8(stream: BinaryIO, block: int = 1 << 20) -> None:
+def check_utf8(stream: Any, block: int = 1 << 20) -> None:
     """Reads the whole stream once, in blocks, and rejects it if it is not UTF-8 text."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
@@ -80,9 +80,8 @@ def check_utf8(stream: BinaryIO, block: int = 1 << 20) -> None:
         offset += len(data)
 
 
-def text_stream(stream: BinaryIO) -> io.TextIOWrapper:
-    return io.TextIOWrapper(io.BufferedReader(stream, 1 << 16) if not isinstance(stream, io.BufferedIOBase)
-                            else stream, encoding="utf-8-sig", newline="")
+def text_stream(stream: io.RawIOBase) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BufferedReader(stream, 1 << 16), encoding="utf-8-sig", newline="")
 
 
 @dataclass
