@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from sluice.aws import Clients
-from sluice.chunks import ChunkBuilder, ChunkMessage, ChunkRow
+from sluice.chunks import ChunkBuilder, ChunkMessage, ChunkRow, split_to_fit
 from sluice.clock import now_ms
 from sluice.columns import HeaderMatcher, map_columns
 from sluice.dedupe import KeyRegistry
@@ -19,7 +19,7 @@ from sluice.dynamo import Item
 from sluice.errors import RejectedInput
 from sluice.finalize import settle
 from sluice.jobs import FINISHED, JobStore, Status
-from sluice.queue import SEND_BATCH_MAX, MessageSender
+from sluice.queue import MESSAGE_MAX_BYTES, SEND_BATCH_MAX, MessageSender
 from sluice.readers import StreamingBodyIO, check_utf8, detect_format, read_csv, read_jsonl, text_stream
 from sluice.schemas import ItemTypeDefinition, RowValidator
 from sluice.storage import Storage, parse_upload_key
@@ -114,19 +114,29 @@ def _read_and_enqueue(clients: Clients, store: JobStore, job: Item, key: str) ->
     chunk = rows_sent = 0
     canceled = False
 
+    def encode(rows: list[ChunkRow], number: int) -> str:
+        return ChunkMessage.model_construct(tenant=tenant, jobId=job_id, chunk=number, header=list(source.header),
+                                            fields=list(fields), rows=rows).to_body()
+
     def emit() -> bool:
         """Queues the current chunk; every 10 chunks, sends and checkpoints. False: the job was canceled."""
         nonlocal chunk, rows_sent
         rows = builder.take()
-        if chunk >= already_sent:
-            message = ChunkMessage.model_construct(tenant=tenant, jobId=job_id, chunk=chunk, header=list(source.header),
-                                   fields=list(fields), rows=rows)
-            sender.add(str(chunk), message.to_body())
-        chunk += 1
-        rows_sent += len(rows)
-        if chunk % SEND_BATCH_MAX == 0 and chunk > already_sent:
-            sender.flush()
-            return _checkpoint(store, tenant, job_id, chunk)
+        body: str | None = encode(rows, chunk)
+        if len(body.encode()) <= MESSAGE_MAX_BYTES:
+            groups: list[tuple[list[ChunkRow], str | None]] = [(rows, body)]
+        else:
+            size_of = lambda part: len(encode(part, chunk).encode()) + 32  # noqa: E731 - room for a longer number
+            groups = [(part, None) for part in split_to_fit(rows, size_of, MESSAGE_MAX_BYTES)]
+        for part, body in groups:
+            if chunk >= already_sent:
+                sender.add(str(chunk), body or encode(part, chunk))
+            chunk += 1
+            rows_sent += len(part)
+            if chunk % SEND_BATCH_MAX == 0 and chunk > already_sent:
+                sender.flush()
+                if not _checkpoint(store, tenant, job_id, chunk):
+                    return False
         return True
 
     with KeyRegistry() as registry:
