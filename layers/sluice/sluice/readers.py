@@ -68,12 +68,13 @@ def check_utf8(stream: Any, block: int = 1 << 20) -> None:
     offset = 0
     while True:
         data = stream.read(block)
+        pending = len(decoder.getstate()[0])  # bytes of a sequence begun in the previous block
         try:
             decoder.decode(data, final=not data)
         except UnicodeDecodeError as exc:
             raise RejectedInput(
                 f"the file is not UTF-8 text: undecodable byte 0x{exc.object[exc.start]:02x} "
-                f"at byte offset {offset + exc.start}; save it as UTF-8"
+                f"at byte offset {offset - pending + exc.start}; save it as UTF-8"
             ) from None
         if not data:
             return

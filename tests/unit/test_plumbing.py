@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from sluice.access import principal_from_context, require
+from sluice.auth import key_from_header
+from sluice.dynamo import decode_cursor, encode_cursor, from_item, to_item
+from sluice.errors import BadRequest, Forbidden, Unauthorized
+from sluice.ids import is_job_id, new_sortable_id
+from sluice.storage import parse_upload_key, upload_key
+from sluice_local.template import Template
+
+
+def test_codec_round_trips() -> None:
+    value = {"s": "x", "i": 3, "d": Decimal("1.25"), "b": True, "l": [1, "a"], "m": {"n": Decimal("0.5")},
+             "ns": {1, 2}}
+    assert from_item(to_item(value)) == value
+    assert to_item({"absent": None}) == {}
+
+
+def test_cursors_round_trip_and_reject_garbage() -> None:
+    assert decode_cursor(encode_cursor({"pk": {"S": "x"}})) == {"pk": {"S": "x"}}
+    with pytest.raises(BadRequest):
+        decode_cursor("%%%")
+
+
+def test_job_ids_sort_by_time() -> None:
+    earlier, later = new_sortable_id(1_700_000_000_000), new_sortable_id(1_700_000_000_001)
+    assert earlier < later and is_job_id(earlier) and not is_job_id("abc")
+
+
+def test_upload_keys_only_from_valid_ids() -> None:
+    job_id = new_sortable_id()
+    assert parse_upload_key(upload_key("acme", job_id)) == ("acme", job_id)
+    assert parse_upload_key(f"uploads/../{job_id}/data") is None
+    assert parse_upload_key(f"uploads/Acme/{job_id}/data") is None
+
+
+def test_authorization_header_forms() -> None:
+    assert key_from_header("Bearer abc") == "abc"
+    assert key_from_header("apikey abc") == "abc"
+    assert key_from_header("ApiKey  abc ") == "abc"
+    assert key_from_header("Basic abc") is None
+    assert key_from_header("Bearer") is None
+    assert key_from_header(None) is None
+
+
+def test_permission_checks() -> None:
+    context = {"tenant": "acme", "keyId": "k", "permissions": "imports:read,records:read"}
+    assert require(context, "imports:read").tenant == "acme"
+    with pytest.raises(Forbidden):
+        require(context, "imports:write")
+    with pytest.raises(Unauthorized):
+        require({"tenant": ""}, "imports:read")
+    assert principal_from_context({"tenant": "t", "permissions": "*"}).allows("keys:admin")  # type: ignore[union-attr]
+
+
+def test_template_wiring_is_read_from_the_template() -> None:
+    template = Template()
+    routes = {r.route_key: r for r in template.routes()}
+    assert routes["GET /v1/health"].authorized is False
+    assert routes["ANY /v1/{proxy+}"].authorized is True
+    assert template.routes()[0].route_key == "GET /v1/health"  # exact routes before greedy ones
+    assert routes["ANY /v1/{proxy+}"].pattern.match("/v1/jobs/abc/errors")
+    assert template.authorizer_function() == "AuthorizerFunction"
+    sources = {(s.function, s.queue): s for s in template.sqs_sources()}
+    assert sources[("WorkerFunction", "ChunkQueue")].report_failures is True
+    assert sources[("IngestFunction", "IngestQueue")].batch_size == 1
+    for spec in template.functions().values():
+        assert (spec.code_uri / "app.py").is_file(), spec.logical_id

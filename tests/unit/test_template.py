@@ -1,0 +1,58 @@
+"""template.yaml is valid CloudFormation and SAM, and its wiring keeps the promises the code relies on."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+from sluice_local.template import ROOT, Template, load_template
+
+
+def test_cfn_lint_passes() -> None:
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    run = subprocess.run([str(cfn_lint), str(ROOT / "template.yaml")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_sam_translates_offline(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from samtranslator.translator.transform import transform
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+    class Policies:
+        def load(self) -> dict:
+            return {}
+
+    doc = copy.deepcopy(load_template())
+    for resource in doc["Resources"].values():
+        props = resource.get("Properties", {})
+        for name in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(name), str):
+                assert (ROOT / props[name]).is_dir(), props[name]
+                props[name] = f"s3://placeholder/{props[name]}"
+    output = transform(doc, {}, Policies())
+    kinds = {r["Type"] for r in output["Resources"].values()}
+    assert {"AWS::Lambda::Function", "AWS::ApiGatewayV2::Api", "AWS::Lambda::EventSourceMapping",
+            "AWS::Lambda::LayerVersion"} <= kinds
+    paths = output["Resources"]["HttpApi"]["Properties"]["Body"]["paths"]
+    assert paths["/v1/{proxy+}"]["x-amazon-apigateway-any-method"]["security"] == [{"ApiKeyAuthorizer": []}]
+    assert "security" not in paths["/v1/health"]["get"] or paths["/v1/health"]["get"]["security"] == [{"NONE": []}]
+
+
+def test_every_queue_with_a_consumer_has_a_dead_letter_queue() -> None:
+    template = Template()
+    queues = template.of_type("AWS::SQS::Queue")
+    for source in template.sqs_sources():
+        redrive = queues[source.queue]["Properties"]["RedrivePolicy"]
+        assert redrive["deadLetterTargetArn"]["Fn::GetAtt"][0] in queues
+        assert int(redrive["maxReceiveCount"]) >= 3
+        function_timeout = template.functions()[source.function].timeout
+        assert int(queues[source.queue]["Properties"]["VisibilityTimeout"]) >= function_timeout
+
+
+def test_functions_have_handlers_on_disk() -> None:
+    for spec in Template().functions().values():
+        module, _ = spec.handler.split(".")
+        assert (Path(spec.code_uri) / f"{module}.py").is_file()
