@@ -59,6 +59,7 @@ def pipeline(path: Path, rows: int, rows_per_chunk: int) -> dict[str, Any]:
     import threading
 
     import boto3
+
     from sluice.aws import get_clients, reset_clients
     from sluice_local.gateway import Gateway
     from sluice_local.metering import RequestMeter
@@ -113,6 +114,7 @@ def ingest_memory(rows: int, workdir: Path) -> dict[str, Any]:
 
     import boto3
     from moto.server import ThreadedMotoServer
+
     from sluice_local.provision import provision
     from sluice_local.template import Template
 

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+
 from sluice.auth import KeyStore
 from sluice.aws import get_clients, reset_clients
 from sluice_local.gateway import Gateway

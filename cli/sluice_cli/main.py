@@ -119,6 +119,7 @@ def _client() -> Client:
 def create_key(args: argparse.Namespace) -> int:
     """Writes a first admin key straight into the jobs table (needs AWS credentials for the stack)."""
     import boto3
+
     from sluice.auth import KeyStore
     from sluice.aws import Clients
     from sluice.config import get_settings

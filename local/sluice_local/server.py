@@ -40,8 +40,8 @@ class LocalStack:
         self._moto.start()
 
         import boto3
-        from sluice.aws import reset_clients
 
+        from sluice.aws import reset_clients
         from sluice_local.gateway import Gateway, serve
         from sluice_local.provision import provision
         from sluice_local.runtime import Functions, Poller

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 from moto import mock_aws
-from sluice_local.metering import RequestMeter
 
+from sluice_local.metering import RequestMeter
 from tests.harness import Harness
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from sluice import submit
 from sluice.queue import MessageSender
-
 from tests.harness import Harness
 
 

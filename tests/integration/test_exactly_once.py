@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from sluice import finalize, processing
 from sluice.jobs import JobStore
 from sluice.records import RecordStore
 from sluice.storage import Storage
-
 from tests.harness import Harness, crash_once
 
 # 10 rows over 4 chunks of 3: 2 updates of existing records, 1 unchanged, 5 creates, 1 invalid, 1 duplicate.
