@@ -122,9 +122,9 @@ def _read_and_enqueue(clients: Clients, store: JobStore, job: Item, key: str) ->
         """Queues the current chunk; every 10 chunks, sends and checkpoints. False: the job was canceled."""
         nonlocal chunk, rows_sent
         rows = builder.take()
-        body: str | None = encode(rows, chunk)
-        if len(body.encode()) <= MESSAGE_MAX_BYTES:
-            groups: list[tuple[list[ChunkRow], str | None]] = [(rows, body)]
+        whole = encode(rows, chunk)
+        if len(whole.encode()) <= MESSAGE_MAX_BYTES:
+            groups: list[tuple[list[ChunkRow], str | None]] = [(rows, whole)]
         else:
             size_of = lambda part: len(encode(part, chunk).encode()) + 32  # noqa: E731 - room for a longer number
             groups = [(part, None) for part in split_to_fit(rows, size_of, MESSAGE_MAX_BYTES)]
