@@ -238,3 +238,20 @@ def test_multipart_options_are_applied(harness: Harness) -> None:
     assert (job["jobName"], job["merge"], job["mode"], job["creationPath"], job["notificationEmail"]) == (
         "People", True, "dry-run", "API:CRM", "ops@x.org")
     assert harness.run(job["jobId"])["counts"]["created"] == 1
+
+
+def test_chunks_whose_encoding_outgrows_the_estimate_are_split_to_fit(harness: Harness) -> None:
+    harness.define("doc", {"key": ["id"], "fields": {"id": {"type": "integer"},
+                                                     "body": {"type": "string", "maxLength": 100_000}}})
+    quoted = '"' * 60_000  # each quote doubles in CSV and becomes \" in JSON
+    rows = "".join(f'{i},"{quoted * 2}"\n' for i in range(1, 4))
+    job = harness.submit_csv("id,body\n" + rows, item_type="doc")
+    done = harness.run(job["jobId"])
+    assert done["counts"] == {"total": 3, "processed": 3, "created": 3, "updated": 0, "unchanged": 0,
+                              "failed": 0, "unprocessed": 0}
+    stored = harness.dynamodb.get_item(TableName=harness.clients.settings.jobs_table,
+                                       Key={"pk": {"S": "TENANT#acme"}, "sk": {"S": f"JOB#{job['jobId']}"}})["Item"]
+    # one chunk by the estimate (180 KB); encoded it is 360 KB, so it is halved into 1 + 2 rows (120 + 240 KB)
+    assert int(stored["chunkCount"]["N"]) == 2
+    record = harness.call("GET", "/v1/records/doc/2").json()
+    assert record["attributes"]["body"] == '"' * 60_000
