@@ -92,6 +92,13 @@ class LocalStack:
 
 
 def main() -> None:
+    done = threading.Event()
+
+    def _stop(*_: Any) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     stack = LocalStack(api_port=int(os.environ.get("SLUICE_API_PORT", "3000")),
                        aws_port=int(os.environ.get("SLUICE_AWS_PORT", "5000")))
     stack.start()
@@ -101,13 +108,6 @@ def main() -> None:
     for tenant, key in keys:
         print(f"API key for tenant '{tenant}': {key}", flush=True)
     print("Ctrl-C stops.", flush=True)
-    done = threading.Event()
-
-    def _stop(*_: Any) -> None:
-        done.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
     done.wait()
     print("stopping...", flush=True)
     stack.stop()
