@@ -36,6 +36,7 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench.pipeline $(BENCH_ARGS)
+	$(BIN)/python -m bench.attribute_updates
 
 validate: install
 	$(BIN)/cfn-lint template.yaml

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from sluice import submit
 from sluice.access import require, validation_message
+from sluice.attribute_updates import UpdateEntry, apply_updates
 from sluice.auth import KeyStore
 from sluice.aws import get_clients
 from sluice.clock import iso_from_ms, now_ms
@@ -284,6 +285,16 @@ def get_record(item_type: str, key: str) -> dict[str, Any]:
     if record is None:
         raise NotFound(f"no {found.name} record with key '{unquote(key)}'")
     return record
+
+
+@app.post("/v1/attribute-updates")
+def attribute_updates() -> dict[str, Any]:
+    principal = _principal("records:write")
+    body = _json_body()
+    if not isinstance(body, list):
+        raise BadRequest("the body must be a JSON array of {\"itemType\", \"key\", \"values\": [...]} entries")
+    entries = [UpdateEntry.model_validate(entry) for entry in body]
+    return apply_updates(get_clients(), principal.tenant, f"attribute-updates:{principal.key_id}", entries)
 
 
 # --- API keys ---------------------------------------------------------------------------------

@@ -40,14 +40,16 @@ class RecordMeta:
     job_id: str
     row: int
     outcome: str
+    source: str = "import"  # what wrote last: an import job, or "attribute-updates:<keyId>"
 
     def encode(self) -> str:
-        return f"{self.version}|{self.created_ms}|{self.updated_ms}|{self.job_id}|{self.row}|{self.outcome}"
+        return (f"{self.version}|{self.created_ms}|{self.updated_ms}|{self.job_id}|{self.row}|{self.outcome}"
+                f"|{self.source}")
 
     @classmethod
     def decode(cls, text: str) -> RecordMeta:
-        version, created, updated, job_id, row, outcome = text.split("|")
-        return cls(int(version), int(created), int(updated), job_id, int(row), outcome)
+        version, created, updated, job_id, row, outcome, source = text.split("|", 6)
+        return cls(int(version), int(created), int(updated), job_id, int(row), outcome, source)
 
 
 @dataclass
@@ -77,6 +79,7 @@ def record_view(item_type: str, item: dict[str, Any], decimal_fields: frozenset[
         "createdAt": iso_from_ms(meta.created_ms),
         "updatedAt": iso_from_ms(meta.updated_ms),
         "lastJobId": meta.job_id or None,
+        "lastUpdateSource": meta.source,
     }
 
 

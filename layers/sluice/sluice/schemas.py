@@ -244,6 +244,10 @@ _FACTORIES: dict[str, Callable[[FieldSpec], Coercer]] = {
 }
 
 
+def compile_field(spec: FieldSpec) -> Coercer:
+    return _FACTORIES[spec.type](spec)
+
+
 def is_blank(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and not raw.strip())
 
@@ -277,7 +281,7 @@ class RowValidator:
         self.key_fields = list(definition.key or [])
         key_set = set(self.key_fields)
         self._fields = [
-            (name, _FACTORIES[spec.type](spec), spec.required or name in key_set)
+            (name, compile_field(spec), spec.required or name in key_set)
             for name, spec in definition.fields.items()
         ]
         self._key_coercers = {name: coerce for name, coerce, _ in self._fields if name in key_set}
