@@ -38,7 +38,8 @@ def _dumps(value: Any) -> str:
 
 app = APIGatewayHttpResolver(serializer=_dumps)
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines")
-OPTION_FIELDS = ("itemType", "jobName", "merge", "mode", "creationPath", "notificationEmail", "contentType")
+OPTION_FIELDS = ("itemType", "jobName", "merge", "mode", "creationPath", "notificationEmail", "contentType", "sheet",
+                 "headerRow", "delimiter", "encoding")
 
 
 def _error(status: int, code: str, message: str) -> Response:

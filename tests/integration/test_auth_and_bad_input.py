@@ -167,11 +167,13 @@ def test_unusable_files_are_rejected_with_a_reason(harness: Harness) -> None:
     harness.define()
     assert _rejected(harness, b"name,age\nAnn,3\n") == "missing required columns: email"
     assert _rejected(harness, b"") == "the file is empty: expected a header row"
-    assert _rejected(harness, b"email,name\xff\na@x.org,x\n") == (
-        "the file is not UTF-8 text: undecodable byte 0xff at byte offset 10; save it as UTF-8")
+    assert _rejected(harness, b"email,name\x81\na@x.org,x\n") == (
+        "the file is not utf-8 text: undecodable byte 0x81 at byte offset 10 for utf-8; save it as UTF-8 or pass "
+        "`encoding`")
     assert _rejected(harness, b"email,Email\na,b\n").startswith("duplicate column header 'Email'")
     assert _rejected(harness, b"email,E-mail\na,b\n") == "columns 'email' and 'E-mail' both map to field 'email'"
-    assert "not supported yet" in _rejected(harness, b"PK\x03\x04rest", name="a.xlsx")
+    assert _rejected(harness, b"PK\x03\x04rest", name="a.xlsx") == (
+        "corrupt or truncated workbook: the file is not a readable .xlsx (zip) archive")
     assert "unsupported contentType" in _rejected(harness, b"email\n", contentType="image/png")
     assert _records_count(harness) == 0
 

@@ -43,7 +43,7 @@ def test_counts_classify_created_updated_unchanged_and_failed(harness: Harness) 
     assert done["status"] == "Completed"
     assert done["counts"] == {"total": 4, "processed": 4, "created": 1, "updated": 1, "unchanged": 1,
                               "failed": 1, "unprocessed": 0}
-    assert done["errors"] == [{"row": 4, "field": "age", "value": "200", "message": "must be at most 150"}]
+    assert done["errors"] == [{"row": 4, "line": 5, "field": "age", "value": "200", "message": "must be at most 150"}]
     assert done["objectsCreated"] == ["d@x.org"]
     assert done["finished"] is True and done["dateFinished"] > 0 and done["finishTime"].endswith("Z")
 
@@ -118,8 +118,8 @@ def test_row_errors_page_in_row_order_with_cursor(harness: Harness) -> None:
         if not cursor:
             break
     assert [e["row"] for e in seen] == list(range(1, 31))
-    assert seen[0] == {"row": 1, "field": "email", "value": "bad1", "message": "is not a valid email address"}
-    assert seen[1] == {"row": 2, "field": "age", "value": "-2", "message": "must be at least 0"}
+    assert seen[0] == {"row": 1, "line": 2, "field": "email", "value": "bad1", "message": "is not a valid email address"}
+    assert seen[1] == {"row": 2, "line": 3, "field": "age", "value": "-2", "message": "must be at least 0"}
     assert done["errors"] == seen[:20]
     bad = harness.call("GET", f"/v1/jobs/{done['jobId']}/errors?cursor=garbage")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_request"

@@ -8,8 +8,9 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-# [row number, first row with the same key (0: none), values aligned with `header`, read error or None]
-ChunkRow = tuple[int, int, list[Any], str | None]
+# [row number, first row with the same key (0: none), values aligned with `header`, read error or None,
+#  physical line (text) or sheet row (workbook) where the row starts]
+ChunkRow = tuple[int, int, list[Any], str | None, int]
 
 
 class ChunkMessage(BaseModel):

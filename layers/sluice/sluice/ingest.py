@@ -5,7 +5,6 @@ chunks (their numbers and rows) are the same on every run."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -20,8 +19,9 @@ from sluice.errors import RejectedInput
 from sluice.finalize import settle
 from sluice.jobs import FINISHED, JobStore, Status
 from sluice.queue import MESSAGE_MAX_BYTES, SEND_BATCH_MAX, MessageSender
-from sluice.readers import StreamingBodyIO, check_utf8, detect_format, read_csv, read_jsonl, text_stream
+from sluice.readers import RowSource
 from sluice.schemas import ItemTypeDefinition, RowValidator
+from sluice.sources import ReadOptions, open_upload
 from sluice.storage import Storage, parse_upload_key
 
 logger = Logger(child=True)
@@ -67,41 +67,23 @@ def settle_latest(clients: Clients, store: JobStore, tenant: str, job_id: str) -
     return settle(clients, job)["status"] if job else "no-job"
 
 
-def _sha256_and_check(storage: Storage, key: str) -> str:
-    digest = hashlib.sha256()
-
-    class Hashing:
-        def __init__(self, body: Any) -> None:
-            self._body = body
-
-        def read(self, n: int) -> bytes:
-            data: bytes = self._body.read(n)
-            digest.update(data)
-            return data
-
-    check_utf8(Hashing(storage.open(key)))
-    return digest.hexdigest()
-
-
 def _read_and_enqueue(clients: Clients, store: JobStore, job: Item, key: str) -> dict[str, Any]:
-    settings = clients.settings
-    storage = Storage(clients)
-    tenant, job_id = job["tenant"], job["jobId"]
-    size = storage.size(key)
-    head = storage.s3.get_object(Bucket=storage.bucket, Key=key, Range="bytes=0-4095")["Body"].read() if size else b""
-    file_format = detect_format(job.get("contentType"), job.get("fileName"), head)
-    if file_format not in ("csv", "jsonl"):
-        raise RejectedInput(f"{file_format} files are not supported yet; export the sheet as CSV (UTF-8)")
-    digest = _sha256_and_check(storage, key)
+    with open_upload(Storage(clients), key, ReadOptions.of_job(job)) as opened:
+        summary = _enqueue(clients, store, job, opened.source)
+        return {**summary, **opened.facts, "warnings": opened.final_warnings(),
+                "files": [{"name": job.get("fileName") or "data", "digest": opened.digest, "size": opened.size,
+                           "rows": summary["total"]}]}
 
-    text = text_stream(StreamingBodyIO(storage.open(key)))
-    source = read_csv(text) if file_format == "csv" else read_jsonl(text)
+
+def _enqueue(clients: Clients, store: JobStore, job: Item, source: RowSource) -> dict[str, Any]:
+    settings = clients.settings
+    tenant, job_id = job["tenant"], job["jobId"]
     definition = ItemTypeDefinition.model_validate_json(job["schema"]["definition"])
     matcher = HeaderMatcher(definition)
     validator = RowValidator(definition)
     fields: list[str | None] = []
     ignored: list[str] = []
-    if file_format == "csv":
+    if source.header:  # CSV and workbooks; JSON Lines discovers its keys row by row
         column_map = map_columns(source.header, definition, matcher)
         by_position = {position: name for name, position in column_map.field_index.items()}
         fields = [by_position.get(i) for i in range(len(source.header))]
@@ -154,7 +136,7 @@ def _read_and_enqueue(clients: Clients, store: JobStore, job: Item, key: str) ->
                 record_key = validator.key_of_raw(raw)
                 if record_key is not None:
                     duplicate_of = registry.first_seen(record_key, source_row.row)
-            row: ChunkRow = (source_row.row, duplicate_of, source_row.values, source_row.error)
+            row: ChunkRow = (source_row.row, duplicate_of, source_row.values, source_row.error, source_row.line)
             if builder.add(row) and not emit():
                 canceled = True
                 break
@@ -169,8 +151,6 @@ def _read_and_enqueue(clients: Clients, store: JobStore, job: Item, key: str) ->
         "sourceHeader": list(source.header),
         "ignoredColumns": ignored,
         "blankRows": source.blank_rows[0],
-        "format": file_format,
-        "files": [{"name": job.get("fileName") or "data", "digest": digest, "size": size, "rows": rows_sent}],
     }
 
 

@@ -70,6 +70,10 @@ class JobOptions(BaseModel):
     notificationEmail: str | None = Field(default=None, max_length=254)
     contentType: str | None = Field(default=None, max_length=200)
     fileName: str | None = Field(default=None, max_length=255)
+    sheet: str | None = Field(default=None, max_length=100, description="workbooks: sheet name or 0-based index")
+    headerRow: int = Field(default=1, ge=1, le=1000, description="1-based row holding the column headers")
+    delimiter: str | None = Field(default=None, max_length=10, description="CSV: , ; tab | (detected if absent)")
+    encoding: str | None = Field(default=None, max_length=40, description="text encoding (detected if absent)")
 
 
 def job_pk(tenant: str) -> str:
@@ -304,6 +308,12 @@ def job_view(job: Item, errors: list[dict[str, Any]], objects_created: list[str]
         "errors": errors,
         "objectsCreated": objects_created,
         "ignoredColumns": job.get("ignoredColumns", []),
+        "format": job.get("format"),
+        "encoding": job.get("encoding"),
+        "delimiter": job.get("delimiter"),
+        "sheet": job.get("sheet"),
+        "headerRow": int(job.get("headerRow") or 1),
+        "warnings": job.get("warnings", []),
         "links": {
             "self": self_link,
             "errors": f"{self_link}/errors",

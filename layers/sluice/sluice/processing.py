@@ -57,9 +57,10 @@ def process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore 
     errors: list[RowError] = []
     failed: dict[int, list[RowError]] = {}
     candidates: list[Candidate] = []
-    for row, duplicate_of, values, read_error in message.rows:
+    for row, duplicate_of, values, read_error, line in message.rows:
         if read_error is not None:
-            failed[row] = [RowError(row=row, value=short(",".join(str(v) for v in values)), message=read_error)]
+            failed[row] = [RowError(row=row, line=line, value=short(",".join(str(v) for v in values)),
+                                    message=read_error)]
             continue
         raw, conflicts = _raw_fields(row, message.fields, message.header, values)
         attributes, row_errors = validator.validate(row, raw)
@@ -69,6 +70,8 @@ def process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore 
                                    value=short(validator.key_of(attributes)),
                                    message=f"duplicate key, first seen at row {duplicate_of}")]
         if row_errors:
+            for error in row_errors:
+                error.line = line
             failed[row] = row_errors
             continue
         key = validator.key_of(attributes) if key_fields else generated_key(message.jobId, row)
@@ -84,7 +87,7 @@ def process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore 
     part_rows: list[tuple[int, str, str, list[Any]]] = []
     created: list[str] = []
     key_of_row = {c.row: c.key for c in candidates}
-    for row, _, values, _ in message.rows:
+    for row, _, values, _, _ in message.rows:
         if row in failed:
             counts.add(Outcome.FAILED)
             errors.extend(failed[row])

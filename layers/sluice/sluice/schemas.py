@@ -268,6 +268,7 @@ def short(raw: Any) -> str:
 
 class RowError(BaseModel):
     row: int
+    line: int | None = None
     field: str | None = None
     value: str | None = None
     message: str

@@ -1,0 +1,118 @@
+"""Opening an uploaded object as rows, whatever it is: CSV (any delimiter, encoding, line endings),
+JSON Lines, or a workbook. Text is streamed twice (a decoding check that also hashes the bytes, then
+the parse); workbooks are spooled to local disk because calamine needs a seekable file."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sluice.errors import RejectedInput
+from sluice.readers import (
+    DecodeCheck,
+    LineCounter,
+    RowSource,
+    StreamingBodyIO,
+    detect_format,
+    parse_delimiter,
+    read_csv,
+    read_jsonl,
+    sniff_delimiter,
+    sniff_encoding,
+    text_stream,
+)
+from sluice.storage import Storage
+from sluice.workbooks import read_workbook
+
+HEAD_BYTES = 64 * 1024
+BLOCK = 1 << 20
+WORKBOOK_FORMATS = ("xlsx", "xls", "xlsb")
+MAX_HEADER_ROW = 1000
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    content_type: str | None = None
+    file_name: str | None = None
+    sheet: str | None = None
+    header_row: int = 1
+    delimiter: str | None = None
+    encoding: str | None = None
+
+    @classmethod
+    def of_job(cls, job: dict[str, Any]) -> ReadOptions:
+        return cls(job.get("contentType"), job.get("fileName"), job.get("sheet"), int(job.get("headerRow") or 1),
+                   job.get("delimiter"), job.get("encoding"))
+
+
+@dataclass
+class OpenedSource:
+    source: RowSource
+    file_format: str
+    digest: str
+    size: int
+    facts: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    lines: LineCounter | None = None
+
+    def final_warnings(self) -> list[str]:
+        warnings = list(self.warnings)
+        if self.lines is not None and self.lines.nuls:
+            warnings.append(f"removed {self.lines.nuls} NUL character(s) from the text")
+        return warnings
+
+
+def _digest_of(storage: Storage, key: str, sink: Any = None) -> str:
+    """Reads the object once, in blocks; hashes it and hands each block to sink."""
+    digest = hashlib.sha256()
+    body = storage.open(key)
+    while True:
+        data = body.read(BLOCK)
+        digest.update(data)
+        if sink is not None:
+            sink(data)
+        if not data:
+            return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def open_upload(storage: Storage, key: str, options: ReadOptions) -> Iterator[OpenedSource]:
+    if not 1 <= options.header_row <= MAX_HEADER_ROW:
+        raise RejectedInput(f"headerRow must be from 1 to {MAX_HEADER_ROW}")
+    size = storage.size(key)
+    head = storage.s3.get_object(Bucket=storage.bucket, Key=key, Range=f"bytes=0-{HEAD_BYTES - 1}")["Body"].read() \
+        if size else b""
+    file_format = detect_format(options.content_type, options.file_name, head)
+    if file_format in WORKBOOK_FORMATS:
+        with tempfile.TemporaryDirectory(prefix="sluice-") as directory:
+            path = Path(directory) / f"upload.{file_format}"
+            with path.open("wb") as spool:
+                digest = _digest_of(storage, key, spool.write)
+            source = read_workbook(path, file_format, options.sheet, options.header_row)
+            yield OpenedSource(source, file_format, digest, size, {"format": file_format, **source.facts})
+        return
+
+    encoding = sniff_encoding(head, options.encoding)
+    check = DecodeCheck(encoding, fallback_allowed=options.encoding is None and encoding.codec == "utf-8")
+    digest = _digest_of(storage, key, check.feed)
+    encoding = check.result()
+    facts: dict[str, Any] = {"format": file_format, "encoding": encoding.name}
+    lines = LineCounter(text_stream(StreamingBodyIO(storage.open(key)), encoding.codec))
+    if file_format == "csv":
+        delimiter = parse_delimiter(options.delimiter)
+        if delimiter is None:
+            head_text = head.decode(encoding.codec, errors="replace").lstrip("\ufeff")
+            head_lines = head_text.replace("\x00", "").splitlines() or [""]
+            delimiter = sniff_delimiter(head_lines[min(options.header_row, len(head_lines)) - 1])
+        facts["delimiter"] = delimiter
+        source = read_csv(lines, delimiter, options.header_row)
+    else:
+        if options.header_row != 1:
+            raise RejectedInput("headerRow applies to CSV files and workbooks, not JSON Lines")
+        source = read_jsonl(lines)
+    yield OpenedSource(source, file_format, digest, size, facts, [encoding.note] if encoding.note else [], lines)
