@@ -118,7 +118,8 @@ def test_row_errors_page_in_row_order_with_cursor(harness: Harness) -> None:
         if not cursor:
             break
     assert [e["row"] for e in seen] == list(range(1, 31))
-    assert seen[0] == {"row": 1, "line": 2, "field": "email", "value": "bad1", "message": "is not a valid email address"}
+    assert seen[0] == {"row": 1, "line": 2, "field": "email", "value": "bad1",
+                       "message": "is not a valid email address"}
     assert seen[1] == {"row": 2, "line": 3, "field": "age", "value": "-2", "message": "must be at least 0"}
     assert done["errors"] == seen[:20]
     bad = harness.call("GET", f"/v1/jobs/{done['jobId']}/errors?cursor=garbage")
