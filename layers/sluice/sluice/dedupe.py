@@ -18,7 +18,7 @@ class KeyRegistry:
         self._db = sqlite3.connect(self._path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("PRAGMA cache_size=-16000")  # about 16 MB of page cache, whatever the file size
+        self._db.execute("PRAGMA cache_size=-4000")  # about 4 MB of page cache, whatever the file size
         self._db.execute("CREATE TABLE keys (k TEXT PRIMARY KEY, row INTEGER NOT NULL) WITHOUT ROWID")
         self._db.execute("BEGIN")
 
