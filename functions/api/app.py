@@ -256,6 +256,13 @@ def cancel_job(job_id: str) -> Response:
     return _job_response(job, 202)
 
 
+@app.post("/v1/jobs/<job_id>/retry-failed")
+def retry_failed(job_id: str) -> Response:
+    principal = _principal("imports:write")
+    job = submit.retry_failed(get_clients(), principal, _checked_job_id(job_id))
+    return _job_response(job, 202)
+
+
 # --- records ----------------------------------------------------------------------------------
 
 

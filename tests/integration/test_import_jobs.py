@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import requests
 
-from tests.harness import Harness
+from tests.harness import CONTACT_SCHEMA, Harness
 
 HEADER = "email,name,age,joined,tier,score,active\n"
 
@@ -256,3 +256,27 @@ def test_chunks_whose_encoding_outgrows_the_estimate_are_split_to_fit(harness: H
     assert int(stored["chunkCount"]["N"]) == 2
     record = harness.call("GET", "/v1/records/doc/2").json()
     assert record["attributes"]["body"] == '"' * 60_000
+
+
+def test_retry_failed_rows_after_fixing_the_schema(harness: Harness) -> None:
+    harness.define()
+    job = harness.submit_csv("email,name,age,tier\na@x.org,Ann,30,gold\nb@x.org,Bob,30,platinum\n"
+                             "c@x.org,Cy,31,bronze\n", creationPath="CRM")
+    done = harness.run(job["jobId"])
+    assert done["counts"]["failed"] == 2
+    assert harness.call("POST", f"/v1/jobs/{job['jobId']}/retry-failed", tenant="globex").status_code == 404
+    schema = {**CONTACT_SCHEMA, "fields": {**CONTACT_SCHEMA["fields"],
+                                           "tier": {"type": "enum", "values": ["gold", "silver", "platinum"]}}}
+    harness.define(schema=schema)
+    reply = harness.call("POST", f"/v1/jobs/{job['jobId']}/retry-failed")
+    assert reply.status_code == 202, reply.content
+    retry = harness.run(reply.json()["jobId"])
+    assert retry["retryOf"] == job["jobId"] and retry["creationPath"] == "API:CRM"
+    assert retry["counts"] == {"total": 2, "processed": 2, "created": 1, "updated": 0, "unchanged": 0,
+                               "failed": 1, "unprocessed": 0}
+    assert retry["ignoredColumns"] == ["sluice_row", "sluice_outcome", "sluice_message"]
+    assert [(e["row"], e["field"], e["value"]) for e in retry["errors"]] == [(2, "tier", "bronze")]
+    assert harness.call("GET", "/v1/records/contact/b@x.org").json()["attributes"]["tier"] == "platinum"
+    clean = harness.run(harness.submit_csv("email\nz@x.org\n")["jobId"])
+    nothing = harness.call("POST", f"/v1/jobs/{clean['jobId']}/retry-failed")
+    assert nothing.status_code == 409 and "no failed rows" in nothing.json()["error"]["message"]

@@ -314,6 +314,7 @@ def job_view(job: Item, errors: list[dict[str, Any]], objects_created: list[str]
         "sheet": job.get("sheet"),
         "headerRow": int(job.get("headerRow") or 1),
         "warnings": job.get("warnings", []),
+        "retryOf": job.get("retryOf"),
         "links": {
             "self": self_link,
             "errors": f"{self_link}/errors",

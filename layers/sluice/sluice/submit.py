@@ -13,7 +13,7 @@ from sluice.finalize import settle
 from sluice.ids import new_sortable_id
 from sluice.itemtypes import ItemTypeStore
 from sluice.jobs import FINISHED, JobOptions, JobStore, Status
-from sluice.storage import Storage, upload_key
+from sluice.storage import Storage, result_key, upload_key
 
 
 def _new_job(clients: Clients, principal: Principal, options: JobOptions, status: Status) -> Item:
@@ -68,6 +68,34 @@ def submit_for_upload(clients: Clients, principal: Principal, options: JobOption
     job["uploadUrl"] = Storage(clients).presign_put(upload_key(job["tenant"], job["jobId"]), seconds)
     job["uploadExpiresAt"] = iso_from_ms(job["submitMs"] + seconds * 1000)
     JobStore(clients).create(job)
+    return job
+
+
+def retry_failed(clients: Clients, principal: Principal, job_id: str) -> Item:
+    """A new job over the failed rows of a finished one (its failed.csv, as is), under today's schema."""
+    original = find_job(clients, principal.tenant, job_id)
+    status = Status(original["status"])
+    if status not in (Status.COMPLETED, Status.CANCELED):
+        raise Conflict(f"job {job_id} is {status.value}; failed rows can be retried once it has Completed")
+    failed = int(original.get("cFailed", 0))
+    if failed == 0:
+        raise Conflict(f"job {job_id} has no failed rows to retry")
+    base_name = (original.get("fileName") or "data").rsplit(".", 1)[0]
+    creation_path = str(original.get("creationPath") or "API")
+    options = JobOptions(
+        itemType=original["itemType"], jobName=f"{original.get('jobName') or job_id} (failed rows)"[:200],
+        merge=bool(original.get("merge")), mode=original.get("mode", "commit"),
+        creationPath=creation_path[4:] if creation_path.startswith("API:") else None,
+        notificationEmail=original.get("notificationEmail"), contentType="text/csv",
+        fileName=f"{base_name}-failed.csv", delimiter=",", encoding="utf-8",
+    )
+    job = _new_job(clients, principal, options, Status.ACCEPTED)
+    job["retryOf"] = job_id
+    store = JobStore(clients)
+    store.create(job)
+    storage = Storage(clients)
+    storage.s3.copy_object(Bucket=storage.bucket, Key=upload_key(job["tenant"], job["jobId"]),
+                           CopySource={"Bucket": storage.bucket, "Key": result_key(principal.tenant, job_id, "failed")})
     return job
 
 

@@ -90,6 +90,10 @@ def read_workbook(path: Path, file_format: str, sheet: str | None, header_row: i
         raise RejectedInput("password-protected workbook: remove the password in Excel and upload again") from None
     except (calamine.CalamineError, calamine.ZipError, calamine.XmlError) as exc:
         raise RejectedInput(f"corrupt or truncated workbook: {exc}") from None
+    except BaseException as exc:  # a Rust panic reaches Python as pyo3's PanicException, a BaseException
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise RejectedInput("corrupt or truncated workbook: the reader could not parse it") from None
     first_row = chosen.start[0] if chosen.start else 0
     rows_iter = chosen.iter_rows()
     header: list[str] | None = None
