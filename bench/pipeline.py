@@ -27,7 +27,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 from moto import mock_aws
 
-from bench.data import HEADER, SCHEMA, write_csv
+from bench.data import HEADER, SCHEMA, write_csv, write_xlsx
 
 # Published on-demand prices, us-east-1 (checked 2026-11): DynamoDB $0.625 per million write request
 # units and $0.125 per million read request units; SQS standard $0.40 per million requests (64 KB each);
@@ -55,7 +55,7 @@ def bare_loader(path: Path, table: str, dynamodb: Any) -> float:
     return time.perf_counter() - started
 
 
-def pipeline(path: Path, rows: int, rows_per_chunk: int) -> dict[str, Any]:
+def pipeline(path: Path, rows: int, rows_per_chunk: int, with_bare_loader: bool = True) -> dict[str, Any]:
     import threading
 
     import boto3
@@ -104,11 +104,13 @@ def pipeline(path: Path, rows: int, rows_per_chunk: int) -> dict[str, Any]:
         assert done["status"] == "Completed" and done["counts"]["created"] == rows, done["counts"]
 
         requests = dict(meter.counts)
+        if not with_bare_loader:
+            return {"seconds": elapsed, "requests": requests}
         bare_seconds = bare_loader(path, clients.settings.records_table, clients.dynamodb)
         return {"seconds": elapsed, "bare_seconds": bare_seconds, "requests": requests}
 
 
-def ingest_memory(rows: int, workdir: Path) -> dict[str, Any]:
+def ingest_memory(path: Path) -> dict[str, Any]:
     """Peak RSS of ingest alone: it runs in its own process against a moto server in this one."""
     import socket
 
@@ -132,8 +134,6 @@ def ingest_memory(rows: int, workdir: Path) -> dict[str, Any]:
         session = boto3.session.Session(region_name="us-east-1")
         template = Template()
         environment = provision(template, session)
-        path = workdir / f"mem-{rows}.csv"
-        write_csv(path, rows)
         os.environ.update(environment)
         from sluice.auth import Principal
         from sluice.aws import get_clients, reset_clients
@@ -145,7 +145,8 @@ def ingest_memory(rows: int, workdir: Path) -> dict[str, Any]:
         reset_clients()
         clients = get_clients()
         ItemTypeStore(clients).put("bench", "contact", ItemTypeDefinition.model_validate(SCHEMA))
-        job = submit_for_upload(clients, Principal("bench", "k", frozenset({"*"})), JobOptions(itemType="contact"))
+        job = submit_for_upload(clients, Principal("bench", "k", frozenset({"*"})),
+                                JobOptions(itemType="contact", fileName=path.name))
         key = f"uploads/bench/{job['jobId']}/data"
         clients.s3.upload_file(str(path), clients.settings.bucket, key)
         env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "BENCH_KEY": key}
@@ -157,6 +158,26 @@ def ingest_memory(rows: int, workdir: Path) -> dict[str, Any]:
     finally:
         os.environ.pop("AWS_ENDPOINT_URL", None)
         server.stop()
+
+
+def xlsx_benchmark(rows: int, rows_per_chunk: int, workdir: Path, measure_memory: bool) -> None:
+    """A workbook through the whole pipeline, next to a bare calamine read of the same file."""
+    import python_calamine
+
+    path = workdir / "bench.xlsx"
+    write_xlsx(path, rows)
+    started = time.perf_counter()
+    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    read = sum(1 for _ in book.get_sheet_by_index(0).iter_rows()) - 1
+    bare = time.perf_counter() - started
+    assert read == rows
+    result = pipeline(path, rows, rows_per_chunk, with_bare_loader=False)
+    print(f"xlsx {rows:,} rows ({path.stat().st_size / 1e6:.1f} MB): end-to-end {rows / result['seconds']:,.0f} "
+          f"rows/s; bare calamine read {rows / bare:,.0f} rows/s ({bare:.1f} s)")
+    if measure_memory:
+        probe = ingest_memory(path)
+        print(f"xlsx ingest peak RSS, {rows:,} rows: {probe['peak_mb']:.1f} MB (after imports "
+              f"{probe['baseline_mb']:.1f} MB; {probe['seconds']:.1f} s)")
 
 
 def cost_per_million(requests_per_row: dict[str, float], rows_per_chunk: int) -> dict[str, float]:
@@ -191,6 +212,7 @@ def main() -> None:
     parser.add_argument("--rows-per-chunk", type=int, default=5000)
     parser.add_argument("--memory-rows", default="100000,1000000")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--xlsx-rows", type=int, default=100_000, help="0 skips the workbook benchmark")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="sluice-bench-"))
     path = workdir / "bench.csv"
@@ -214,7 +236,9 @@ def main() -> None:
         sizes = [int(s) for s in args.memory_rows.split(",")]
         peaks = {}
         for rows in sizes:
-            probe = ingest_memory(rows, workdir)
+            sample = workdir / f"mem-{rows}.csv"
+            write_csv(sample, rows)
+            probe = ingest_memory(sample)
             peaks[rows] = probe
             print(f"ingest peak RSS, {rows:>9,} rows: {probe['peak_mb']:.1f} MB "
                   f"(after imports {probe['baseline_mb']:.1f} MB; {probe['seconds']:.1f} s against moto server)")
@@ -222,6 +246,8 @@ def main() -> None:
             small, large = (peaks[s]["peak_mb"] for s in sizes)
             print(f"ingest peak growth {sizes[0]:,} -> {sizes[1]:,} rows: {100 * (large - small) / small:+.1f}% "
                   f"(target within 20%)")
+    if args.xlsx_rows:
+        xlsx_benchmark(args.xlsx_rows, args.rows_per_chunk, workdir, measure_memory=not args.skip_memory)
     print("modelled on-demand AWS cost per 1M rows (us-east-1):")
     for item, dollars in cost_per_million(per_row, args.rows_per_chunk).items():
         print(f"  {item:<16} ${dollars:8.4f}")
