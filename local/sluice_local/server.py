@@ -29,7 +29,8 @@ class LocalStack:
     def api_url(self) -> str:
         return f"http://{self.host}:{self.api_port}"
 
-    def start(self) -> None:
+    def start(self, dev_keys: str | None = None) -> list[tuple[str, str]]:
+        """Starts everything; the API answers only once the keys exist. Returns the seeded keys."""
         for name, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
                             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
             os.environ.setdefault(name, value)
@@ -61,9 +62,11 @@ class LocalStack:
                 poller = Poller(source, self.template, self.functions, sqs, self.stop_event)
                 poller.start()
                 self.pollers.append(poller)
+        keys = self.seed_keys(dev_keys)
         self._http = serve(Gateway(self.template, self.functions), self.host, self.api_port)
         self._http_thread = threading.Thread(target=self._http.serve_forever, daemon=True)
         self._http_thread.start()
+        return keys
 
     def seed_keys(self, spec: str | None) -> list[tuple[str, str]]:
         """SLUICE_DEV_KEYS=tenant:key,... -> those keys with every permission; else one fresh key for demo."""
@@ -101,8 +104,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop)
     stack = LocalStack(api_port=int(os.environ.get("SLUICE_API_PORT", "3000")),
                        aws_port=int(os.environ.get("SLUICE_AWS_PORT", "5000")))
-    stack.start()
-    keys = stack.seed_keys(os.environ.get("SLUICE_DEV_KEYS"))
+    keys = stack.start(os.environ.get("SLUICE_DEV_KEYS"))
     print(f"Sluice API   {stack.api_url}", flush=True)
     print(f"AWS emulator {stack.aws_endpoint} (region {REGION})", flush=True)
     for tenant, key in keys:

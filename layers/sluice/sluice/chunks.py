@@ -17,6 +17,7 @@ class ChunkMessage(BaseModel):
     tenant: str
     jobId: str
     chunk: int
+    file: int = 0  # which of the job's files (its fileSpecs) the rows come from
     header: list[str]
     fields: list[str | None]  # the schema field each header column feeds, if any
     rows: list[ChunkRow]

@@ -30,9 +30,21 @@ def result_part(rows: list[tuple[int, str, str, list[Any]]]) -> bytes:
 
 
 def write_results(clients: Clients, job: Item) -> None:
+    """The succeeded / failed / unprocessed CSVs: one set per job, or one per file in jobs of several files."""
+    files = job.get("files") or [{"header": job.get("sourceHeader") or [], "firstChunk": 0,
+                                  "chunkCount": int(job.get("chunkCount") or 0)}]
+    done = {int(c) for c in job.get("doneChunks", set())}
+    for index, file in enumerate(files):
+        first = int(file.get("firstChunk", 0))
+        chunks = sorted(c for c in done if first <= c < first + int(file.get("chunkCount", 0)))
+        _write_file_results(clients, job, list(file.get("header") or []), chunks,
+                            None if len(files) == 1 else index)
+
+
+def _write_file_results(clients: Clients, job: Item, header: list[str], chunks: list[int],
+                        file_index: int | None) -> None:
     storage = Storage(clients)
     tenant, job_id = job["tenant"], job["jobId"]
-    header = list(job.get("sourceHeader") or [])
     with contextlib.ExitStack() as stack:
         files = {kind: stack.enter_context(tempfile.TemporaryFile(mode="w+b")) for kind in RESULT_KINDS}
         texts = {kind: io.TextIOWrapper(handle, encoding="utf-8", newline="", write_through=True)
@@ -40,14 +52,14 @@ def write_results(clients: Clients, job: Item) -> None:
         writers = {kind: csv.writer(text, lineterminator="\r\n") for kind, text in texts.items()}
         for writer in writers.values():
             writer.writerow([*header, *OUTCOME_COLUMNS])
-        for chunk in sorted(int(c) for c in job.get("doneChunks", set())):
+        for chunk in chunks:
             body = storage.open(result_part_key(tenant, job_id, chunk)).read().decode()
             for row, outcome, message, *values in csv.reader(io.StringIO(body)):
                 padded = values + [""] * (len(header) - len(values))
                 writers[_KIND_OF[outcome]].writerow([*padded, row, outcome, message])
         for kind, handle in files.items():
             handle.seek(0)  # streamed from disk in parts: memory stays bounded for any job size
-            storage.s3.upload_fileobj(handle, storage.bucket, result_key(tenant, job_id, kind),
+            storage.s3.upload_fileobj(handle, storage.bucket, result_key(tenant, job_id, kind, file_index),
                                       ExtraArgs={"ContentType": "text/csv; charset=utf-8"})
 
 

@@ -1,10 +1,12 @@
-"""Ingest: stream an uploaded file, check it, and enqueue its rows as chunks.
+"""Ingest: read a job's files in order, check them, and enqueue their rows as chunks.
 
-Runs once per upload event; a redelivery re-reads the file and skips chunks already sent, so the
-chunks (their numbers and rows) are the same on every run."""
+Runs once per upload event; a redelivery re-reads the files and skips chunks already sent, so the
+chunks (their numbers and rows) are the same on every run. A job of several files checks every file
+(decoding, header, columns) before the first chunk is sent: a Rejected job has applied nothing."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -16,19 +18,19 @@ from sluice.columns import HeaderMatcher, map_columns
 from sluice.dedupe import KeyRegistry
 from sluice.dynamo import Item
 from sluice.errors import RejectedInput
+from sluice.filespecs import FileSpec, first_seen_encode, specs_of
 from sluice.finalize import settle
 from sluice.jobs import FINISHED, JobStore, Status
 from sluice.queue import MESSAGE_MAX_BYTES, SEND_BATCH_MAX, MessageSender
-from sluice.readers import RowSource
 from sluice.schemas import ItemTypeDefinition, RowValidator
-from sluice.sources import ReadOptions, open_upload
+from sluice.sources import OpenedSource, open_upload
 from sluice.storage import Storage, parse_upload_key
 
 logger = Logger(child=True)
 
 
 def ingest_upload(clients: Clients, key: str) -> str:
-    """Handles one uploaded object; returns what happened, for logs and tests."""
+    """Handles one object under uploads/{tenant}/{jobId}/; returns what happened, for logs and tests."""
     ids = parse_upload_key(key)
     if ids is None:
         logger.warning("ignoring object outside the upload layout", extra={"key": key})
@@ -42,6 +44,8 @@ def ingest_upload(clients: Clients, key: str) -> str:
     status = Status(job["status"])
     if status in FINISHED:
         return "finished"
+    if job.get("staged") and status == Status.INITIALIZED:
+        return "not-scheduled"  # a staged file's presigned upload; the job starts when scheduled
     if status == Status.CANCELING and job.get("total") is None:
         store.update(tenant, job_id, {"total": 0, "chunkCount": 0}, allowed_from={Status.CANCELING})
         return settle_latest(clients, store, tenant, job_id)
@@ -53,7 +57,7 @@ def ingest_upload(clients: Clients, key: str) -> str:
     if started is None:
         return "state-changed"
     try:
-        summary = _read_and_enqueue(clients, store, started, key)
+        summary = Enqueuer(clients, store, started).run()
     except RejectedInput as rejected:
         logger.info("job rejected", extra={"reason": rejected.reason})
         store.finish(started, Status.REJECTED, rejected.reason, {Status.PROCESSING, Status.CANCELING})
@@ -67,91 +71,138 @@ def settle_latest(clients: Clients, store: JobStore, tenant: str, job_id: str) -
     return settle(clients, job)["status"] if job else "no-job"
 
 
-def _read_and_enqueue(clients: Clients, store: JobStore, job: Item, key: str) -> dict[str, Any]:
-    with open_upload(Storage(clients), key, ReadOptions.of_job(job)) as opened:
-        summary = _enqueue(clients, store, job, opened.source)
-        return {**summary, **opened.facts, "warnings": opened.final_warnings(),
-                "files": [{"name": job.get("fileName") or "data", "digest": opened.digest, "size": opened.size,
-                           "rows": summary["total"]}]}
+class _Prepared:
+    """One file, opened and matched to its item type's fields."""
+
+    def __init__(self, spec: FileSpec, opened: OpenedSource) -> None:
+        self.spec = spec
+        self.opened = opened
+        definition = ItemTypeDefinition.model_validate_json(spec.snapshot["definition"])
+        self.matcher = HeaderMatcher(definition, spec.columns)
+        self.validator = RowValidator(definition)
+        self.fields: list[str | None] = []
+        self.ignored: list[str] = []
+        header = opened.source.header
+        if header:  # CSV and workbooks; JSON Lines discovers its keys row by row
+            column_map = map_columns(header, definition, self.matcher)
+            by_position = {position: name for name, position in column_map.field_index.items()}
+            self.fields = [by_position.get(i) for i in range(len(header))]
+            self.ignored = column_map.ignored
 
 
-def _enqueue(clients: Clients, store: JobStore, job: Item, source: RowSource) -> dict[str, Any]:
-    settings = clients.settings
-    tenant, job_id = job["tenant"], job["jobId"]
-    definition = ItemTypeDefinition.model_validate_json(job["schema"]["definition"])
-    matcher = HeaderMatcher(definition)
-    validator = RowValidator(definition)
-    fields: list[str | None] = []
-    ignored: list[str] = []
-    if source.header:  # CSV and workbooks; JSON Lines discovers its keys row by row
-        column_map = map_columns(source.header, definition, matcher)
-        by_position = {position: name for name, position in column_map.field_index.items()}
-        fields = [by_position.get(i) for i in range(len(source.header))]
-        ignored = column_map.ignored
-    key_fields = set(validator.key_fields)
+class Enqueuer:
+    def __init__(self, clients: Clients, store: JobStore, job: Item) -> None:
+        self.clients = clients
+        self.store = store
+        self.job = job
+        self.storage = Storage(clients)
+        self.sender = MessageSender(clients.sqs, clients.settings.chunk_queue_url)
+        self.already_sent = int(job.get("chunksSent", 0))
+        self.chunk = 0
+        self.canceled = False
 
-    sender = MessageSender(clients.sqs, settings.chunk_queue_url)
-    builder = ChunkBuilder(settings.rows_per_chunk, settings.chunk_max_bytes)
-    already_sent = int(job.get("chunksSent", 0))
-    chunk = rows_sent = 0
-    canceled = False
+    def _open(self, stack: ExitStack, spec: FileSpec) -> _Prepared:
+        try:
+            opened = stack.enter_context(open_upload(self.storage, spec.objectKey, spec.read_options()))
+            return _Prepared(spec, opened)
+        except RejectedInput as rejected:
+            if not self.job.get("staged"):
+                raise
+            raise RejectedInput(f"{spec.name}: {rejected.reason}") from None
 
-    def encode(rows: list[ChunkRow], number: int) -> str:
-        return ChunkMessage.model_construct(tenant=tenant, jobId=job_id, chunk=number, header=list(source.header),
-                                            fields=list(fields), rows=rows).to_body()
+    def run(self) -> dict[str, Any]:
+        specs = specs_of(self.job)
+        if len(specs) > 1:
+            for spec in specs:  # every file is checked before any row of any file is sent
+                with ExitStack() as stack:
+                    self._open(stack, spec)
+        files: list[dict[str, Any]] = []
+        with KeyRegistry() as registry:
+            for index, spec in enumerate(specs):
+                with ExitStack() as stack:
+                    prepared = self._open(stack, spec)
+                    first_chunk = self.chunk
+                    rows = self._enqueue_file(index, prepared, registry)
+                    opened = prepared.opened
+                    files.append({
+                        "name": spec.name, "itemType": spec.itemType, "digest": opened.digest, "size": opened.size,
+                        "rows": rows, "firstChunk": first_chunk, "chunkCount": self.chunk - first_chunk,
+                        "header": list(opened.source.header), "ignoredColumns": prepared.ignored,
+                        "blankRows": opened.source.blank_rows[0], "warnings": opened.final_warnings(),
+                        **opened.facts,
+                    })
+                if self.canceled:
+                    break
+        self.sender.flush()
+        total = sum(f["rows"] for f in files)
+        logger.info("files enqueued", extra={"rows": total, "chunks": self.chunk, "canceled": self.canceled})
+        first = files[0] if files else {}
+        return {
+            "total": total, "chunkCount": self.chunk, "chunksSent": self.chunk, "files": files,
+            # a single file's reading facts also show on the job itself
+            "sourceHeader": first.get("header", []), "ignoredColumns": first.get("ignoredColumns", []),
+            "blankRows": first.get("blankRows", 0), "warnings": first.get("warnings", []),
+            **{k: first[k] for k in ("format", "encoding", "delimiter", "sheet") if k in first and len(files) == 1},
+        }
 
-    def emit() -> bool:
-        """Queues the current chunk; every 10 chunks, sends and checkpoints. False: the job was canceled."""
-        nonlocal chunk, rows_sent
-        rows = builder.take()
-        whole = encode(rows, chunk)
-        if len(whole.encode()) <= MESSAGE_MAX_BYTES:
-            groups: list[tuple[list[ChunkRow], str | None]] = [(rows, whole)]
-        else:
-            size_of = lambda part: len(encode(part, chunk).encode()) + 32  # noqa: E731 - room for a longer number
-            groups = [(part, None) for part in split_to_fit(rows, size_of, MESSAGE_MAX_BYTES)]
-        for part, body in groups:
-            if chunk >= already_sent:
-                sender.add(str(chunk), body or encode(part, chunk))
-            chunk += 1
-            rows_sent += len(part)
-            if chunk % SEND_BATCH_MAX == 0 and chunk > already_sent:
-                sender.flush()
-                if not _checkpoint(store, tenant, job_id, chunk):
-                    return False
-        return True
+    def _enqueue_file(self, index: int, prepared: _Prepared, registry: KeyRegistry) -> int:
+        tenant, job_id = self.job["tenant"], self.job["jobId"]
+        source = prepared.opened.source
+        builder = ChunkBuilder(self.clients.settings.rows_per_chunk, self.clients.settings.chunk_max_bytes)
+        validator, fields = prepared.validator, prepared.fields
+        key_fields = set(validator.key_fields)
+        key_scope = prepared.spec.itemType + "\x1f"
+        rows_sent = 0
 
-    with KeyRegistry() as registry:
+        def encode(rows: list[ChunkRow], number: int) -> str:
+            return ChunkMessage.model_construct(tenant=tenant, jobId=job_id, chunk=number, file=index,
+                                                header=list(source.header), fields=list(fields),
+                                                rows=rows).to_body()
+
+        def emit() -> bool:
+            """Queues the current chunk; every 10 chunks, sends and checkpoints. False: the job was canceled."""
+            nonlocal rows_sent
+            rows = builder.take()
+            whole = encode(rows, self.chunk)
+            if len(whole.encode()) <= MESSAGE_MAX_BYTES:
+                groups: list[tuple[list[ChunkRow], str | None]] = [(rows, whole)]
+            else:
+                number = self.chunk
+                size_of = lambda part: len(encode(part, number).encode()) + 32  # noqa: E731 - room for digits
+                groups = [(part, None) for part in split_to_fit(rows, size_of, MESSAGE_MAX_BYTES)]
+            for part, body in groups:
+                if self.chunk >= self.already_sent:
+                    self.sender.add(str(self.chunk), body or encode(part, self.chunk))
+                self.chunk += 1
+                rows_sent += len(part)
+                if self.chunk % SEND_BATCH_MAX == 0 and self.chunk > self.already_sent:
+                    self.sender.flush()
+                    if not _checkpoint(self.store, tenant, job_id, self.chunk):
+                        return False
+            return True
+
         for source_row in source.rows:
             if len(fields) < len(source.header):  # JSON Lines: new keys appear as rows are read
                 for column in source.header[len(fields):]:
-                    target = matcher.field_for(column)
+                    target = prepared.matcher.field_for(column)
                     fields.append(target)
                     if target is None:
-                        ignored.append(column)
+                        prepared.ignored.append(column)
             duplicate_of = 0
             if key_fields and source_row.error is None:
                 raw = {f: source_row.values[i] for i, f in enumerate(fields)
                        if f in key_fields and i < len(source_row.values)}
                 record_key = validator.key_of_raw(raw)
                 if record_key is not None:
-                    duplicate_of = registry.first_seen(record_key, source_row.row)
+                    duplicate_of = registry.first_seen(key_scope + record_key,
+                                                       first_seen_encode(index, source_row.row))
             row: ChunkRow = (source_row.row, duplicate_of, source_row.values, source_row.error, source_row.line)
             if builder.add(row) and not emit():
-                canceled = True
-                break
-        if builder.rows and not canceled:
-            emit()
-    sender.flush()
-    logger.info("file enqueued", extra={"rows": rows_sent, "chunks": chunk, "canceled": canceled})
-    return {
-        "total": rows_sent,
-        "chunkCount": chunk,
-        "chunksSent": chunk,
-        "sourceHeader": list(source.header),
-        "ignoredColumns": ignored,
-        "blankRows": source.blank_rows[0],
-    }
+                self.canceled = True
+                return rows_sent
+        if builder.rows and not emit():
+            self.canceled = True
+        return rows_sent
 
 
 def _checkpoint(store: JobStore, tenant: str, job_id: str, chunks_sent: int) -> bool:

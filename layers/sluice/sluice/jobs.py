@@ -155,15 +155,18 @@ class JobStore:
             values["reason"] = reason
         return self.update(job["tenant"], job["jobId"], values, allowed_from=allowed_from)
 
-    def commit_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts) -> Item | None:
-        """Adds a chunk's counts exactly once. None: this chunk was already counted (or the job is gone)."""
+    def commit_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, file: int = 0) -> Item | None:
+        """Adds a chunk's counts (to the job and to its file) exactly once.
+
+        None: this chunk was already counted (or the job is gone)."""
+        per_file = ", ".join(f"f{file}{name} :{value}" for name, value in _FILE_COUNTERS)
         try:
             response = self._db.update_item(
                 TableName=self._table,
                 Key=self._key(tenant, job_id),
                 UpdateExpression=(
                     "ADD doneChunks :chunkSet, cProcessed :p, cCreated :c, cUpdated :u, cUnchanged :n, "
-                    "cFailed :f, cUnprocessed :x SET lastProgressMs = :now"
+                    f"cFailed :f, cUnprocessed :x, {per_file} SET lastProgressMs = :now"
                 ),
                 ConditionExpression="attribute_exists(pk) AND NOT contains(doneChunks, :chunk)",
                 ExpressionAttributeValues={
@@ -256,6 +259,14 @@ class JobStore:
         return keys
 
 
+_FILE_COUNTERS = (("Processed", "p"), ("Created", "c"), ("Updated", "u"), ("Unchanged", "n"), ("Failed", "f"),
+                  ("Unprocessed", "x"))
+
+
+def file_counts_of(job: Item, index: int, total: int | None) -> dict[str, Any]:
+    return {"total": total, **{name.lower(): int(job.get(f"f{index}{name}", 0)) for name, _ in _FILE_COUNTERS}}
+
+
 def counts_of(job: Item) -> dict[str, Any]:
     return {
         "total": job.get("total"),
@@ -274,6 +285,17 @@ def is_settled(job: Item) -> bool:
     if total is None:
         return False
     return int(job.get("cProcessed", 0)) + int(job.get("cUnprocessed", 0)) >= int(total)
+
+
+_FILE_FIELDS = ("name", "itemType", "digest", "size", "rows", "format", "encoding", "delimiter", "sheet",
+                "ignoredColumns", "warnings")
+
+
+def _file_view(job: Item, index: int, file: dict[str, Any]) -> dict[str, Any]:
+    view = {k: file[k] for k in _FILE_FIELDS if k in file}
+    if "rows" in file:
+        view["counts"] = file_counts_of(job, index, int(file["rows"]))
+    return view
 
 
 def job_view(job: Item, errors: list[dict[str, Any]], objects_created: list[str], base_url: str = "") -> dict[str, Any]:
@@ -302,7 +324,7 @@ def job_view(job: Item, errors: list[dict[str, Any]], objects_created: list[str]
         "runTime": int(run_time),
         "finished": job.get("status") in FINISHED,
         "notificationEmail": job.get("notificationEmail"),
-        "files": job.get("files", []),
+        "files": [_file_view(job, i, f) for i, f in enumerate(job.get("files") or [])],
         "counts": counts_of(job),
         "recordsProcessed": int(job.get("cProcessed", 0)),
         "errors": errors,

@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 from sluice.aws import Clients
 from sluice.chunks import ChunkMessage
 from sluice.clock import now_ms
+from sluice.filespecs import first_seen_decode, spec_of
 from sluice.finalize import result_part, settle
 from sluice.jobs import ChunkCounts, JobStore, Outcome, Status
 from sluice.records import Candidate, RecordStore
@@ -52,36 +53,41 @@ def process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore 
     if status != Status.PROCESSING:
         return f"skipped-{status}"
 
-    validator = _validator(job["schema"]["definition"])
+    spec = spec_of(job, message.file)
+    validator = _validator(spec.snapshot["definition"])
     key_fields = validator.key_fields
+    file_label = spec.name if job.get("staged") else None
     errors: list[RowError] = []
     failed: dict[int, list[RowError]] = {}
     candidates: list[Candidate] = []
     for row, duplicate_of, values, read_error, line in message.rows:
         if read_error is not None:
-            failed[row] = [RowError(row=row, line=line, value=short(",".join(str(v) for v in values)),
-                                    message=read_error)]
+            failed[row] = [RowError(row=row, line=line, file=file_label,
+                                    value=short(",".join(str(v) for v in values)), message=read_error)]
             continue
         raw, conflicts = _raw_fields(row, message.fields, message.header, values)
         attributes, row_errors = validator.validate(row, raw)
         row_errors = conflicts + row_errors
         if not row_errors and duplicate_of:
+            first_file, first_row = first_seen_decode(duplicate_of)
+            where = f"row {first_row}" if first_file == message.file else \
+                f"row {first_row} of {spec_of(job, first_file).name}"
             row_errors = [RowError(row=row, field=KEY_SEPARATOR.join(key_fields),
                                    value=short(validator.key_of(attributes)),
-                                   message=f"duplicate key, first seen at row {duplicate_of}")]
+                                   message=f"duplicate key, first seen at {where}")]
         if row_errors:
             for error in row_errors:
                 error.line = line
+                error.file = file_label
             failed[row] = row_errors
             continue
         key = validator.key_of(attributes) if key_fields else generated_key(message.jobId, row)
         candidates.append(Candidate(row=row, key=key, attributes=attributes))
 
     dry_run = job.get("mode") == "dry-run"
-    snapshot = job["schema"]
     outcomes = (records or RecordStore(clients)).apply(
-        message.tenant, job["itemType"], int(snapshot["shards"]), message.jobId, candidates,
-        merge=bool(job.get("merge")), dry_run=dry_run,
+        message.tenant, spec.itemType, int(spec.snapshot["shards"]), message.jobId, candidates,
+        merge=spec.merge, dry_run=dry_run,
     )
     counts = ChunkCounts()
     part_rows: list[tuple[int, str, str, list[Any]]] = []
@@ -102,13 +108,14 @@ def process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore 
 
     expires_at = (now_ms() // 1000) + clients.settings.retention_days * 86_400 * 2
     store.write_ledger(store.ledger_items(message.jobId, message.chunk, counts, created,
-                                          [e.model_dump() for e in errors], expires_at))
+                                          [e.model_dump(exclude={"file"} if e.file is None else None)
+                                           for e in errors], expires_at))
     Storage(clients).put(result_part_key(message.tenant, message.jobId, message.chunk), result_part(part_rows))
     return _commit(clients, store, message, counts, job)
 
 
 def _commit(clients: Clients, store: JobStore, message: ChunkMessage, counts: ChunkCounts, job: Any) -> str:
-    committed = store.commit_chunk(message.tenant, message.jobId, message.chunk, counts)
+    committed = store.commit_chunk(message.tenant, message.jobId, message.chunk, counts, message.file)
     latest = committed or store.get(message.tenant, message.jobId) or job
     settled = settle(clients, latest)
     return "committed" if committed else f"already-committed-{settled['status']}"

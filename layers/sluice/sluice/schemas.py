@@ -269,6 +269,7 @@ def short(raw: Any) -> str:
 class RowError(BaseModel):
     row: int
     line: int | None = None
+    file: str | None = None  # the file's name, in jobs of several files
     field: str | None = None
     value: str | None = None
     message: str

@@ -25,8 +25,11 @@ def result_part_key(tenant: str, job_id: str, chunk: int) -> str:
     return f"results/{tenant}/{job_id}/parts/{chunk:08d}.csv"
 
 
-def result_key(tenant: str, job_id: str, kind: str) -> str:
-    return f"results/{tenant}/{job_id}/{kind}.csv"
+def result_key(tenant: str, job_id: str, kind: str, file_index: int | None = None) -> str:
+    """A job's result file of one kind; jobs of several files have one per file."""
+    if file_index is None:
+        return f"results/{tenant}/{job_id}/{kind}.csv"
+    return f"results/{tenant}/{job_id}/{file_index}/{kind}.csv"
 
 
 class Storage:

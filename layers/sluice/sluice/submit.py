@@ -9,6 +9,7 @@ from sluice.aws import Clients
 from sluice.clock import iso_from_ms, now_ms
 from sluice.dynamo import Item
 from sluice.errors import BadRequest, Conflict, NotFound
+from sluice.filespecs import FileSpec
 from sluice.finalize import settle
 from sluice.ids import new_sortable_id
 from sluice.itemtypes import ItemTypeStore
@@ -42,7 +43,12 @@ def _new_job(clients: Clients, principal: Principal, options: JobOptions, status
         "encoding": options.encoding,
         "submitMs": submitted,
         "submittedBy": principal.key_id,
-        "schema": item_type.snapshot(),
+        "fileSpecs": [FileSpec(
+            name=options.fileName or "data", itemType=options.itemType, snapshot=item_type.snapshot(),
+            objectKey=upload_key(principal.tenant, job_id), merge=options.merge, contentType=options.contentType,
+            fileName=options.fileName, sheet=options.sheet, headerRow=options.headerRow,
+            delimiter=options.delimiter, encoding=options.encoding,
+        ).model_dump()],
         # Unfinished jobs expire too, well after any sweep would have ended them.
         "expiresAt": submitted // 1000 + clients.settings.retention_days * 86_400 * 2,
     }
