@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from sluice import submit
+from sluice import staging, submit
 from sluice.access import require, validation_message
 from sluice.attribute_updates import UpdateEntry, apply_updates
 from sluice.auth import KeyStore
@@ -147,7 +147,11 @@ def create_job() -> Response:
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object such as {\"itemType\": ..., \"fileName\": ...}")
         if "control" in body:
-            raise BadRequest("staged jobs under a control document are not available yet", code="not_available")
+            if not isinstance(body["control"], str):
+                raise BadRequest("'control' is the digest returned by POST /v1/controls")
+            comment = body.get("comment")
+            job = staging.open_job(clients, principal, body["control"], str(comment) if comment else None, body)
+            return _job_response(job, 201)
         options = JobOptions.model_validate(body)
         return _job_response(submit.submit_for_upload(clients, principal, options), 201)
     data = raw_body(event.raw_event)
@@ -244,7 +248,15 @@ def get_results(job_id: str, kind: str) -> dict[str, Any]:
     if job["status"] not in FINISHED or job["status"] == "Rejected":
         raise Conflict(f"result files are written when the job has processed its rows; it is {job['status']}")
     seconds = clients.settings.result_url_seconds
-    url = Storage(clients).presign_get(result_key(principal.tenant, job["jobId"], kind), seconds,
+    files = job.get("files") or []
+    file_index = None
+    if len(files) > 1:
+        wanted = (app.current_event.query_string_parameters or {}).get("file")
+        names = [f["name"] for f in files]
+        if wanted not in names:
+            raise BadRequest(f"this job has several files; add ?file= one of: {', '.join(names)}")
+        file_index = names.index(wanted)
+    url = Storage(clients).presign_get(result_key(principal.tenant, job["jobId"], kind, file_index), seconds,
                                        file_name=f"{job['jobId']}-{kind}.csv")
     return {"url": url, "expiresAt": iso_from_ms(now_ms() + seconds * 1000)}
 
@@ -253,6 +265,65 @@ def get_results(job_id: str, kind: str) -> dict[str, Any]:
 def cancel_job(job_id: str) -> Response:
     principal = _principal("imports:write")
     job = submit.cancel(get_clients(), principal.tenant, _checked_job_id(job_id))
+    return _job_response(job, 202)
+
+
+@app.post("/v1/controls")
+def create_control() -> Response:
+    principal = _principal("imports:write")
+    event = app.current_event
+    content_type = (event.headers.get("content-type") or "").strip()
+    data = raw_body(event.raw_event)
+    comment = (event.query_string_parameters or {}).get("comment")
+    if content_type.lower().startswith("multipart/form-data"):
+        fields, files = parse_multipart(data, content_type)
+        if "file" not in files:
+            raise BadRequest("the multipart form needs a 'file' part holding the control document")
+        data, comment = files["file"].data, fields.get("comment", comment)
+    digest, created = staging.store_control(get_clients(), principal.tenant, data, comment)
+    return Response(status_code=201 if created else 200, content_type=content_types.APPLICATION_JSON,
+                    body={"digest": digest})
+
+
+@app.post("/v1/jobs/<job_id>/files")
+def add_job_file(job_id: str) -> Response:
+    principal = _principal("imports:write")
+    clients = get_clients()
+    event = app.current_event
+    content_type = (event.headers.get("content-type") or "").strip()
+    if content_type.lower().startswith("application/json"):
+        body = _json_body()
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            raise BadRequest("the body must be {\"name\": <a file name the control declares>}")
+        link = staging.file_upload_url(clients, principal.tenant, _checked_job_id(job_id), body["name"])
+        return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=link)
+    data = raw_body(event.raw_event)
+    if len(data) > clients.settings.inline_body_max:
+        raise PayloadTooLarge(f"the body is {len(data)} bytes; larger files go to an upload URL: POST this route "
+                              "with application/json {\"name\": ...}")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise UnsupportedMediaType("files are sent as multipart/form-data with 'name' and 'file' parts")
+    fields, files = parse_multipart(data, content_type)
+    if "file" not in files or not fields.get("name"):
+        raise BadRequest("the multipart form needs a 'name' (a file the control declares) and a 'file' part")
+    stored = staging.add_file(clients, principal.tenant, _checked_job_id(job_id), fields["name"], files["file"].data)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=stored)
+
+
+@app.post("/v1/jobs/<job_id>/schedule")
+def schedule_job(job_id: str) -> Response:
+    principal = _principal("imports:write")
+    body = _json_body() or {}
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be {\"mode\": \"dry-run\" | \"commit\"}")
+    job = staging.schedule(get_clients(), principal.tenant, _checked_job_id(job_id), str(body.get("mode", "commit")))
+    return _job_response(job, 202)
+
+
+@app.post("/v1/jobs/<job_id>/commit")
+def commit_job(job_id: str) -> Response:
+    principal = _principal("imports:write")
+    job = staging.commit_dry_run(get_clients(), principal, _checked_job_id(job_id))
     return _job_response(job, 202)
 
 

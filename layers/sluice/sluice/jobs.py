@@ -287,8 +287,8 @@ def is_settled(job: Item) -> bool:
     return int(job.get("cProcessed", 0)) + int(job.get("cUnprocessed", 0)) >= int(total)
 
 
-_FILE_FIELDS = ("name", "itemType", "digest", "size", "rows", "format", "encoding", "delimiter", "sheet",
-                "ignoredColumns", "warnings")
+_FILE_FIELDS = ("name", "itemType", "uploaded", "digest", "size", "rows", "format", "encoding", "delimiter",
+                "sheet", "ignoredColumns", "warnings")
 
 
 def _file_view(job: Item, index: int, file: dict[str, Any]) -> dict[str, Any]:
@@ -324,7 +324,7 @@ def job_view(job: Item, errors: list[dict[str, Any]], objects_created: list[str]
         "runTime": int(run_time),
         "finished": job.get("status") in FINISHED,
         "notificationEmail": job.get("notificationEmail"),
-        "files": [_file_view(job, i, f) for i, f in enumerate(job.get("files") or [])],
+        "files": [_file_view(job, i, f) for i, f in enumerate(job.get("files") or job.get("stagedFiles") or [])],
         "counts": counts_of(job),
         "recordsProcessed": int(job.get("cProcessed", 0)),
         "errors": errors,
@@ -337,6 +337,11 @@ def job_view(job: Item, errors: list[dict[str, Any]], objects_created: list[str]
         "headerRow": int(job.get("headerRow") or 1),
         "warnings": job.get("warnings", []),
         "retryOf": job.get("retryOf"),
+        "staged": bool(job.get("staged")),
+        "control": job.get("control"),
+        "comment": job.get("comment"),
+        "itemTypes": job.get("itemTypes") or ([job["itemType"]] if job.get("itemType") else []),
+        "commitOf": job.get("commitOf"),
         "links": {
             "self": self_link,
             "errors": f"{self_link}/errors",
