@@ -115,3 +115,26 @@ def test_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert any(line.startswith("API key for tenant 'demo': sk_") for line in lines), lines
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
+
+
+def test_staged_job_dry_run_then_commit_over_http(stack: Stack) -> None:
+    _define(stack)
+    control = {"files": {"people.csv": {"itemType": "contact", "columns": {"Mail": "email"}}}}
+    digest = requests.post(f"{stack.api}/v1/controls", json=control, headers=stack.headers()).json()["digest"]
+    job = requests.post(f"{stack.api}/v1/jobs", json={"control": digest, "comment": "e2e"},
+                        headers=stack.headers()).json()
+    assert job["status"] == "Initialized"
+    link = requests.post(f"{stack.api}/v1/jobs/{job['jobId']}/files", json={"name": "people.csv"},
+                         headers=stack.headers()).json()
+    assert requests.put(link["uploadUrl"], data=b"Mail,name\nst1@x.org,S1\nst2@x.org,S2\n", timeout=10).ok
+    scheduled = requests.post(f"{stack.api}/v1/jobs/{job['jobId']}/schedule", json={"mode": "dry-run"},
+                              headers=stack.headers())
+    assert scheduled.status_code == 202
+    dry = stack.wait_job(job["jobId"])
+    assert dry["counts"]["created"] == 2 and dry["files"][0]["counts"]["created"] == 2
+    assert requests.get(f"{stack.api}/v1/records/contact/st1@x.org", headers=stack.headers()).status_code == 404
+    commit = requests.post(f"{stack.api}/v1/jobs/{job['jobId']}/commit", headers=stack.headers()).json()
+    done = stack.wait_job(commit["jobId"])
+    assert done["counts"]["created"] == 2
+    record = requests.get(f"{stack.api}/v1/records/contact/st1@x.org", headers=stack.headers()).json()
+    assert record["attributes"] == {"email": "st1@x.org", "name": "S1"}
