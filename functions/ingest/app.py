@@ -14,26 +14,28 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.aws import get_clients
 from sluice.ingest import ingest_upload
+from sluice.intake import take_drop
 
 logger = Logger()
 tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def s3_keys(body: str) -> list[tuple[str, str]]:
-    """(bucket, key) of each object in an S3 event notification; the s3:TestEvent has none."""
+def s3_objects(body: str) -> list[tuple[str, str]]:
+    """(key, etag) of each object in an S3 event notification; the s3:TestEvent has none."""
     message = json.loads(body)
     return [
-        (r["s3"]["bucket"]["name"], unquote_plus(r["s3"]["object"]["key"]))
+        (unquote_plus(r["s3"]["object"]["key"]), str(r["s3"]["object"].get("eTag", "")))
         for r in message.get("Records", [])
         if r.get("eventName", "").startswith("ObjectCreated")
     ]
 
 
 def record_handler(record: SQSRecord) -> None:
-    for _, key in s3_keys(record.body):
+    for key, etag in s3_objects(record.body):
         logger.append_keys(objectKey=key)
-        outcome = ingest_upload(get_clients(), key)
+        clients = get_clients()
+        outcome = take_drop(clients, key, etag) if key.startswith("inbox/") else ingest_upload(clients, key)
         logger.info("ingested", extra={"outcome": outcome})
 
 

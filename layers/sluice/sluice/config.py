@@ -20,6 +20,10 @@ class Settings:
     inline_body_max: int = 4 * 1024 * 1024
     upload_url_seconds: int = 3600
     result_url_seconds: int = 3600
+    chunk_dlq_url: str = ""
+    ingest_dlq_url: str = ""
+    stuck_minutes: int = 30
+    open_job_hours: int = 24
 
 
 @lru_cache(maxsize=1)
@@ -35,4 +39,8 @@ def get_settings() -> Settings:
         retention_days=int(env.get("RETENTION_DAYS", "30")),
         record_shards=int(env.get("RECORD_SHARDS", "8")),
         inline_body_max=int(env.get("INLINE_BODY_MAX", str(4 * 1024 * 1024))),
+        chunk_dlq_url=env.get("CHUNK_DLQ_URL", ""),
+        ingest_dlq_url=env.get("INGEST_DLQ_URL", ""),
+        stuck_minutes=int(env.get("STUCK_MINUTES", "30")),
+        open_job_hours=int(env.get("OPEN_JOB_HOURS", "24")),
     )

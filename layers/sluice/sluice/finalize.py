@@ -70,7 +70,13 @@ def settle(clients: Clients, job: Item) -> Item:
         return job
     write_results(clients, job)
     store = JobStore(clients)
-    if status == Status.PROCESSING:
+    dead = int(job.get("cDead", 0))
+    if status == Status.PROCESSING and dead:
+        counts = counts_of(job)
+        reason = (f"{dead} rows could not be processed: their chunks failed repeatedly and went to the dead-letter "
+                  f"queue (they are in the unprocessed result file); {counts['processed']} rows were processed")
+        finished = store.finish(job, Status.FAILED, reason, {Status.PROCESSING})
+    elif status == Status.PROCESSING:
         finished = store.finish(job, Status.COMPLETED, None, {Status.PROCESSING})
     else:
         counts = counts_of(job)

@@ -49,20 +49,26 @@ def ingest_upload(clients: Clients, key: str) -> str:
     if status == Status.CANCELING and job.get("total") is None:
         store.update(tenant, job_id, {"total": 0, "chunkCount": 0}, allowed_from={Status.CANCELING})
         return settle_latest(clients, store, tenant, job_id)
-    if job.get("total") is not None:
+    redrive = bool(job.get("redriveRequested"))
+    if job.get("total") is not None and not redrive:
         return settle_latest(clients, store, tenant, job_id)
-    started = store.update(tenant, job_id, {"status": Status.PROCESSING.value,
-                                            "startMs": job.get("startMs") or now_ms()},
-                           allowed_from={Status.INITIALIZED, Status.ACCEPTED, Status.PROCESSING})
+    if redrive:  # the sweeper asks for the chunks not done yet to be sent again
+        started = store.update(tenant, job_id, {"redriveRequested": False, "lastProgressMs": now_ms()},
+                               allowed_from={Status.PROCESSING, Status.CANCELING})
+    else:
+        started = store.update(tenant, job_id, {"status": Status.PROCESSING.value,
+                                                "startMs": job.get("startMs") or now_ms()},
+                               allowed_from={Status.INITIALIZED, Status.ACCEPTED, Status.PROCESSING})
     if started is None:
         return "state-changed"
     try:
-        summary = Enqueuer(clients, store, started).run()
+        summary = Enqueuer(clients, store, started, redrive=redrive).run()
     except RejectedInput as rejected:
         logger.info("job rejected", extra={"reason": rejected.reason})
         store.finish(started, Status.REJECTED, rejected.reason, {Status.PROCESSING, Status.CANCELING})
         return "rejected"
-    store.update(tenant, job_id, summary, allowed_from={Status.PROCESSING, Status.CANCELING})
+    if started.get("total") is None:
+        store.update(tenant, job_id, summary, allowed_from={Status.PROCESSING, Status.CANCELING})
     return settle_latest(clients, store, tenant, job_id)
 
 
@@ -91,13 +97,16 @@ class _Prepared:
 
 
 class Enqueuer:
-    def __init__(self, clients: Clients, store: JobStore, job: Item) -> None:
+    def __init__(self, clients: Clients, store: JobStore, job: Item, redrive: bool = False) -> None:
         self.clients = clients
         self.store = store
         self.job = job
         self.storage = Storage(clients)
         self.sender = MessageSender(clients.sqs, clients.settings.chunk_queue_url)
-        self.already_sent = int(job.get("chunksSent", 0))
+        # A re-run after a crash skips what it already sent; a re-drive sends every chunk not yet done.
+        self.already_sent = 0 if redrive else int(job.get("chunksSent", 0))
+        self.done = {int(c) for c in job.get("doneChunks", set())} if redrive else set()
+        self.redrive = redrive
         self.chunk = 0
         self.canceled = False
 
@@ -171,11 +180,11 @@ class Enqueuer:
                 size_of = lambda part: len(encode(part, number).encode()) + 32  # noqa: E731 - room for digits
                 groups = [(part, None) for part in split_to_fit(rows, size_of, MESSAGE_MAX_BYTES)]
             for part, body in groups:
-                if self.chunk >= self.already_sent:
+                if self.chunk >= self.already_sent and self.chunk not in self.done:
                     self.sender.add(str(self.chunk), body or encode(part, self.chunk))
                 self.chunk += 1
                 rows_sent += len(part)
-                if self.chunk % SEND_BATCH_MAX == 0 and self.chunk > self.already_sent:
+                if self.chunk % SEND_BATCH_MAX == 0 and self.chunk > self.already_sent and not self.redrive:
                     self.sender.flush()
                     if not _checkpoint(self.store, tenant, job_id, self.chunk):
                         return False

@@ -33,6 +33,7 @@ FINISHED = frozenset({Status.COMPLETED, Status.REJECTED, Status.CANCELED, Status
 OPEN = frozenset({Status.INITIALIZED, Status.ACCEPTED, Status.PROCESSING})
 
 ERRORS_ON_JOB = 20
+OPEN_JOBS = "OPENJOBS"
 OBJECTS_CREATED_MAX = 1000
 
 
@@ -50,6 +51,7 @@ class ChunkCounts(BaseModel):
     unchanged: int = 0
     failed: int = 0
     unprocessed: int = 0
+    dead: int = 0  # of the unprocessed rows, those whose chunk went to the dead-letter queue
 
     @property
     def processed(self) -> int:
@@ -98,7 +100,9 @@ class JobStore:
         return {"pk": {"S": job_pk(tenant)}, "sk": {"S": job_sk(job_id)}}
 
     def create(self, job: Item) -> None:
-        item = to_item({"pk": job_pk(job["tenant"]), "sk": job_sk(job["jobId"]), **job})
+        # Unfinished jobs are also listed under one sparse index key, so the sweeper finds them without a scan.
+        open_entry = {"gsi1pk": OPEN_JOBS, "gsi1sk": f"{int(job['submitMs']):013d}#{job['tenant']}#{job['jobId']}"}
+        item = to_item({"pk": job_pk(job["tenant"]), "sk": job_sk(job["jobId"]), **open_entry, **job})
         self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
 
     def get(self, tenant: str, job_id: str) -> Item | None:
@@ -113,13 +117,17 @@ class JobStore:
         values: dict[str, Any],
         *,
         allowed_from: frozenset[Status] | set[Status] | None = None,
+        remove: tuple[str, ...] = (),
     ) -> Item | None:
-        """SET the values, optionally only while the job's status is one of allowed_from.
+        """SET the values (and REMOVE attributes), optionally only while the job's status is one of allowed_from.
 
         Returns the job after the update, or None when the condition did not hold."""
         names = {f"#f{i}": name for i, name in enumerate(values)}
         attr_values = {f":v{i}": to_av(value) for i, value in enumerate(values.values())}
         expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
+        if remove:
+            names.update({f"#r{i}": name for i, name in enumerate(remove)})
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
         condition = "attribute_exists(pk)"
         if allowed_from:
             names["#status"] = "status"
@@ -153,7 +161,8 @@ class JobStore:
         }
         if reason is not None:
             values["reason"] = reason
-        return self.update(job["tenant"], job["jobId"], values, allowed_from=allowed_from)
+        return self.update(job["tenant"], job["jobId"], values, allowed_from=allowed_from,
+                           remove=("gsi1pk", "gsi1sk"))
 
     def commit_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, file: int = 0) -> Item | None:
         """Adds a chunk's counts (to the job and to its file) exactly once.
@@ -166,7 +175,7 @@ class JobStore:
                 Key=self._key(tenant, job_id),
                 UpdateExpression=(
                     "ADD doneChunks :chunkSet, cProcessed :p, cCreated :c, cUpdated :u, cUnchanged :n, "
-                    f"cFailed :f, cUnprocessed :x, {per_file} SET lastProgressMs = :now"
+                    f"cFailed :f, cUnprocessed :x, cDead :d, {per_file} SET lastProgressMs = :now"
                 ),
                 ConditionExpression="attribute_exists(pk) AND NOT contains(doneChunks, :chunk)",
                 ExpressionAttributeValues={
@@ -178,6 +187,7 @@ class JobStore:
                     ":n": {"N": str(counts.unchanged)},
                     ":f": {"N": str(counts.failed)},
                     ":x": {"N": str(counts.unprocessed)},
+                    ":d": {"N": str(counts.dead)},
                     ":now": {"N": str(now_ms())},
                 },
                 ReturnValues="ALL_NEW",
@@ -185,6 +195,13 @@ class JobStore:
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
         return from_item(response["Attributes"])
+
+    def open_jobs(self) -> list[Item]:
+        """Every unfinished job of every tenant (the sweeper's worklist), oldest first."""
+        items = dynamo.query_pages(self._db, TableName=self._table, IndexName="gsi1",
+                                   KeyConditionExpression="gsi1pk = :open",
+                                   ExpressionAttributeValues={":open": {"S": OPEN_JOBS}})
+        return [from_item(i) for i in items]
 
     def query(self, tenant: str, limit: int, start: dict[str, Any] | None) -> tuple[list[Item], Any]:
         kwargs: dict[str, Any] = {

@@ -28,7 +28,7 @@ from sluice.storage import Storage
 
 MAX_FILES = 20
 MAX_CONTROL_BYTES = 256 * 1024
-OPEN_JOB_HOURS = 24
+OPEN_JOB_HOURS = 24  # default; the template's OpenJobHours sets it
 SCHEDULE_MARKER = "schedule"
 
 
@@ -148,7 +148,7 @@ def open_job(clients: Clients, principal: Principal, digest: str, comment: str |
         "merge": False, "notificationEmail": options.get("notificationEmail"), "submitMs": submitted,
         "submittedBy": principal.key_id, "fileSpecs": specs,
         "stagedFiles": [{"name": s["name"], "itemType": s["itemType"], "uploaded": False} for s in specs],
-        "openUntilMs": submitted + OPEN_JOB_HOURS * 3_600_000,
+        "openUntilMs": submitted + clients.settings.open_job_hours * 3_600_000,
         "expiresAt": submitted // 1000 + clients.settings.retention_days * 86_400 * 2,
     }
     JobStore(clients).create(job)
@@ -256,16 +256,16 @@ def commit_dry_run(clients: Clients, principal: Principal, job_id: str) -> Item:
     return job
 
 
-def is_stale_open_job(job: Item, now: int) -> bool:
-    """An open staged job nobody scheduled in time: the sweeper cancels it (see cancel_stale_open_job)."""
-    open_until = job.get("openUntilMs") or int(job.get("submitMs", now)) + OPEN_JOB_HOURS * 3_600_000
-    return job.get("status") == Status.INITIALIZED and now > int(open_until)
+def is_stale_open_job(job: Item, now: int, hours: int = OPEN_JOB_HOURS) -> bool:
+    """An open staged job nobody scheduled within `hours` of opening it: the sweeper cancels it."""
+    return job.get("status") == Status.INITIALIZED and now > int(job.get("submitMs", now)) + hours * 3_600_000
 
 
-def cancel_stale_open_job(clients: Clients, job: Item, now: int | None = None) -> Item | None:
+def cancel_stale_open_job(clients: Clients, job: Item, now: int | None = None,
+                          hours: int = OPEN_JOB_HOURS) -> Item | None:
     """Ends an open job that was never scheduled; None if it is not stale (or moved on meanwhile)."""
     now = now_ms() if now is None else now
-    if not is_stale_open_job(job, now) or job.get("status") in FINISHED:
+    if not is_stale_open_job(job, now, hours) or job.get("status") in FINISHED:
         return None
     store = JobStore(clients)
     closed = store.update(job["tenant"], job["jobId"], {"total": 0}, allowed_from={Status.INITIALIZED})

@@ -17,14 +17,18 @@ from sluice.jobs import FINISHED, JobOptions, JobStore, Status
 from sluice.storage import Storage, result_key, upload_key
 
 
-def _new_job(clients: Clients, principal: Principal, options: JobOptions, status: Status) -> Item:
+def new_job(clients: Clients, principal: Principal, options: JobOptions, status: Status, *,
+            creation_path: str | None = None, check_item_type: bool = True) -> Item:
+    """A job item (not yet stored) for one file. Without check_item_type, an unknown item type is allowed
+    so that a drop-folder or scheduled job can be recorded as Rejected."""
     item_type = ItemTypeStore(clients).get(principal.tenant, options.itemType)
-    if item_type is None:
+    if item_type is None and check_item_type:
         raise BadRequest(f"unknown item type '{options.itemType}'; create it first with "
                          f"PUT /v1/item-types/{options.itemType}", code="unknown_item_type")
     submitted = now_ms()
     job_id = new_sortable_id(submitted)
-    creation_path = "API" if not options.creationPath else f"API:{options.creationPath}"
+    if creation_path is None:
+        creation_path = "API" if not options.creationPath else f"API:{options.creationPath}"
     return {
         "tenant": principal.tenant,
         "jobId": job_id,
@@ -44,7 +48,8 @@ def _new_job(clients: Clients, principal: Principal, options: JobOptions, status
         "submitMs": submitted,
         "submittedBy": principal.key_id,
         "fileSpecs": [FileSpec(
-            name=options.fileName or "data", itemType=options.itemType, snapshot=item_type.snapshot(),
+            name=options.fileName or "data", itemType=options.itemType,
+            snapshot=item_type.snapshot() if item_type else {},
             objectKey=upload_key(principal.tenant, job_id), merge=options.merge, contentType=options.contentType,
             fileName=options.fileName, sheet=options.sheet, headerRow=options.headerRow,
             delimiter=options.delimiter, encoding=options.encoding,
@@ -56,7 +61,7 @@ def _new_job(clients: Clients, principal: Principal, options: JobOptions, status
 
 def submit_inline(clients: Clients, principal: Principal, options: JobOptions, data: bytes) -> Item:
     """Forms 1 and 2: the data came with the request; store it and let the upload event start ingest."""
-    job = _new_job(clients, principal, options, Status.ACCEPTED)
+    job = new_job(clients, principal, options, Status.ACCEPTED)
     store = JobStore(clients)
     store.create(job)
     try:
@@ -69,7 +74,7 @@ def submit_inline(clients: Clients, principal: Principal, options: JobOptions, d
 
 def submit_for_upload(clients: Clients, principal: Principal, options: JobOptions) -> Item:
     """Form 3: an open job with a presigned PUT URL; the upload itself starts processing."""
-    job = _new_job(clients, principal, options, Status.INITIALIZED)
+    job = new_job(clients, principal, options, Status.INITIALIZED)
     seconds = clients.settings.upload_url_seconds
     job["uploadUrl"] = Storage(clients).presign_put(upload_key(job["tenant"], job["jobId"]), seconds)
     job["uploadExpiresAt"] = iso_from_ms(job["submitMs"] + seconds * 1000)
@@ -95,7 +100,7 @@ def retry_failed(clients: Clients, principal: Principal, job_id: str) -> Item:
         notificationEmail=original.get("notificationEmail"), contentType="text/csv",
         fileName=f"{base_name}-failed.csv", delimiter=",", encoding="utf-8",
     )
-    job = _new_job(clients, principal, options, Status.ACCEPTED)
+    job = new_job(clients, principal, options, Status.ACCEPTED)
     job["retryOf"] = job_id
     store = JobStore(clients)
     store.create(job)

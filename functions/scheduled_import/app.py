@@ -1,0 +1,25 @@
+"""Scheduled import: an EventBridge schedule's input -> the newest object under a prefix becomes a job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sluice.aws import get_clients
+from sluice.errors import BadRequest
+from sluice.intake import scheduled_import
+
+logger = Logger()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        result = scheduled_import(get_clients(), event)
+    except BadRequest as exc:  # a misconfigured schedule: say so in the logs, do not retry forever
+        logger.error("schedule input is unusable", extra={"reason": exc.message, "input": event})
+        return {"outcome": "invalid-input", "reason": exc.message}
+    logger.info("scheduled import", extra=result)
+    return result

@@ -1,0 +1,18 @@
+"""Sweeper: on its schedule, move every stuck, missed or abandoned job to an end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sluice.aws import get_clients
+from sluice.sweeper import sweep
+
+logger = Logger()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return {"report": sweep(get_clients())}
