@@ -133,6 +133,17 @@ class Harness:
                 return delivered
         raise AssertionError("queues did not drain")
 
+    def discard(self, logical_id: str) -> int:
+        """Lose every message now on a queue (delete without delivering)."""
+        lost = 0
+        while True:
+            messages = self.receive(logical_id)
+            if not messages:
+                return lost
+            for message in messages:
+                self.sqs.delete_message(QueueUrl=self.queue_url(logical_id), ReceiptHandle=message["ReceiptHandle"])
+            lost += len(messages)
+
     def drain(self, logical_id: str) -> None:
         while self.pollers[logical_id].poll_once(0):
             pass

@@ -3,6 +3,7 @@ object, one invocation at a time per instance, SQS event source mappings as poll
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import queue
 import threading
@@ -138,3 +139,34 @@ class Poller(threading.Thread):
                 if self.stop_event.is_set():
                     return
                 time.sleep(0.5)
+
+
+def scheduled_event(source: Any) -> dict[str, Any]:
+    """What EventBridge hands a schedule's target: its Input when set, else a Scheduled Event."""
+    import json
+    from datetime import UTC, datetime
+
+    if source.input:
+        return dict(json.loads(source.input))
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": ACCOUNT, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{source.name}"], "detail": {}}
+
+
+class Scheduler(threading.Thread):
+    """Fires a rate() schedule every interval / speedup seconds (moto stores schedules but never runs them)."""
+
+    def __init__(self, source: Any, functions: Functions, stop: threading.Event, speedup: float) -> None:
+        super().__init__(name=f"schedule-{source.name}", daemon=True)
+        self.source = source
+        self.functions = functions
+        self.stop_event = stop
+        self.period = (source.interval_seconds() or 0) / max(speedup, 0.001)
+        self.runs = 0
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.period):
+            # a failed run is simply tried again at the next tick, as EventBridge would
+            with contextlib.suppress(Exception):
+                self.functions.invoke(self.source.function, scheduled_event(self.source))
+            self.runs += 1

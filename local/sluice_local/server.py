@@ -54,7 +54,8 @@ class LocalStack:
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         reset_clients()
         self.functions = Functions(self.template, {"ApiFunction": 4, "AuthorizerFunction": 4,
-                                                   "WorkerFunction": 2, "IngestFunction": 1})
+                                                   "WorkerFunction": 2, "IngestFunction": 1,
+                                                   "SweeperFunction": 1, "ScheduledImportFunction": 1})
         sqs = boto3.session.Session(region_name=REGION).client("sqs")
         for source in self.template.sqs_sources():
             copies = 2 if source.function == "WorkerFunction" else 1
@@ -63,6 +64,14 @@ class LocalStack:
                 poller.start()
                 self.pollers.append(poller)
         keys = self.seed_keys(dev_keys)
+        from sluice_local.runtime import Scheduler
+
+        speedup = float(os.environ.get("SLUICE_SCHEDULE_SPEEDUP", "1"))
+        for schedule in self.template.schedules():
+            if schedule.enabled and schedule.interval_seconds():
+                scheduler = Scheduler(schedule, self.functions, self.stop_event, speedup)
+                scheduler.start()
+                self.pollers.append(scheduler)
         self._http = serve(Gateway(self.template, self.functions), self.host, self.api_port)
         self._http_thread = threading.Thread(target=self._http.serve_forever, daemon=True)
         self._http_thread.start()

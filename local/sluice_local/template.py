@@ -57,6 +57,23 @@ class SqsSource:
 
 
 @dataclass
+class ScheduleSource:
+    function: str
+    name: str
+    expression: str
+    enabled: bool
+    input: str | None
+
+    def interval_seconds(self) -> float | None:
+        """rate(N unit) in seconds; cron expressions are not run locally (invoke them by hand)."""
+        found = re.fullmatch(r"rate\((\d+) (second|minute|hour|day)s?\)", self.expression.strip())
+        if not found:
+            return None
+        unit = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}[found.group(2)]
+        return int(found.group(1)) * unit
+
+
+@dataclass
 class Route:
     function: str
     method: str
@@ -181,6 +198,18 @@ class Template:
                 sources.append(SqsSource(logical, queue, int(props.get("BatchSize", 10)),
                                          "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])))
         return sources
+
+    def schedules(self) -> list[ScheduleSource]:
+        found = []
+        for logical, resource in self.of_type("AWS::Serverless::Function").items():
+            for name, event in resource["Properties"].get("Events", {}).items():
+                if event["Type"] not in ("Schedule", "ScheduleV2"):
+                    continue
+                props = event["Properties"]
+                expression = props.get("Schedule") or props.get("ScheduleExpression", "")
+                enabled = props.get("Enabled", props.get("State", "ENABLED") == "ENABLED")
+                found.append(ScheduleSource(logical, name, expression, bool(enabled), props.get("Input")))
+        return found
 
     def routes(self) -> list[Route]:
         routes = []

@@ -74,8 +74,13 @@ def start_from_object(clients: Clients, tenant: str, options: JobOptions, creati
         store.finish(existing, Status.REJECTED, rejection, {Status.ACCEPTED})
         return job["jobId"], fresh
     storage = Storage(clients)
-    storage.s3.copy_object(Bucket=storage.bucket, Key=upload_key(tenant, job["jobId"]),
-                           CopySource={"Bucket": bucket, "Key": key})
+    try:
+        storage.s3.copy_object(Bucket=storage.bucket, Key=upload_key(tenant, job["jobId"]),
+                               CopySource={"Bucket": bucket, "Key": key})
+    except storage.s3.exceptions.NoSuchKey:
+        if fresh:
+            raise
+        # a repeated delivery: the first one already moved the object into the job
     return job["jobId"], fresh
 
 
@@ -149,8 +154,8 @@ def scheduled_import(clients: Clients, event: dict[str, Any]) -> dict[str, Any]:
         for obj in page.get("Contents", []):
             if obj["Key"].endswith(("/", OPTIONS_SUFFIX)):
                 continue
-            if newest is None or obj["LastModified"] > newest["LastModified"]:
-                newest = obj
+            if newest is None or (obj["LastModified"], obj["Key"]) > (newest["LastModified"], newest["Key"]):
+                newest = obj  # ties (same second) go to the later name: exports are usually named by date
     if newest is None:
         return {"outcome": "nothing-to-import", "source": source}
     file_name = newest["Key"].rsplit("/", 1)[-1]
