@@ -46,7 +46,7 @@ def stack() -> Iterator[Stack]:
     api_port, aws_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({"SLUICE_API_PORT": str(api_port), "SLUICE_AWS_PORT": str(aws_port), "SLUICE_DEV_KEYS": DEV_KEYS,
-                "POWERTOOLS_LOG_LEVEL": "WARNING"})
+                "POWERTOOLS_LOG_LEVEL": "WARNING", "SLUICE_SCHEDULE_SPEEDUP": "300"})
     process = subprocess.Popen([sys.executable, "-m", "sluice_local.server"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     api = f"http://127.0.0.1:{api_port}"

@@ -138,3 +138,30 @@ def test_staged_job_dry_run_then_commit_over_http(stack: Stack) -> None:
     assert done["counts"]["created"] == 2
     record = requests.get(f"{stack.api}/v1/records/contact/st1@x.org", headers=stack.headers()).json()
     assert record["attributes"] == {"email": "st1@x.org", "name": "S1"}
+
+
+def test_drop_folder_through_the_emulators_s3(stack: Stack) -> None:
+    import time
+
+    import boto3
+
+    _define(stack)
+    s3 = boto3.client("s3", endpoint_url=stack.aws, region_name="us-east-1", aws_access_key_id="x",
+                      aws_secret_access_key="x")
+    bucket = s3.list_buckets()["Buckets"][0]["Name"]
+    s3.put_object(Bucket=bucket, Key="inbox/acme/contact/dropped.csv.options.json", Body=b'{"jobName": "Dropped"}')
+    s3.put_object(Bucket=bucket, Key="inbox/acme/contact/dropped.csv", Body=b"email\ndrop1@x.org\ndrop2@x.org\n")
+    deadline = time.time() + 30
+    jobs: list = []
+    while time.time() < deadline:
+        jobs = requests.get(f"{stack.api}/v1/jobs?creationPath=S3_DROP", headers=stack.headers()).json()["items"]
+        if jobs and jobs[0]["finished"]:
+            break
+        time.sleep(0.2)
+    assert [(j["jobName"], j["status"], j["counts"]["created"]) for j in jobs] == [("Dropped", "Completed", 2)]
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="inbox/")
+
+
+def test_the_sweeper_runs_by_local_invoke(stack: Stack) -> None:
+    result = requests.post(f"{stack.api}/_local/invoke/SweeperFunction", json={}).json()
+    assert isinstance(result["report"], dict)

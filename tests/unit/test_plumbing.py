@@ -70,3 +70,28 @@ def test_template_wiring_is_read_from_the_template() -> None:
     assert sources[("IngestFunction", "IngestQueue")].batch_size == 1
     for spec in template.functions().values():
         assert (spec.code_uri / "app.py").is_file(), spec.logical_id
+
+
+def test_local_scheduler_fires_rate_schedules_at_the_speedup() -> None:
+    import threading
+    import time
+
+    from sluice_local.runtime import Scheduler
+    from sluice_local.template import ScheduleSource
+
+    calls: list[tuple[str, dict]] = []
+
+    class Recorder:
+        def invoke(self, logical_id: str, event: dict) -> None:
+            calls.append((logical_id, event))
+
+    stop = threading.Event()
+    source = ScheduleSource("SweeperFunction", "Every", "rate(5 minutes)", True, None)
+    scheduler = Scheduler(source, Recorder(), stop, speedup=6000)  # 300 s / 6000 = every 50 ms
+    scheduler.start()
+    time.sleep(0.4)
+    stop.set()
+    scheduler.join(timeout=2)
+    assert len(calls) >= 3
+    assert calls[0][0] == "SweeperFunction" and calls[0][1]["detail-type"] == "Scheduled Event"
+    assert ScheduleSource("F", "C", "cron(0 2 * * ? *)", True, None).interval_seconds() is None
