@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from sluice import staging, submit
+from sluice import exports, staging, submit
 from sluice.access import require, validation_message
 from sluice.attribute_updates import UpdateEntry, apply_updates
 from sluice.auth import KeyStore
@@ -332,6 +332,35 @@ def retry_failed(job_id: str) -> Response:
     principal = _principal("imports:write")
     job = submit.retry_failed(get_clients(), principal, _checked_job_id(job_id))
     return _job_response(job, 202)
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+
+@app.post("/v1/exports")
+def create_export() -> Response:
+    principal = _principal("exports:write")
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object such as {\"itemType\": ..., \"contentType\": \"text/csv\"}")
+    export = exports.create_export(get_clients(), principal, exports.ExportRequest.model_validate(body))
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON,
+                    body=exports.export_view(get_clients(), export),
+                    headers={"Location": f"/v1/exports/{export['jobId']}"})
+
+
+@app.get("/v1/exports/<export_id>")
+def get_export(export_id: str) -> dict[str, Any]:
+    principal = _principal("exports:read")
+    clients = get_clients()
+    return exports.export_view(clients, exports.find_export(clients, principal.tenant, _checked_job_id(export_id)))
+
+
+@app.get("/v1/export-links/<token>")
+def follow_export_link(token: str) -> Response:
+    url = exports.resolve_link(get_clients(), token)  # the token is the credential: no API key needed
+    return Response(status_code=302, content_type=content_types.APPLICATION_JSON, body={"url": url},
+                    headers={"Location": url, "Cache-Control": "no-store"})
 
 
 # --- records ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 import boto3
@@ -61,6 +62,11 @@ def provision(template: Template, session: boto3.session.Session | None = None) 
             s3.put_bucket_notification_configuration(
                 Bucket=name, NotificationConfiguration={"QueueConfigurations": queue_configs})
 
+    secrets_manager = session.client("secretsmanager")
+    for logical in template.of_type("AWS::SecretsManager::Secret"):
+        arn = secrets_manager.create_secret(Name=f"sluice-{logical}", SecretString=secrets.token_urlsafe(36))["ARN"]
+        template.physical[logical] = {"Ref": arn, "Arn": arn}
+
     for logical in template.of_type("AWS::Serverless::Function"):
         template.physical[logical] = {"Ref": logical, "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical}"}
     for logical in template.of_type("AWS::Serverless::LayerVersion"):
@@ -75,5 +81,7 @@ def provision(template: Template, session: boto3.session.Session | None = None) 
             if environment.get(key, resolved) != resolved:
                 raise ValueError(f"functions disagree on {key}; the local stack runs them in one process")
             environment[key] = resolved
+    if environment.get("SENDER_EMAIL"):  # the emulator refuses mail from unverified senders, as SES does
+        session.client("ses").verify_email_identity(EmailAddress=environment["SENDER_EMAIL"])
     return environment
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +51,8 @@ class LocalStack:
 
         self.template = Template()
         environment = provision(self.template, boto3.session.Session(region_name=REGION))
+        if "POWERTOOLS_LOG_LEVEL" in os.environ:  # the caller's log level wins over the template's default
+            environment.pop("POWERTOOLS_LOG_LEVEL", None)
         os.environ.update(environment)
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -97,13 +101,15 @@ class LocalStack:
         if hasattr(self, "_http"):
             self._http.shutdown()
             self._http.server_close()
+        deadline = time.monotonic() + 5  # one budget for every thread: each finishes its current call
         for poller in self.pollers:
-            poller.join(timeout=3)
+            poller.join(timeout=max(0.0, deadline - time.monotonic()))
         if hasattr(self, "_moto"):
             self._moto.stop()
 
 
 def main() -> None:
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>` prints every thread's stack
     done = threading.Event()
 
     def _stop(*_: Any) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -47,13 +50,15 @@ def stack() -> Iterator[Stack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({"SLUICE_API_PORT": str(api_port), "SLUICE_AWS_PORT": str(aws_port), "SLUICE_DEV_KEYS": DEV_KEYS,
                 "POWERTOOLS_LOG_LEVEL": "WARNING", "SLUICE_SCHEDULE_SPEEDUP": "300"})
-    process = subprocess.Popen([sys.executable, "-m", "sluice_local.server"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Output goes to a file: an unread pipe fills up (moto logs every request) and blocks the stack.
+    log = tempfile.NamedTemporaryFile(prefix="sluice-local-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen([sys.executable, "-m", "sluice_local.server"], env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
     api = f"http://127.0.0.1:{api_port}"
     deadline = time.time() + 60
     while time.time() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(process.stdout.read().decode() if process.stdout else "local stack exited")
+            raise RuntimeError(Path(log.name).read_text(errors="replace")[-5000:])
         try:
             if requests.get(f"{api}/v1/health", timeout=1).status_code == 200:
                 break
@@ -65,7 +70,10 @@ def stack() -> Iterator[Stack]:
     yield Stack(api, f"http://127.0.0.1:{aws_port}", process)
     process.terminate()
     try:
-        process.wait(timeout=15)
+        process.wait(timeout=30)
     except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)  # the stack prints its threads' stacks before it is killed
+        time.sleep(1)
         process.kill()
-        raise
+        output = Path(log.name).read_text(errors="replace")
+        raise AssertionError("the local stack did not stop on SIGTERM:\n" + output[-20000:]) from None

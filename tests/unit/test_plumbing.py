@@ -62,7 +62,8 @@ def test_template_wiring_is_read_from_the_template() -> None:
     routes = {r.route_key: r for r in template.routes()}
     assert routes["GET /v1/health"].authorized is False
     assert routes["ANY /v1/{proxy+}"].authorized is True
-    assert template.routes()[0].route_key == "GET /v1/health"  # exact routes before greedy ones
+    assert template.routes()[-1].route_key == "ANY /v1/{proxy+}"  # exact routes before the greedy one
+    assert routes["GET /v1/export-links/{token}"].authorized is False  # the signed token is the credential
     assert routes["ANY /v1/{proxy+}"].pattern.match("/v1/jobs/abc/errors")
     assert template.authorizer_function() == "AuthorizerFunction"
     sources = {(s.function, s.queue): s for s in template.sqs_sources()}

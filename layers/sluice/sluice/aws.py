@@ -24,6 +24,9 @@ class Clients:
     s3: Any
     sqs: Any
     settings: Settings
+    events: Any = None
+    ses: Any = None
+    secrets: Any = None
 
 
 def make_clients(settings: Settings | None = None) -> Clients:
@@ -34,6 +37,9 @@ def make_clients(settings: Settings | None = None) -> Clients:
         s3=session.client("s3", config=_CLIENT_CONFIG),
         sqs=session.client("sqs", config=_CLIENT_CONFIG),
         settings=settings,
+        events=session.client("events", config=_CLIENT_CONFIG),
+        ses=session.client("ses", config=_CLIENT_CONFIG),
+        secrets=session.client("secretsmanager", config=_CLIENT_CONFIG),
     )
 
 

@@ -24,6 +24,11 @@ class Settings:
     ingest_dlq_url: str = ""
     stuck_minutes: int = 30
     open_job_hours: int = 24
+    export_queue_url: str = ""
+    export_part_rows: int = 1_000_000
+    event_bus: str = "default"
+    sender_email: str = ""
+    link_secret_arn: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -43,4 +48,9 @@ def get_settings() -> Settings:
         ingest_dlq_url=env.get("INGEST_DLQ_URL", ""),
         stuck_minutes=int(env.get("STUCK_MINUTES", "30")),
         open_job_hours=int(env.get("OPEN_JOB_HOURS", "24")),
+        export_queue_url=env.get("EXPORT_QUEUE_URL", ""),
+        export_part_rows=int(env.get("EXPORT_PART_ROWS", "1000000")),
+        event_bus=env.get("EVENT_BUS_NAME", "default"),
+        sender_email=env.get("SENDER_EMAIL", ""),
+        link_secret_arn=env.get("LINK_SECRET_ARN", ""),
     )

@@ -16,6 +16,7 @@ from sluice import dynamo
 from sluice.aws import Clients
 from sluice.clock import iso_from_ms, now_ms
 from sluice.dynamo import Item, from_item, to_av, to_item
+from sluice.notifications import completion_email, status_changed
 
 
 class Status(StrEnum):
@@ -91,19 +92,26 @@ def ledger_pk(job_id: str) -> str:
 
 
 class JobStore:
-    def __init__(self, clients: Clients) -> None:
+    """Import jobs (sort key JOB#…) and, with prefix "EXPORT", exports (EXPORT#…): the same life cycle.
+
+    Every status it writes is announced (notifications.status_changed); a finish also sends the email."""
+
+    def __init__(self, clients: Clients, prefix: str = "JOB") -> None:
+        self._clients = clients
         self._db = clients.dynamodb
         self._table = clients.settings.jobs_table
         self._retention_ms = clients.settings.retention_days * 86_400_000
+        self._prefix = prefix
 
     def _key(self, tenant: str, job_id: str) -> dict[str, Any]:
-        return {"pk": {"S": job_pk(tenant)}, "sk": {"S": job_sk(job_id)}}
+        return {"pk": {"S": job_pk(tenant)}, "sk": {"S": f"{self._prefix}#{job_id}"}}
 
     def create(self, job: Item) -> None:
         # Unfinished jobs are also listed under one sparse index key, so the sweeper finds them without a scan.
         open_entry = {"gsi1pk": OPEN_JOBS, "gsi1sk": f"{int(job['submitMs']):013d}#{job['tenant']}#{job['jobId']}"}
-        item = to_item({"pk": job_pk(job["tenant"]), "sk": job_sk(job["jobId"]), **open_entry, **job})
+        item = to_item({"pk": job_pk(job["tenant"]), "sk": f"{self._prefix}#{job['jobId']}", **open_entry, **job})
         self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        status_changed(self._clients, job)
 
     def get(self, tenant: str, job_id: str) -> Item | None:
         response = self._db.get_item(TableName=self._table, Key=self._key(tenant, job_id), ConsistentRead=True)
@@ -148,7 +156,10 @@ class JobStore:
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
-        return from_item(response["Attributes"])
+        updated = from_item(response["Attributes"])
+        if "status" in values:
+            status_changed(self._clients, updated)
+        return updated
 
     def finish(self, job: Item, status: Status, reason: str | None, allowed_from: set[Status]) -> Item | None:
         finished = now_ms()
@@ -161,8 +172,22 @@ class JobStore:
         }
         if reason is not None:
             values["reason"] = reason
-        return self.update(job["tenant"], job["jobId"], values, allowed_from=allowed_from,
-                           remove=("gsi1pk", "gsi1sk"))
+        finished = self.update(job["tenant"], job["jobId"], values, allowed_from=allowed_from,
+                               remove=("gsi1pk", "gsi1sk"))
+        if finished is not None and finished.get("notificationEmail"):
+            self._email(finished)
+        return finished
+
+    def _email(self, job: Item) -> None:
+        if job.get("kind") == "export":
+            from sluice.exports import download_links
+
+            links: dict[str, Any] = {"download": download_links(self._clients, job)}
+            errors: list[dict[str, Any]] = []
+        else:
+            errors = self.errors(job["jobId"], 10)[0]
+            links = {"job": f"/v1/jobs/{job['jobId']}", "errors": f"/v1/jobs/{job['jobId']}/errors"}
+        completion_email(self._clients, job, errors, links)
 
     def commit_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, file: int = 0) -> Item | None:
         """Adds a chunk's counts (to the job and to its file) exactly once.

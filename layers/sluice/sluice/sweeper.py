@@ -50,6 +50,9 @@ def sweep(clients: Clients, now: int | None = None, max_messages: int = 1000) ->
 
 def _sweep_job(clients: Clients, store: JobStore, job: Item, now: int, report: Counter[str]) -> None:
     status = job.get("status")
+    if job.get("kind") == "export":
+        _sweep_export(clients, job, now, report)
+        return
     if status == Status.INITIALIZED:
         if job.get("staged"):
             if cancel_stale_open_job(clients, job, now, clients.settings.open_job_hours):
@@ -79,6 +82,16 @@ def _sweep_job(clients: Clients, store: JobStore, job: Item, now: int, report: C
                                                   "lastProgressMs": now}, allowed_from={Status(status)}):
         Storage(clients).put(f"uploads/{job['tenant']}/{job['jobId']}/{REDRIVE_MARKER}", b"")
         report["jobs-redriven"] += 1
+
+
+def _sweep_export(clients: Clients, export: Item, now: int, report: Counter[str]) -> None:
+    """An export is one queue message: if it is neither done nor moving after twice the stuck time (its
+    message retried and dead-lettered), it ends Failed."""
+    last = int(export.get("startMs") or export.get("submitMs") or now)
+    if now - last >= 2 * clients.settings.stuck_minutes * 60_000 and JobStore(clients, prefix="EXPORT").finish(
+            export, Status.FAILED, "the export did not finish: it failed repeatedly; request it again",
+            {Status(export["status"])}):
+        report["exports-failed"] += 1
 
 
 def _upload_deadline(job: Item) -> int:
