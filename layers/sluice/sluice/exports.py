@@ -186,11 +186,19 @@ def resolve_link(clients: Clients, token: str) -> str:
 
 
 def neutralise(value: str) -> str:
-    """A cell a spreadsheet would run as a formula is prefixed with an apostrophe."""
+    """A text cell a spreadsheet would run as a formula is prefixed with an apostrophe."""
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
-def _cell(value: Any) -> Any:
+def csv_cell(value: Any) -> Any:
+    """Text is neutralised; numbers (a spreadsheet never runs a number), dates and booleans are written as
+    values, so a negative number stays a number."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, Decimal):
         return format(value, "f")
     return value
@@ -205,7 +213,7 @@ def _records(clients: Clients, item_type: ItemType) -> Iterator[dict[str, Any]]:
                                       KeyConditionExpression="pk = :pk", ExpressionAttributeValues=key)
 
     for item in heapq.merge(*(shard(n) for n in range(item_type.shards)), key=lambda i: i["sk"]["S"]):
-        attributes = {k: _cell(v) for k, v in from_av(item["a"]).items()}
+        attributes = from_av(item["a"])
         meta = RecordMeta.decode(item["m"]["S"])
         yield {"key": item["sk"]["S"], **attributes, "_version": meta.version}
 
@@ -259,8 +267,7 @@ class PartWriter:
             self._close()
             self._open()
         if self.fmt == "csv":
-            self._writer.writerow(["" if v is None else neutralise(v) if isinstance(v, str) else
-                                   ("true" if v is True else "false" if v is False else v) for v in values])
+            self._writer.writerow([csv_cell(v) for v in values])
         else:
             obj = {h: v for h, v in zip(self.header, values, strict=True) if v is not None}
             self._file.write(orjson.dumps(obj, default=str).decode() + "\n")
