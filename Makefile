@@ -37,6 +37,7 @@ lint: install
 bench: install
 	$(BIN)/python -m bench.pipeline $(BENCH_ARGS)
 	$(BIN)/python -m bench.attribute_updates
+	$(BIN)/python -m bench.exports
 
 validate: install
 	$(BIN)/cfn-lint template.yaml
