@@ -68,6 +68,13 @@ def _unexpected(exc: Exception) -> Response:
     return _error(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
+def _base_url() -> str:
+    """This API's address as the client called it (API Gateway sets X-Forwarded-Proto)."""
+    headers = app.current_event.headers
+    host = headers.get("host") or app.current_event.request_context.domain_name
+    return f"{headers.get('x-forwarded-proto', 'https')}://{host}" if host else ""
+
+
 def _principal(*permissions: str) -> Any:
     return require(app.current_event.request_context.authorizer.get_lambda, *permissions)
 
@@ -345,7 +352,7 @@ def create_export() -> Response:
         raise BadRequest("the body must be a JSON object such as {\"itemType\": ..., \"contentType\": \"text/csv\"}")
     export = exports.create_export(get_clients(), principal, exports.ExportRequest.model_validate(body))
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON,
-                    body=exports.export_view(get_clients(), export),
+                    body=exports.export_view(get_clients(), export, _base_url()),
                     headers={"Location": f"/v1/exports/{export['jobId']}"})
 
 
@@ -353,7 +360,8 @@ def create_export() -> Response:
 def get_export(export_id: str) -> dict[str, Any]:
     principal = _principal("exports:read")
     clients = get_clients()
-    return exports.export_view(clients, exports.find_export(clients, principal.tenant, _checked_job_id(export_id)))
+    export = exports.find_export(clients, principal.tenant, _checked_job_id(export_id))
+    return exports.export_view(clients, export, _base_url())
 
 
 @app.get("/v1/export-links/<token>")

@@ -31,6 +31,7 @@ def build_event(route: Route, method: str, raw_path: str, query: str, headers: I
     for name, value in headers:
         key = name.lower()
         merged[key] = f"{merged[key]},{value}" if key in merged else value
+    merged.setdefault("x-forwarded-proto", "http")  # API Gateway adds it (https); the local front is plain HTTP
     params: dict[str, str] = {}
     for name, value in parse_qsl(query, keep_blank_values=True):
         params[name] = f"{params[name]},{value}" if name in params else value

@@ -29,6 +29,7 @@ class Settings:
     event_bus: str = "default"
     sender_email: str = ""
     link_secret_arn: str = ""
+    public_api_url: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -53,4 +54,5 @@ def get_settings() -> Settings:
         event_bus=env.get("EVENT_BUS_NAME", "default"),
         sender_email=env.get("SENDER_EMAIL", ""),
         link_secret_arn=env.get("LINK_SECRET_ARN", ""),
+        public_api_url=env.get("PUBLIC_API_URL", ""),
     )

@@ -112,7 +112,7 @@ def find_export(clients: Clients, tenant: str, export_id: str) -> Item:
     return export
 
 
-def export_view(clients: Clients, export: Item) -> dict[str, Any]:
+def export_view(clients: Clients, export: Item, base_url: str = "") -> dict[str, Any]:
     finish = export.get("finishMs")
     start = export.get("startMs")
     run_time = export.get("runTimeMs")
@@ -129,7 +129,7 @@ def export_view(clients: Clients, export: Item) -> dict[str, Any]:
         "links": {"self": f"/v1/exports/{export['jobId']}"},
     }
     if export.get("status") == Status.COMPLETED:
-        view["links"]["download"] = download_links(clients, export)
+        view["links"]["download"] = download_links(clients, export, base_url)
         view["expiresAt"] = iso_from_ms(int(finish or 0) + LINK_MS)
     return view
 
@@ -156,14 +156,16 @@ def part_key(tenant: str, export_id: str, part: int, extension: str) -> str:
     return f"exports/{tenant}/{export_id}/part-{part:04d}.{extension}"
 
 
-def download_links(clients: Clients, export: Item) -> list[str]:
+def download_links(clients: Clients, export: Item, base_url: str | None = None) -> list[str]:
+    """The export's parts as signed links of this API (base_url: the API's address; default PUBLIC_API_URL)."""
+    base = (clients.settings.public_api_url if base_url is None else base_url).rstrip("/")
     expires = int(export.get("finishMs") or now_ms()) + LINK_MS
     extension = CONTENT_TYPES.get(str(export.get("contentType")), "csv")
     links = []
     for part in range(1, int(export.get("parts", 0)) + 1):
         payload = _b64(orjson.dumps({"k": part_key(export["tenant"], export["jobId"], part, extension), "x": expires}))
         signature = _b64(hmac.new(_secret(clients), payload.encode(), hashlib.sha256).digest())
-        links.append(f"/v1/export-links/{payload}.{signature}")
+        links.append(f"{base}/v1/export-links/{payload}.{signature}")
     return links
 
 
