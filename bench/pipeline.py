@@ -18,16 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-})
-os.environ.pop("AWS_ENDPOINT_URL", None)
-
-from moto import mock_aws
-
 from bench.data import HEADER, SCHEMA, write_csv, write_xlsx
+from bench.stack import bench_stack  # first: it sets the environment moto and boto3 read
 
 # Published on-demand prices, us-east-1 (checked 2026-11): DynamoDB $0.625 per million write request
 # units and $0.125 per million read request units; SQS standard $0.40 per million requests (64 KB each);
@@ -56,36 +48,11 @@ def bare_loader(path: Path, table: str, dynamodb: Any) -> float:
 
 
 def pipeline(path: Path, rows: int, rows_per_chunk: int, with_bare_loader: bool = True) -> dict[str, Any]:
-    import threading
 
-    import boto3
-
-    from sluice.aws import get_clients, reset_clients
-    from sluice_local.gateway import Gateway
     from sluice_local.metering import RequestMeter
-    from sluice_local.provision import provision
-    from sluice_local.runtime import Functions, Poller
-    from sluice_local.template import Template
 
-    with mock_aws():
-        template = Template(parameters={"RowsPerChunk": str(rows_per_chunk)})
-        os.environ.update(provision(template, boto3.session.Session(region_name="us-east-1")))
-        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-        reset_clients()
-        clients = get_clients()
-        functions = Functions(template, {name: 1 for name in template.functions()})
-        gateway = Gateway(template, functions)
-        stop = threading.Event()
-        sqs = boto3.session.Session(region_name="us-east-1").client("sqs")
-        pollers = [Poller(s, template, functions, sqs, stop) for s in template.sqs_sources()]
-        from sluice.auth import KeyStore
-
-        key = KeyStore(clients).create("bench", "bench", ["*"])["key"]
-        auth = [("Authorization", f"Bearer {key}"), ("Content-Type", "application/json")]
-        gateway.handle("PUT", "/v1/item-types/contact", auth, json.dumps(SCHEMA).encode())
-        for poller in pollers:  # the S3 test event
-            poller.poll_once(0)
-
+    with bench_stack(rows_per_chunk) as stack:
+        clients, gateway, pollers, auth = stack.clients, stack.gateway, stack.pollers, stack.auth
         meter = RequestMeter().attach(clients.dynamodb, clients.s3, clients.sqs)
         started = time.perf_counter()
         status, _, body = gateway.handle("POST", "/v1/jobs", auth,
@@ -94,8 +61,7 @@ def pipeline(path: Path, rows: int, rows_per_chunk: int, with_bare_loader: bool 
         assert status == 201, body
         clients.s3.upload_file(str(path), clients.settings.bucket, f"uploads/bench/{job['jobId']}/data")
         gc.freeze()
-        while sum(p.poll_once(0) for p in pollers):
-            pass
+        stack.drain()
         elapsed = time.perf_counter() - started
         failures = sum(p.errors for p in pollers)
         assert failures == 0, f"{failures} handler invocations failed"
@@ -187,14 +153,15 @@ def cost_per_million(requests_per_row: dict[str, float], rows_per_chunk: int) ->
     record_writes = million  # one WRU per record written (items under 1 KB); ledger and job updates below
     dynamo_writes = record_writes + per.get("UpdateItem", 0) + per.get("PutItem", 0) + \
         (per.get("BatchWriteItem", 0) - million / 25)  # ledger items (one per chunk)
-    dynamo_reads = million * 2 + per.get("GetItem", 0) + per.get("Query", 0)  # consistent BatchGet: 1 RCU = 2 RRU
+    # a strongly consistent read of an item up to 4 KB is 1 read request unit on demand
+    dynamo_reads = million + per.get("GetItem", 0) + per.get("Query", 0)
     chunk_kb = rows_per_chunk * 0.12
     sqs_requests = (per.get("SendMessageBatch", 0) * 10 + million / rows_per_chunk) * max(1, chunk_kb / 64) * 2
     s3_puts = per.get("PutObject", 0) + per.get("CreateMultipartUpload", 0) + per.get("UploadPart", 0)
     s3_gets = per.get("GetObject", 0) + per.get("HeadObject", 0)
-    # Lambda: worker ~4 s per 1,000-row chunk at 1,024 MB (DynamoDB-latency bound), ingest ~60 s per 1M rows
-    # at 1,769 MB: stated assumptions, not measurements.
-    lambda_gb_s = (million / 1000) * 4 * 1.0 + 60 * 1.769
+    # Lambda: worker ~1 s per 1,000 rows at 1,024 MB (10 BatchGetItem + 40 BatchWriteItem at ~15 ms each on
+    # DynamoDB), ingest ~25 s per 1M rows at 1,769 MB: stated assumptions, not measurements.
+    lambda_gb_s = (million / 1000) * 1.0 * 1.0 + 25 * 1.769
     costs = {
         "DynamoDB writes": dynamo_writes * PRICE["wru"],
         "DynamoDB reads": dynamo_reads * PRICE["rru"],

@@ -24,6 +24,7 @@ from sluice.http import parse_bool, parse_limit, parse_multipart, raw_body
 from sluice.ids import is_job_id, is_name
 from sluice.itemtypes import ItemTypeStore
 from sluice.jobs import ERRORS_ON_JOB, FINISHED, JobOptions, JobStore, job_view
+from sluice.observability import metrics
 from sluice.records import RecordStore
 from sluice.schemas import ItemTypeDefinition
 from sluice.storage import RESULT_KINDS, Storage, result_key
@@ -441,6 +442,7 @@ def revoke_key(key_id: str) -> dict[str, Any]:
     return {"keyId": key_id, "revoked": True}
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

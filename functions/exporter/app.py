@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.aws import get_clients
 from sluice.exports import run_export
+from sluice.observability import metrics
 
 logger = Logger()
 tracer = Tracer()
@@ -25,6 +26,7 @@ def record_handler(record: SQSRecord) -> None:
     logger.info("export", extra={"outcome": run_export(get_clients(), message["tenant"], message["exportId"])})
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sluice.aws import get_clients
 from sluice.ingest import ingest_upload
 from sluice.intake import take_drop
+from sluice.observability import metrics
 
 logger = Logger()
 tracer = Tracer()
@@ -39,6 +40,7 @@ def record_handler(record: SQSRecord) -> None:
         logger.info("ingested", extra={"outcome": outcome})
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

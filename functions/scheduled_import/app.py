@@ -10,10 +10,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sluice.aws import get_clients
 from sluice.errors import BadRequest
 from sluice.intake import scheduled_import
+from sluice.observability import metrics
 
 logger = Logger()
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:

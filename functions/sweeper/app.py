@@ -8,11 +8,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.aws import get_clients
+from sluice.observability import metrics
 from sluice.sweeper import sweep
 
 logger = Logger()
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return {"report": sweep(get_clients())}

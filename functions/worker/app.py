@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.aws import get_clients
 from sluice.chunks import ChunkMessage
+from sluice.observability import metrics
 from sluice.processing import process_chunk
 
 logger = Logger()
@@ -26,6 +27,7 @@ def record_handler(record: SQSRecord) -> None:
     logger.debug("chunk done", extra={"outcome": outcome})
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -165,3 +165,28 @@ def test_drop_folder_through_the_emulators_s3(stack: Stack) -> None:
 def test_the_sweeper_runs_by_local_invoke(stack: Stack) -> None:
     result = requests.post(f"{stack.api}/_local/invoke/SweeperFunction", json={}).json()
     assert isinstance(result["report"], dict)
+
+
+def test_export_over_http_follows_its_signed_link(stack: Stack) -> None:
+    import time
+
+    _define(stack)
+    rows = b"email,name,tier\nex1@x.org,=cmd|' /C calc'!A0,gold\nex2@x.org,Two,silver\n"
+    job = requests.post(f"{stack.api}/v1/jobs", headers=stack.headers(),
+                        files={"file": ("ex.csv", io.BytesIO(rows))}, data={"itemType": "contact"}).json()
+    stack.wait_job(job["jobId"])
+    reply = requests.post(f"{stack.api}/v1/exports", headers=stack.headers(),
+                          json={"itemType": "contact", "filters": {"tier": "gold", "key": ["ex1@x.org", "ex2@x.org"]},
+                                "template": ["email", "name"]})
+    assert reply.status_code == 202
+    deadline = time.time() + 30
+    export = reply.json()
+    while not export["finished"] and time.time() < deadline:
+        time.sleep(0.2)
+        export = requests.get(f"{stack.api}/v1/exports/{export['exportId']}", headers=stack.headers()).json()
+    assert export["status"] == "Completed" and export["recordsProcessed"] == 1
+    link = export["links"]["download"][0]
+    assert link.startswith(f"{stack.api}/v1/export-links/")
+    downloaded = requests.get(link, timeout=10)  # no API key: the signed link is the credential
+    assert downloaded.status_code == 200
+    assert downloaded.text.splitlines() == ["email,name", "ex1@x.org,'=cmd|' /C calc'!A0"]

@@ -39,3 +39,22 @@ def test_sample_chunk_is_a_valid_chunk_message() -> None:
     message = ChunkMessage.from_body(body)
     assert (message.tenant, message.chunk, len(message.rows)) == ("acme", 0, 2)
     assert DEFAULT_ACCOUNT_ID == "123456789012"
+
+
+def test_schedule_sweeper_and_exporter_events(harness: Harness) -> None:
+    assert harness.invoke("ScheduledImportFunction", _event("scheduled-import.json")) == {
+        "outcome": "nothing-to-import",
+        "source": "s3://sluice-123456789012-us-east-1-dev/exports/contacts/"}
+    assert harness.invoke("SweeperFunction", _event("sweeper-schedule.json")) == {"report": {}}
+    assert harness.invoke("ExporterFunction", _event("exporter-request.json")) == {"batchItemFailures": []}
+
+
+def test_every_function_has_a_sample_event() -> None:
+    from sluice_local.template import Template
+
+    samples = {"ApiFunction": "api-health.json", "AuthorizerFunction": "authorizer.json",
+               "IngestFunction": "ingest-s3-upload.json", "WorkerFunction": "worker-chunk.json",
+               "ScheduledImportFunction": "scheduled-import.json", "SweeperFunction": "sweeper-schedule.json",
+               "ExporterFunction": "exporter-request.json"}
+    assert set(samples) == set(Template().functions())
+    assert all((EVENTS / name).is_file() for name in samples.values())

@@ -56,3 +56,49 @@ def test_functions_have_handlers_on_disk() -> None:
     for spec in Template().functions().values():
         module, _ = spec.handler.split(".")
         assert (Path(spec.code_uri) / f"{module}.py").is_file()
+
+
+def test_every_function_has_a_log_group_with_retention_and_alarms() -> None:
+    template = Template()
+    groups = template.of_type("AWS::Logs::LogGroup")
+    alarms = template.of_type("AWS::CloudWatch::Alarm")
+    for name in template.functions():
+        group = groups[f"{name}LogGroup"]["Properties"]
+        assert group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{name}}}"}
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        for metric in ("Errors", "Throttles"):
+            alarm = alarms[f"{name}{metric}Alarm"]["Properties"]
+            assert alarm["MetricName"] == metric and alarm["Dimensions"][0]["Value"] == {"Ref": name}
+
+
+def test_every_dead_letter_queue_has_a_depth_alarm_and_every_queue_an_age_alarm() -> None:
+    template = Template()
+    queues = template.of_type("AWS::SQS::Queue")
+    alarms = {a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: a["Properties"]["MetricName"]
+              for a in template.of_type("AWS::CloudWatch::Alarm").values()
+              if a["Properties"]["Namespace"] == "AWS/SQS"}
+    for name, queue in queues.items():
+        if "RedrivePolicy" in queue.get("Properties", {}):
+            dead_letter = queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            assert alarms[dead_letter] == "ApproximateNumberOfMessagesVisible"
+            assert alarms[name] == "ApproximateAgeOfOldestMessage"
+        assert queue.get("Properties", {}).get("SqsManagedSseEnabled") is True, name
+
+
+def test_storage_is_encrypted_private_and_tls_only() -> None:
+    template = Template()
+    bucket = template.resources["DataBucket"]["Properties"]
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    statement = template.resources["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for table in template.of_type("AWS::DynamoDB::Table").values():
+        assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
+
+
+def test_no_wildcard_resources_in_function_policies() -> None:
+    for name, resource in Template().of_type("AWS::Serverless::Function").items():
+        for policy in resource["Properties"].get("Policies", []):
+            assert isinstance(policy, dict) and len(policy) == 1, (name, policy)  # SAM policy templates only
+            (_, arguments), = policy.items()
+            assert all(value not in ("*", {"Ref": "AWS::NoValue"}) for value in arguments.values()), (name, policy)

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, Field
 
-from sluice import dynamo
+from sluice import dynamo, observability
 from sluice.aws import Clients
 from sluice.clock import iso_from_ms, now_ms
 from sluice.dynamo import Item, from_item, to_av, to_item
@@ -174,6 +174,8 @@ class JobStore:
             values["reason"] = reason
         finished = self.update(job["tenant"], job["jobId"], values, allowed_from=allowed_from,
                                remove=("gsi1pk", "gsi1sk"))
+        if finished is not None:
+            observability.count(f"{'Exports' if self._prefix == 'EXPORT' else 'Jobs'}{status.value}")
         if finished is not None and finished.get("notificationEmail"):
             self._email(finished)
         return finished

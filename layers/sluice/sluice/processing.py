@@ -5,12 +5,14 @@ Every step before the commit is idempotent; the commit is the one conditional wr
 
 from __future__ import annotations
 
+import time
 import uuid
 from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from sluice import observability
 from sluice.aws import Clients
 from sluice.chunks import ChunkMessage
 from sluice.clock import now_ms
@@ -36,6 +38,14 @@ def generated_key(job_id: str, row: int) -> str:
 
 
 def process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore | None = None) -> str:
+    started = time.perf_counter()
+    try:
+        return _process_chunk(clients, message, records)
+    finally:
+        observability.milliseconds("ChunkLatency", (time.perf_counter() - started) * 1000)
+
+
+def _process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore | None) -> str:
     store = JobStore(clients)
     job = store.get(message.tenant, message.jobId)
     if job is None:
@@ -116,6 +126,9 @@ def process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore 
 
 def _commit(clients: Clients, store: JobStore, message: ChunkMessage, counts: ChunkCounts, job: Any) -> str:
     committed = store.commit_chunk(message.tenant, message.jobId, message.chunk, counts, message.file)
+    if committed is not None:  # counted once, so measured once
+        for outcome in ("created", "updated", "unchanged", "failed", "unprocessed"):
+            observability.count(f"Rows{outcome.capitalize()}", getattr(counts, outcome))
     latest = committed or store.get(message.tenant, message.jobId) or job
     settled = settle(clients, latest)
     return "committed" if committed else f"already-committed-{settled['status']}"
