@@ -42,11 +42,20 @@ bench: install
 validate: install
 	$(BIN)/cfn-lint template.yaml
 
-build: install
-	sam build --template template.yaml
+# SAM CLI lives in its own venv: it pins older boto3/click than the project. `sam build` needs a python3.12
+# on PATH (the functions' runtime); no container is used.
+SAM_VENV := .sam-venv
+SAM := $(SAM_VENV)/bin/sam
+
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0
+
+build: $(SAM)
+	SAM_CLI_TELEMETRY=0 $(SAM) build --template template.yaml
 
 deploy: build
-	sam deploy
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy
 
 clean:
-	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache

@@ -22,6 +22,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def record_handler(record: SQSRecord) -> None:
     message = orjson.loads(record.body)
+    logger.set_correlation_id(message["exportId"])
     logger.append_keys(tenant=message["tenant"], exportId=message["exportId"])
     logger.info("export", extra={"outcome": run_export(get_clients(), message["tenant"], message["exportId"])})
 

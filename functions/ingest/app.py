@@ -16,6 +16,7 @@ from sluice.aws import get_clients
 from sluice.ingest import ingest_upload
 from sluice.intake import take_drop
 from sluice.observability import metrics
+from sluice.storage import parse_upload_key
 
 logger = Logger()
 tracer = Tracer()
@@ -34,6 +35,10 @@ def s3_objects(body: str) -> list[tuple[str, str]]:
 
 def record_handler(record: SQSRecord) -> None:
     for key, etag in s3_objects(record.body):
+        ids = parse_upload_key(key)
+        if ids is not None:  # uploads/{tenant}/{jobId}/...: every line of this job carries its id
+            logger.set_correlation_id(ids[1])
+            logger.append_keys(tenant=ids[0], jobId=ids[1])
         logger.append_keys(objectKey=key)
         clients = get_clients()
         outcome = take_drop(clients, key, etag) if key.startswith("inbox/") else ingest_upload(clients, key)

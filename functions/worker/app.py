@@ -22,9 +22,10 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def record_handler(record: SQSRecord) -> None:
     message = ChunkMessage.from_body(record.body)
+    logger.set_correlation_id(message.jobId)
     logger.append_keys(jobId=message.jobId, tenant=message.tenant, chunk=message.chunk)
     outcome = process_chunk(get_clients(), message)
-    logger.debug("chunk done", extra={"outcome": outcome})
+    logger.info("chunk done", extra={"outcome": outcome, "rows": len(message.rows)})
 
 
 @metrics.log_metrics

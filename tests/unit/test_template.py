@@ -10,9 +10,10 @@ from pathlib import Path
 from sluice_local.template import ROOT, Template, load_template
 
 
-def test_cfn_lint_passes() -> None:
+def test_cfn_lint_passes_with_the_serverless_rules() -> None:
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    run = subprocess.run([str(cfn_lint), str(ROOT / "template.yaml")], capture_output=True, text=True, timeout=120)
+    run = subprocess.run([str(cfn_lint), str(ROOT / "template.yaml"), "-a", "cfn_lint_serverless.rules"],
+                         capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
