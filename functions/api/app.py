@@ -77,7 +77,9 @@ def _base_url() -> str:
 
 
 def _principal(*permissions: str) -> Any:
-    return require(app.current_event.request_context.authorizer.get_lambda, *permissions)
+    principal = require(app.current_event.request_context.authorizer.get_lambda, *permissions)
+    logger.append_keys(tenant=principal.tenant, keyId=principal.key_id)
+    return principal
 
 
 def _json_body() -> Any:

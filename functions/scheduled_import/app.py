@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.aws import get_clients
@@ -13,10 +13,12 @@ from sluice.intake import scheduled_import
 from sluice.observability import metrics
 
 logger = Logger()
+tracer = Tracer()
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         result = scheduled_import(get_clients(), event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.aws import get_clients
@@ -12,9 +12,11 @@ from sluice.observability import metrics
 from sluice.sweeper import sweep
 
 logger = Logger()
+tracer = Tracer()
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return {"report": sweep(get_clients())}
