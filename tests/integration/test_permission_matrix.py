@@ -1,0 +1,74 @@
+"""Deny by default: every route the API registers is called with a key holding each single permission.
+A route missing from ALLOWED fails the test, so a new route cannot ship without a declared permission."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from sluice.auth import PERMISSIONS
+from tests.harness import Harness
+
+PUBLIC = {"GET /v1/health", "GET /v1/export-links/<token>"}
+READ_SCHEMAS = {"schemas:write", "imports:read", "imports:write"}
+ALLOWED = {
+    "GET /v1/item-types": READ_SCHEMAS,
+    "GET /v1/item-types/<item_type>": READ_SCHEMAS,
+    "PUT /v1/item-types/<item_type>": {"schemas:write"},
+    "POST /v1/jobs": {"imports:write"},
+    "GET /v1/jobs": {"imports:read"},
+    "GET /v1/jobs/<job_id>": {"imports:read"},
+    "GET /v1/jobs/<job_id>/errors": {"imports:read"},
+    "GET /v1/jobs/<job_id>/results/<kind>": {"imports:read"},
+    "POST /v1/jobs/<job_id>/cancel": {"imports:write"},
+    "POST /v1/jobs/<job_id>/files": {"imports:write"},
+    "POST /v1/jobs/<job_id>/schedule": {"imports:write"},
+    "POST /v1/jobs/<job_id>/commit": {"imports:write"},
+    "POST /v1/jobs/<job_id>/retry-failed": {"imports:write"},
+    "POST /v1/controls": {"imports:write"},
+    "POST /v1/exports": {"exports:write"},
+    "GET /v1/exports/<export_id>": {"exports:read"},
+    "POST /v1/attribute-updates": {"records:write"},
+    "GET /v1/records/<item_type>": {"records:read"},
+    "GET /v1/records/<item_type>/<key>": {"records:read"},
+    "POST /v1/api-keys": {"keys:admin"},
+    "GET /v1/api-keys": {"keys:admin"},
+    "DELETE /v1/api-keys/<key_id>": {"keys:admin"},
+}
+SAMPLE = {"<item_type>": "contact", "<job_id>": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "<export_id>": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+          "<kind>": "failed", "<key>": "a%40x.org", "<key_id>": "0123456789abcdef", "<token>": "x.y"}
+
+
+def _routes() -> list[tuple[str, str]]:
+    spec = importlib.util.spec_from_file_location("api_routes", Path(__file__).parents[2] / "functions/api/app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    app = module.app
+    return [(route.method, route.path) for route in app._static_routes + app._dynamic_routes]
+
+
+def _path(path: str) -> str:
+    for placeholder, value in SAMPLE.items():
+        path = path.replace(placeholder, value)
+    return path
+
+
+def test_every_route_declares_its_permissions_and_refuses_the_rest(harness: Harness) -> None:
+    harness.define()
+    routes = _routes()
+    assert {f"{m} {p}" for m, p in routes} == set(ALLOWED) | PUBLIC, "a route was added or removed: declare it"
+    checked = 0
+    for method, path in routes:
+        route = f"{method} {path}"
+        target = _path(path)
+        if route in PUBLIC:
+            continue
+        anonymous = harness.call(method, target, key="", json_body={})
+        assert anonymous.status_code == 401, route
+        for permission in sorted(PERMISSIONS - {"*"}):
+            reply = harness.call(method, target, key=harness.key(permissions=(permission,)), json_body={})
+            refused = reply.status_code in (401, 403)
+            assert refused == (permission not in ALLOWED[route]), (route, permission, reply.status_code, reply.content)
+            checked += 1
+    assert checked == len(ALLOWED) * (len(PERMISSIONS) - 1)
