@@ -35,8 +35,9 @@ ALLOWED = {
     "GET /v1/api-keys": {"keys:admin"},
     "DELETE /v1/api-keys/<key_id>": {"keys:admin"},
 }
-SAMPLE = {"<item_type>": "contact", "<job_id>": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "<export_id>": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
-          "<kind>": "failed", "<key>": "a%40x.org", "<key_id>": "0123456789abcdef", "<token>": "x.y"}
+SOME_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+SAMPLE = {"<item_type>": "contact", "<job_id>": SOME_ID, "<export_id>": SOME_ID, "<kind>": "failed",
+          "<key>": "a%40x.org", "<key_id>": "0123456789abcdef", "<token>": "x.y"}
 
 
 def _routes() -> list[tuple[str, str]]:
