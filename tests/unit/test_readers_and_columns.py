@@ -8,7 +8,7 @@ from sluice.chunks import split_to_fit
 from sluice.columns import HeaderMatcher, map_columns
 from sluice.dedupe import KeyRegistry
 from sluice.errors import RejectedInput
-from sluice.readers import check_utf8, detect_format, read_csv, read_jsonl, text_stream
+from sluice.readers import DecodeCheck, TextEncoding, detect_format, read_csv, read_jsonl, text_stream
 from sluice.schemas import ItemTypeDefinition
 
 
@@ -45,6 +45,15 @@ def test_jsonl_header_grows_with_new_keys() -> None:
 ])
 def test_format_detection(content_type: str | None, name: str | None, head: bytes, expected: str) -> None:
     assert detect_format(content_type, name, head) == expected
+
+
+def check_utf8(stream: io.BytesIO, block: int = 4) -> None:
+    """Feeds the stream to the decoding check in small blocks, as ingest does in 1 MiB ones."""
+    check = DecodeCheck(TextEncoding("utf-8", "UTF-8"), fallback_allowed=False)
+    while data := stream.read(block):
+        check.feed(data)
+    check.feed(b"")
+    check.result()
 
 
 def test_utf8_check_names_the_offset() -> None:

@@ -83,10 +83,6 @@ def job_pk(tenant: str) -> str:
     return f"TENANT#{tenant}"
 
 
-def job_sk(job_id: str) -> str:
-    return f"JOB#{job_id}"
-
-
 def ledger_pk(job_id: str) -> str:
     return f"JOB#{job_id}"
 

@@ -55,11 +55,7 @@ def _process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore
         return settle(clients, job)["status"]
     status = job["status"]
     if status == Status.CANCELING:
-        rows = [(r[0], Outcome.UNPROCESSED.value, "job canceled before this row was processed", r[2])
-                for r in message.rows]
-        Storage(clients).put(result_part_key(message.tenant, message.jobId, message.chunk), result_part(rows))
-        counts = ChunkCounts(unprocessed=len(rows))
-        return _commit(clients, store, message, counts, job)
+        return skip_chunk(clients, message, "job canceled before this row was processed")
     if status != Status.PROCESSING:
         return f"skipped-{status}"
 
@@ -124,12 +120,23 @@ def _process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore
     return _commit(clients, store, message, counts, job)
 
 
+def skip_chunk(clients: Clients, message: ChunkMessage, reason: str, *, dead: bool = False) -> str:
+    """Counts a chunk's rows as not processed (its job is canceling, or it went to the dead-letter queue),
+    once, and puts them in the unprocessed result file with the reason."""
+    rows = [(r[0], Outcome.UNPROCESSED.value, reason, r[2]) for r in message.rows]
+    Storage(clients).put(result_part_key(message.tenant, message.jobId, message.chunk), result_part(rows))
+    counts = ChunkCounts(unprocessed=len(rows), dead=len(rows) if dead else 0)
+    return _commit(clients, JobStore(clients), message, counts, None)
+
+
 def _commit(clients: Clients, store: JobStore, message: ChunkMessage, counts: ChunkCounts, job: Any) -> str:
     committed = store.commit_chunk(message.tenant, message.jobId, message.chunk, counts, message.file)
     if committed is not None:  # counted once, so measured once
         for outcome in ("created", "updated", "unchanged", "failed", "unprocessed"):
             observability.count(f"Rows{outcome.capitalize()}", getattr(counts, outcome))
     latest = committed or store.get(message.tenant, message.jobId) or job
+    if latest is None:
+        return "no-job"
     settled = settle(clients, latest)
     return "committed" if committed else f"already-committed-{settled['status']}"
 

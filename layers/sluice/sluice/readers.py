@@ -149,17 +149,6 @@ class DecodeCheck:
                             "or pass `encoding`")
 
 
-def check_utf8(stream: Any, block: int = 1 << 20) -> None:
-    """Reads the whole stream once and rejects it unless it is UTF-8 text."""
-    check = DecodeCheck(TextEncoding("utf-8", "UTF-8"), fallback_allowed=False)
-    while True:
-        data = stream.read(block)
-        check.feed(data)
-        if not data:
-            break
-    check.result()
-
-
 def text_stream(stream: io.RawIOBase, codec: str = "utf-8-sig") -> io.TextIOWrapper:
     return io.TextIOWrapper(io.BufferedReader(stream, 1 << 16), encoding=codec, newline="")
 

@@ -44,11 +44,6 @@ class ReadOptions:
     delimiter: str | None = None
     encoding: str | None = None
 
-    @classmethod
-    def of_job(cls, job: dict[str, Any]) -> ReadOptions:
-        return cls(job.get("contentType"), job.get("fileName"), job.get("sheet"), int(job.get("headerRow") or 1),
-                   job.get("delimiter"), job.get("encoding"))
-
 
 @dataclass
 class OpenedSource:

@@ -21,11 +21,12 @@ from sluice.aws import Clients
 from sluice.chunks import ChunkMessage
 from sluice.clock import now_ms
 from sluice.dynamo import Item
-from sluice.finalize import result_part, settle
+from sluice.finalize import settle
 from sluice.intake import take_drop
-from sluice.jobs import ChunkCounts, JobStore, Outcome, Status, is_settled
+from sluice.jobs import JobStore, Status, is_settled
+from sluice.processing import skip_chunk
 from sluice.staging import cancel_stale_open_job
-from sluice.storage import Storage, parse_upload_key, result_part_key
+from sluice.storage import Storage, parse_upload_key
 
 logger = Logger(child=True)
 MAX_REDRIVES = 3
@@ -125,14 +126,9 @@ def _drain_chunk_dead_letters(clients: Clients, report: Counter[str], max_messag
         if job is None or chunk.chunk in job.get("doneChunks", set()):
             report["dead-letters-already-counted"] += 1
             continue
-        rows = [(r[0], Outcome.UNPROCESSED.value, DEAD_CHUNK_MESSAGE, r[2]) for r in chunk.rows]
-        Storage(clients).put(result_part_key(chunk.tenant, chunk.jobId, chunk.chunk), result_part(rows))
-        committed = store.commit_chunk(chunk.tenant, chunk.jobId, chunk.chunk,
-                                       ChunkCounts(unprocessed=len(rows), dead=len(rows)), chunk.file)
-        if committed is not None:
-            settle(clients, committed)
+        skip_chunk(clients, chunk, DEAD_CHUNK_MESSAGE, dead=True)
         report["dead-chunks"] += 1
-        report["dead-rows"] += len(rows)
+        report["dead-rows"] += len(chunk.rows)
 
 
 def _drain_ingest_dead_letters(clients: Clients, report: Counter[str], max_messages: int) -> None:
