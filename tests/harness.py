@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import threading
 import uuid
 from typing import Any
@@ -118,9 +119,11 @@ class Harness:
     def queue_url(self, logical_id: str) -> str:
         return self.template.physical[logical_id]["Ref"]
 
-    def receive(self, logical_id: str, max_messages: int = 10) -> list[dict[str, Any]]:
+    def receive(self, logical_id: str, max_messages: int = 10, hide_seconds: int | None = None
+                ) -> list[dict[str, Any]]:
+        extra = {} if hide_seconds is None else {"VisibilityTimeout": hide_seconds}
         response = self.sqs.receive_message(QueueUrl=self.queue_url(logical_id), MaxNumberOfMessages=max_messages,
-                                            WaitTimeSeconds=0, AttributeNames=["All"])
+                                            WaitTimeSeconds=0, AttributeNames=["All"], **extra)
         return response.get("Messages", [])
 
     def pump(self, rounds: int = 1000) -> int:
@@ -172,6 +175,41 @@ class Harness:
                 for m in messages:
                     self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
                 moved += len(messages)
+            delivered += moved
+            if moved == 0:
+                return delivered
+        raise AssertionError("queues did not drain")
+
+    def pump_shuffled(self, seed: int, duplicate: float = 0.3, rounds: int = 1000) -> int:
+        """Deliver messages out of order, in random batches, some of them twice; a message whose
+        delivery failed comes back later (as after its visibility timeout). Returns deliveries made."""
+        from sluice_local.runtime import sqs_event
+
+        chooser = random.Random(seed)
+        delivered = 0
+        for _ in range(rounds):
+            moved = 0
+            for source in self.template.sqs_sources():
+                url = self.queue_url(source.queue)
+                waiting: list[dict[str, Any]] = []
+                while batch := self.receive(source.queue, hide_seconds=600):
+                    waiting.extend(batch)
+                chooser.shuffle(waiting)
+                while waiting:
+                    size = chooser.randint(1, source.batch_size)
+                    batch, waiting = waiting[:size], waiting[size:]
+                    event = sqs_event(batch, self.template.physical[source.queue]["Arn"])
+                    failed: set[str] = set()
+                    for _ in range(2 if chooser.random() < duplicate else 1):
+                        result = self.invoke(source.function, event) or {}
+                        failed |= {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+                    for message in batch:
+                        if message["MessageId"] in failed:  # back on the queue at once
+                            self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
+                                                               VisibilityTimeout=0)
+                        else:
+                            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    moved += len(batch)
             delivered += moved
             if moved == 0:
                 return delivered

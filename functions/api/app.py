@@ -10,13 +10,14 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from sluice import exports, staging, submit
 from sluice.access import require, validation_message
 from sluice.attribute_updates import UpdateEntry, apply_updates
 from sluice.auth import KeyStore
-from sluice.aws import get_clients
+from sluice.aws import aws_unavailable, get_clients
 from sluice.clock import iso_from_ms, now_ms
 from sluice.dynamo import decode_cursor, encode_cursor
 from sluice.errors import ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -43,14 +44,25 @@ OPTION_FIELDS = ("itemType", "jobName", "merge", "mode", "creationPath", "notifi
                  "headerRow", "delimiter", "encoding")
 
 
-def _error(status: int, code: str, message: str) -> Response:
+def _error(status: int, code: str, message: str, retry_after: int | None = None) -> Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body={"error": {"code": code, "message": message}})
+                    body={"error": {"code": code, "message": message}}, headers=headers)
 
 
 @app.exception_handler(ApiError)
 def _api_error(exc: ApiError) -> Response:
-    return _error(exc.status, exc.code, exc.message)
+    return _error(exc.status, exc.code, exc.message, exc.retry_after)
+
+
+@app.exception_handler(ClientError)
+@app.exception_handler(BotoCoreError)
+def _aws_error(exc: Exception) -> Response:
+    unavailable = aws_unavailable(exc)
+    if unavailable is None:
+        return _unexpected(exc)
+    logger.warning("AWS unavailable after retries", extra={"error": str(exc)})
+    return _api_error(unavailable)
 
 
 @app.exception_handler(ValidationError)

@@ -9,9 +9,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
+from sluice.access import UNAVAILABLE
 from sluice.auth import KeyStore
-from sluice.aws import get_clients
+from sluice.aws import aws_unavailable, get_clients
 
 logger = Logger()
 
@@ -19,7 +21,14 @@ logger = Logger()
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    principal = KeyStore(get_clients()).authenticate(headers.get("authorization"))
+    try:
+        principal = KeyStore(get_clients()).authenticate(headers.get("authorization"))
+    except (ClientError, BotoCoreError) as exc:
+        if aws_unavailable(exc) is None:
+            raise
+        # An authorizer that fails makes API Gateway answer a bare 500; the API function answers 503 instead.
+        logger.warning("key lookup unavailable", extra={"error": str(exc)})
+        return {"isAuthorized": True, "context": {"tenant": "", "authError": UNAVAILABLE}}
     if principal is None:
         return {"isAuthorized": True, "context": {"tenant": "", "authError": "missing or unknown API key"}}
     logger.append_keys(tenant=principal.tenant, keyId=principal.key_id)

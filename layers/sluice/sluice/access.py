@@ -7,7 +7,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from sluice.auth import Principal
-from sluice.errors import BadRequest, Forbidden, Unauthorized
+from sluice.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
+
+UNAVAILABLE = "unavailable"  # the authorizer's authError when the key store could not be read
 
 
 def principal_from_context(context: dict[str, Any] | None) -> Principal | None:
@@ -20,6 +22,8 @@ def principal_from_context(context: dict[str, Any] | None) -> Principal | None:
 
 def require(context: dict[str, Any] | None, *any_of: str) -> Principal:
     principal = principal_from_context(context)
+    if principal is None and context and context.get("authError") == UNAVAILABLE:
+        raise ServiceUnavailable("the key could not be checked just now; try again shortly", retry_after=2)
     if principal is None:
         raise Unauthorized("a valid API key is required: send 'Authorization: Bearer <key>'")
     if not any(principal.allows(p) for p in any_of):

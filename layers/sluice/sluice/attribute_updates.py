@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sluice import dynamo
 from sluice.aws import Clients
 from sluice.clock import now_ms
-from sluice.dynamo import from_av, to_av
+from sluice.dynamo import conditional_write, from_av, to_av
 from sluice.errors import PayloadTooLarge
 from sluice.itemtypes import ItemType, ItemTypeStore
 from sluice.records import RecordMeta, partition, shard_of
@@ -129,12 +129,12 @@ def _load_and_write(clients: Clients, tenant: str, source: str, records: list[_R
             meta = RecordMeta.decode(item["m"]["S"])
             stamp = RecordMeta(meta.version + 1, meta.created_ms, now_ms(), meta.job_id, meta.row, meta.outcome,
                                source)
-            try:
-                db.put_item(TableName=table, Item={**key, "a": to_av(attributes), "m": {"S": stamp.encode()}},
-                            ConditionExpression="m = :seen", ExpressionAttributeValues={":seen": item["m"]})
+            written = {**key, "a": to_av(attributes), "m": {"S": stamp.encode()}}
+            if conditional_write(db, "PutItem", lambda current: current == written,  # noqa: B023 (called at once)
+                                 TableName=table, Item=written, ConditionExpression="m = :seen",
+                                 ExpressionAttributeValues={":seen": item["m"]}) is not None:
                 return
-            except db.exceptions.ConditionalCheckFailedException:
-                item = db.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+            item = db.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
         record.error = "the record kept changing while being updated; try again"
 
     with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:

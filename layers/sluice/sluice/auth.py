@@ -11,8 +11,8 @@ from typing import Any
 
 from sluice.aws import Clients
 from sluice.clock import iso_from_ms, now_ms
-from sluice.dynamo import from_item, query_pages, to_item
-from sluice.errors import BadRequest
+from sluice.dynamo import conditional_write, from_item, query_pages, to_item
+from sluice.errors import BadRequest, Conflict
 from sluice.ids import new_key_id
 
 PERMISSIONS = frozenset({
@@ -62,10 +62,13 @@ class KeyStore:
         key = key or f"sk_{key_id}_{secrets.token_urlsafe(32)}"
         created = now_ms()
         stored = {"keyId": key_id, "name": name, "permissions": sorted(set(permissions)), "createdMs": created}
-        self._db.put_item(TableName=self._table, Item=to_item({
+        written = conditional_write(self._db, "PutItem", lambda current: current.get("keyId") == {"S": key_id},
+                                    TableName=self._table, Item=to_item({
             "pk": f"APIKEY#{digest(key)}", "sk": "APIKEY", "gsi1pk": f"TENANT#{tenant}#APIKEYS",
             "gsi1sk": key_id, "tenant": tenant, "keySha256": digest(key), **stored,
         }), ConditionExpression="attribute_not_exists(pk)")
+        if written is None:
+            raise Conflict("that key exists already")
         return {**self._view(stored), "key": key}
 
     def authenticate(self, header: str | None) -> Principal | None:

@@ -8,14 +8,17 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from sluice.config import Settings, get_settings
+from sluice.errors import ServiceUnavailable
 
 # Standard retry mode retries throttling (ProvisionedThroughputExceeded, SlowDown, ...) with backoff.
 # Client-side parameter validation is off: the services validate every request anyway, and on the
 # record path it cost a quarter of the worker's CPU (validating every attribute of every item).
+# The user agent marks Sluice's own traffic (in CloudTrail, and for the fault-injection tests).
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32,
-                        parameter_validation=False)
+                        parameter_validation=False, user_agent_extra="sluice/0.1")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,27 @@ def make_clients(settings: Settings | None = None) -> Clients:
         ses=session.client("ses", config=_CLIENT_CONFIG),
         secrets=session.client("secretsmanager", config=_CLIENT_CONFIG),
     )
+
+
+THROTTLING_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
+    "ProvisionedThroughputExceededException", "RequestLimitExceeded", "RequestThrottled", "SlowDown",
+    "TransactionInProgressException", "LimitExceededException", "InternalServerError", "ServiceUnavailable",
+    "InternalFailure",
+})
+
+
+def aws_unavailable(exc: Exception) -> ServiceUnavailable | None:
+    """The error to answer when AWS still throttled, failed or timed out after every retry; None for errors
+    that are bugs (a 500 is right for those)."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code not in THROTTLING_CODES and status < 500:
+            return None
+    elif not isinstance(exc, ConnectionError | HTTPClientError):
+        return None
+    return ServiceUnavailable("the service is busy; try again shortly", retry_after=2)
 
 
 @lru_cache(maxsize=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -148,3 +148,22 @@ def decode_cursor(cursor: str) -> Any:
         return orjson.loads(base64.urlsafe_b64decode(padded.encode()))
     except Exception as exc:  # any malformed cursor is the client's mistake
         raise BadRequest("cursor is not valid; pass back nextCursor exactly as returned") from exc
+
+
+def conditional_write(client: Any, operation: str, mine: Callable[[Item], bool], **params: Any) -> Item | None:
+    """A conditional PutItem or UpdateItem that survives its own retry.
+
+    When a write lands but its reply is lost (a timeout), botocore sends it again and the retry fails
+    the condition the first attempt made false. The item as it stands comes back with that failure;
+    `mine(item)` says whether it carries this very write (a token or timestamp only this caller wrote).
+    Returns the item after the write (UpdateItem with ReturnValues=ALL_NEW) or {} (PutItem) when it
+    was written, None when the condition failed for a real reason."""
+    call = client.put_item if operation == "PutItem" else client.update_item
+    try:
+        response = call(ReturnValuesOnConditionCheckFailure="ALL_OLD", **params)
+    except client.exceptions.ConditionalCheckFailedException as failure:
+        current = failure.response.get("Item")
+        if current is not None and mine(current):
+            return current
+        return None
+    return response.get("Attributes") or {}

@@ -7,9 +7,10 @@ class ApiError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after  # seconds, sent as Retry-After
         if code:
             self.code = code
 
@@ -46,6 +47,18 @@ class PayloadTooLarge(ApiError):
 class UnsupportedMediaType(ApiError):
     status = 415
     code = "unsupported_media_type"
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    code = "too_many_requests"
+
+
+class ServiceUnavailable(ApiError):
+    """AWS kept throttling or timing out after every retry: the request did nothing it cannot repeat."""
+
+    status = 503
+    code = "service_unavailable"
 
 
 class RejectedInput(Exception):

@@ -6,6 +6,7 @@ so a redelivered or concurrently delivered chunk can never be counted twice."""
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 from typing import Any
 
@@ -15,7 +16,8 @@ from pydantic import BaseModel, Field
 from sluice import dynamo, observability
 from sluice.aws import Clients
 from sluice.clock import iso_from_ms, now_ms
-from sluice.dynamo import Item, from_item, to_av, to_item
+from sluice.dynamo import Item, conditional_write, from_item, to_av, to_item
+from sluice.errors import Conflict
 from sluice.notifications import completion_email, status_changed
 
 
@@ -106,7 +108,10 @@ class JobStore:
         # Unfinished jobs are also listed under one sparse index key, so the sweeper finds them without a scan.
         open_entry = {"gsi1pk": OPEN_JOBS, "gsi1sk": f"{int(job['submitMs']):013d}#{job['tenant']}#{job['jobId']}"}
         item = to_item({"pk": job_pk(job["tenant"]), "sk": f"{self._prefix}#{job['jobId']}", **open_entry, **job})
-        self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        written = conditional_write(self._db, "PutItem", lambda current: current.get("submitMs") == item["submitMs"],
+                                    TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        if written is None:
+            raise Conflict(f"job {job['jobId']} exists already")
         status_changed(self._clients, job)
 
     def get(self, tenant: str, job_id: str) -> Item | None:
@@ -140,19 +145,24 @@ class JobStore:
                 attr_values[f":s{i}"] = {"S": status.value}
                 placeholders.append(f":s{i}")
             condition += f" AND #status IN ({', '.join(placeholders)})"
-        try:
-            response = self._db.update_item(
-                TableName=self._table,
-                Key=self._key(tenant, job_id),
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=attr_values,
-                ReturnValues="ALL_NEW",
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
+        wanted = {name: to_av(value) for name, value in values.items()}
+
+        def mine(current: Item) -> bool:  # this very update landed, and only its reply was lost
+            return all(current.get(n) == v for n, v in wanted.items()) and not any(n in current for n in remove)
+
+        written = conditional_write(
+            self._db, "UpdateItem", mine,
+            TableName=self._table,
+            Key=self._key(tenant, job_id),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=attr_values,
+            ReturnValues="ALL_NEW",
+        )
+        if written is None:
             return None
-        updated = from_item(response["Attributes"])
+        updated = from_item(written)
         if "status" in values:
             status_changed(self._clients, updated)
         return updated
@@ -192,13 +202,14 @@ class JobStore:
 
         None: this chunk was already counted (or the job is gone)."""
         per_file = ", ".join(f"f{file}{name} :{value}" for name, value in _FILE_COUNTERS)
-        try:
-            response = self._db.update_item(
+        token = uuid.uuid4().hex  # tells this commit's own retry (after a lost reply) from another delivery's
+        written = conditional_write(
+                self._db, "UpdateItem", lambda current: current.get("lastCommit") == {"S": token},
                 TableName=self._table,
                 Key=self._key(tenant, job_id),
                 UpdateExpression=(
                     "ADD doneChunks :chunkSet, cProcessed :p, cCreated :c, cUpdated :u, cUnchanged :n, "
-                    f"cFailed :f, cUnprocessed :x, cDead :d, {per_file} SET lastProgressMs = :now"
+                    f"cFailed :f, cUnprocessed :x, cDead :d, {per_file} SET lastProgressMs = :now, lastCommit = :token"
                 ),
                 ConditionExpression="attribute_exists(pk) AND NOT contains(doneChunks, :chunk)",
                 ExpressionAttributeValues={
@@ -212,12 +223,11 @@ class JobStore:
                     ":x": {"N": str(counts.unprocessed)},
                     ":d": {"N": str(counts.dead)},
                     ":now": {"N": str(now_ms())},
+                    ":token": {"S": token},
                 },
                 ReturnValues="ALL_NEW",
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return None
-        return from_item(response["Attributes"])
+        )
+        return None if written is None else from_item(written)
 
     def open_jobs(self) -> list[Item]:
         """Every unfinished job of every tenant (the sweeper's worklist), oldest first."""

@@ -17,7 +17,7 @@ from sluice.access import validation_message
 from sluice.auth import Principal
 from sluice.aws import Clients
 from sluice.clock import iso_from_ms, now_ms
-from sluice.dynamo import Item, from_item, to_item
+from sluice.dynamo import Item, conditional_write, from_item, to_item
 from sluice.errors import BadRequest, Conflict, NotFound
 from sluice.filespecs import FILE_NAME_PATTERN, FileSpec, specs_of
 from sluice.ids import new_sortable_id
@@ -99,15 +99,12 @@ def store_control(clients: Clients, tenant: str, data: bytes, comment: str | Non
                 raise BadRequest(f"file '{name}': columns '{targets[folded]}' and '{column}' are the same header")
             targets[folded] = column
     digest = hashlib.sha256(data).hexdigest()
-    db = clients.dynamodb
-    try:
-        db.put_item(TableName=clients.settings.jobs_table, Item=to_item({
-            "pk": _control_pk(tenant), "sk": f"CONTROL#{digest}", "document": data.decode(),
-            "comment": (comment or "")[:500], "createdMs": now_ms(),
-        }), ConditionExpression="attribute_not_exists(pk)")
-    except db.exceptions.ConditionalCheckFailedException:
-        return digest, False
-    return digest, True
+    item = to_item({"pk": _control_pk(tenant), "sk": f"CONTROL#{digest}", "document": data.decode(),
+                    "comment": (comment or "")[:500], "createdMs": now_ms()})
+    written = conditional_write(clients.dynamodb, "PutItem", lambda current: current["createdMs"] == item["createdMs"],
+                                TableName=clients.settings.jobs_table, Item=item,
+                                ConditionExpression="attribute_not_exists(pk)")
+    return digest, written is not None
 
 
 def load_control(clients: Clients, tenant: str, digest: str) -> ControlDocument:
