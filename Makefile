@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test test-unit test-integration test-e2e lint bench build validate deploy clean
+.PHONY: install run test test-unit test-integration test-e2e soak lint bench build validate deploy clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ test-integration: install
 
 test-e2e: install
 	$(BIN)/pytest tests/e2e
+
+# Longer, random runs of the property and fault tests (CI runs 100 derandomised examples).
+SOAK_EXAMPLES ?= 1000
+soak: install
+	SLUICE_PROPERTY_EXAMPLES=$(SOAK_EXAMPLES) SLUICE_PROPERTY_RANDOM=1 $(BIN)/pytest tests/integration/test_properties.py \
+		tests/integration/test_faults.py tests/integration/test_exactly_once.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,3 +113,10 @@ def inject(monkeypatch: pytest.MonkeyPatch, plan: FaultPlan) -> Faults:
     monkeypatch.setattr("botocore.endpoint.time.sleep", lambda _seconds: None)
     monkeypatch.setattr("sluice.dynamo.time.sleep", lambda _seconds: None)
     return faults
+
+
+@contextmanager
+def faults_during(plan: FaultPlan) -> Iterator[Faults]:
+    """inject() for a block rather than the whole test (one hypothesis example, say)."""
+    with pytest.MonkeyPatch.context() as patch:
+        yield inject(patch, plan)

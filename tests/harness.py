@@ -47,9 +47,10 @@ class Reply:
 
 
 class Harness:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, rows_per_chunk: int = 3) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, rows_per_chunk: int = 3, key_rate_limit: int = 0) -> None:
         self.session = boto3.session.Session(region_name=REGION)
-        self.template = Template(parameters={"RowsPerChunk": str(rows_per_chunk)})
+        # Tests fire requests far faster than any client should; the rate limit has its own tests.
+        self.template = Template(parameters={"RowsPerChunk": str(rows_per_chunk), "KeyRateLimit": str(key_rate_limit)})
         environment = provision(self.template, self.session)
         for name, value in environment.items():
             monkeypatch.setenv(name, value)

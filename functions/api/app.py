@@ -26,6 +26,7 @@ from sluice.ids import is_job_id, is_name
 from sluice.itemtypes import ItemTypeStore
 from sluice.jobs import ERRORS_ON_JOB, FINISHED, JobOptions, JobStore, job_view
 from sluice.observability import metrics
+from sluice.ratelimit import KeyRateLimiter
 from sluice.records import RecordStore
 from sluice.schemas import ItemTypeDefinition
 from sluice.storage import RESULT_KINDS, Storage, result_key
@@ -91,6 +92,7 @@ def _base_url() -> str:
 def _principal(*permissions: str) -> Any:
     principal = require(app.current_event.request_context.authorizer.get_lambda, *permissions)
     logger.append_keys(tenant=principal.tenant, keyId=principal.key_id)
+    KeyRateLimiter(get_clients()).admit(principal.key_id)
     return principal
 
 

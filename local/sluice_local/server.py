@@ -14,6 +14,14 @@ from typing import Any
 from sluice_local.template import REGION, Template
 
 
+def parameter_overrides(text: str) -> dict[str, str]:
+    """`KeyRateLimit=0,RowsPerChunk=500` (as `sam deploy --parameter-overrides`) -> template parameters."""
+    pairs = [part.split("=", 1) for part in text.replace(" ", ",").split(",") if part.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        raise SystemExit(f"SLUICE_PARAMETERS must look like Name=value,Name=value; got {text!r}")
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
 @dataclass
 class LocalStack:
     api_port: int
@@ -49,7 +57,7 @@ class LocalStack:
         from sluice_local.provision import provision
         from sluice_local.runtime import Functions, Poller
 
-        self.template = Template()
+        self.template = Template(parameters=parameter_overrides(os.environ.get("SLUICE_PARAMETERS", "")))
         environment = provision(self.template, boto3.session.Session(region_name=REGION))
         if "POWERTOOLS_LOG_LEVEL" in os.environ:  # the caller's log level wins over the template's default
             environment.pop("POWERTOOLS_LOG_LEVEL", None)

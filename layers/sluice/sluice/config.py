@@ -30,6 +30,7 @@ class Settings:
     sender_email: str = ""
     link_secret_arn: str = ""
     public_api_url: str = ""
+    key_rate_limit: int = 50
 
 
 @lru_cache(maxsize=1)
@@ -55,4 +56,5 @@ def get_settings() -> Settings:
         sender_email=env.get("SENDER_EMAIL", ""),
         link_secret_arn=env.get("LINK_SECRET_ARN", ""),
         public_api_url=env.get("PUBLIC_API_URL", ""),
+        key_rate_limit=int(env.get("KEY_RATE_LIMIT", "50")),
     )

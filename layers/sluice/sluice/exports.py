@@ -32,6 +32,7 @@ from sluice import dynamo
 from sluice.auth import Principal
 from sluice.aws import Clients
 from sluice.clock import iso_from_ms, now_ms
+from sluice.csvsafe import neutralise
 from sluice.dynamo import Item, from_av
 from sluice.errors import BadRequest, NotFound, RejectedInput
 from sluice.ids import new_sortable_id
@@ -45,7 +46,6 @@ LINK_MS = LINK_DAYS * 86_400_000
 REDIRECT_SECONDS = 300
 SQL_MAX_SECONDS = 120
 SQL_MEMORY = "512MB"
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CONTENT_TYPES = {"text/csv": "csv", "application/json": "jsonl", "application/x-ndjson": "jsonl",
                  "application/jsonl": "jsonl"}
 
@@ -185,11 +185,6 @@ def resolve_link(clients: Clients, token: str) -> str:
 
 
 # --- running an export -------------------------------------------------------------------------
-
-
-def neutralise(value: str) -> str:
-    """A text cell a spreadsheet would run as a formula is prefixed with an apostrophe."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 def csv_cell(value: Any) -> Any:

@@ -10,6 +10,7 @@ import tempfile
 from typing import Any
 
 from sluice.aws import Clients
+from sluice.csvsafe import neutralise
 from sluice.dynamo import Item
 from sluice.jobs import JobStore, Outcome, Status, counts_of, is_settled
 from sluice.storage import RESULT_KINDS, Storage, result_key, result_part_key
@@ -51,12 +52,13 @@ def _write_file_results(clients: Clients, job: Item, header: list[str], chunks: 
                  for kind, handle in files.items()}
         writers = {kind: csv.writer(text, lineterminator="\r\n") for kind, text in texts.items()}
         for writer in writers.values():
-            writer.writerow([*header, *OUTCOME_COLUMNS])
+            writer.writerow([*(neutralise(h) for h in header), *OUTCOME_COLUMNS])
         for chunk in chunks:
             body = storage.open(result_part_key(tenant, job_id, chunk)).read().decode()
             for row, outcome, message, *values in csv.reader(io.StringIO(body)):
                 padded = values + [""] * (len(header) - len(values))
-                writers[_KIND_OF[outcome]].writerow([*padded, row, outcome, message])
+                writers[_KIND_OF[outcome]].writerow([*(neutralise(v) for v in padded), row, outcome,
+                                                     neutralise(message)])
         for kind, handle in files.items():
             handle.seek(0)  # streamed from disk in parts: memory stays bounded for any job size
             storage.s3.upload_fileobj(handle, storage.bucket, result_key(tenant, job_id, kind, file_index),

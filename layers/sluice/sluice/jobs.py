@@ -400,5 +400,7 @@ def job_view(job: Item, errors: list[dict[str, Any]], objects_created: list[str]
     }
     if job.get("uploadUrl") and job.get("status") == Status.INITIALIZED:
         view["uploadUrl"] = job["uploadUrl"]
+        if job.get("uploadForm"):
+            view["uploadForm"] = job["uploadForm"]
         view["uploadExpiresAt"] = job.get("uploadExpiresAt")
     return view

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from sluice.errors import RejectedInput
+from sluice.limits import MAX_COLUMNS
 
 csv.field_size_limit(1024 * 1024)
 
@@ -278,6 +279,11 @@ def read_jsonl(text: Iterable[str]) -> RowSource:
                 continue
             if not isinstance(obj, dict):
                 yield SourceRow(number, [line.rstrip("\r\n")], "is not a JSON object", line_number)
+                continue
+            if len(header) + sum(key not in positions for key in obj) > MAX_COLUMNS:
+                yield SourceRow(number, [line.rstrip("\r\n")[:200]],
+                                f"brings the file's keys beyond the {MAX_COLUMNS} columns a file may have",
+                                line_number)
                 continue
             values: list[Any] = [None] * len(header)
             for key, value in obj.items():

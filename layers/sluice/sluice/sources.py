@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from sluice.errors import RejectedInput
+from sluice.limits import MAX_COLUMNS, MAX_UPLOAD_BYTES, row_too_large, shortened
 from sluice.readers import (
     DecodeCheck,
     LineCounter,
     RowSource,
+    SourceRow,
     StreamingBodyIO,
     detect_format,
     parse_delimiter,
@@ -80,6 +82,9 @@ def open_upload(storage: Storage, key: str, options: ReadOptions) -> Iterator[Op
     if not 1 <= options.header_row <= MAX_HEADER_ROW:
         raise RejectedInput(f"headerRow must be from 1 to {MAX_HEADER_ROW}")
     size = storage.size(key)
+    if size > MAX_UPLOAD_BYTES:
+        raise RejectedInput(f"the file is {size} bytes; files of at most {MAX_UPLOAD_BYTES} bytes are imported "
+                            "(split it into several jobs)")
     head = storage.s3.get_object(Bucket=storage.bucket, Key=key, Range=f"bytes=0-{HEAD_BYTES - 1}")["Body"].read() \
         if size else b""
     file_format = detect_format(options.content_type, options.file_name, head)
@@ -88,7 +93,7 @@ def open_upload(storage: Storage, key: str, options: ReadOptions) -> Iterator[Op
             path = Path(directory) / f"upload.{file_format}"
             with path.open("wb") as spool:
                 digest = _digest_of(storage, key, spool.write)
-            source = read_workbook(path, file_format, options.sheet, options.header_row)
+            source = _bounded(read_workbook(path, file_format, options.sheet, options.header_row))
             yield OpenedSource(source, file_format, digest, size, {"format": file_format, **source.facts})
         return
 
@@ -110,4 +115,24 @@ def open_upload(storage: Storage, key: str, options: ReadOptions) -> Iterator[Op
         if options.header_row != 1:
             raise RejectedInput("headerRow applies to CSV files and workbooks, not JSON Lines")
         source = read_jsonl(lines)
-    yield OpenedSource(source, file_format, digest, size, facts, [encoding.note] if encoding.note else [], lines)
+    yield OpenedSource(_bounded(source), file_format, digest, size, facts, [encoding.note] if encoding.note else [],
+                       lines)
+
+
+def _bounded(source: RowSource) -> RowSource:
+    """Holds a source to the limits: too many columns rejects the file, a row too large is a row error."""
+    if len(source.header) > MAX_COLUMNS:
+        raise RejectedInput(f"the header has {len(source.header)} columns; files of at most {MAX_COLUMNS} "
+                            "columns are imported")
+
+    inner = source.rows
+
+    def rows() -> Iterator[SourceRow]:
+        for row in inner:
+            if row.error is None and (too_large := row_too_large(row.values)):
+                yield SourceRow(row.row, shortened(row.values), too_large, row.line)
+            else:
+                yield row
+
+    source.rows = rows()
+    return source

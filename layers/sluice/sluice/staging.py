@@ -23,6 +23,7 @@ from sluice.filespecs import FILE_NAME_PATTERN, FileSpec, specs_of
 from sluice.ids import new_sortable_id
 from sluice.itemtypes import ItemTypeStore
 from sluice.jobs import FINISHED, JobStore, Status
+from sluice.limits import MAX_UPLOAD_BYTES
 from sluice.schemas import normalise_header
 from sluice.storage import Storage
 
@@ -187,8 +188,10 @@ def file_upload_url(clients: Clients, tenant: str, job_id: str, name: str) -> di
     job = _open_staged_job(clients, tenant, job_id)
     index = _file_index(job, name)
     seconds = clients.settings.upload_url_seconds
-    url = Storage(clients).presign_put(staging_key(tenant, job_id, index), seconds)
-    return {"name": name, "uploadUrl": url, "uploadExpiresAt": iso_from_ms(now_ms() + seconds * 1000)}
+    storage, key = Storage(clients), staging_key(tenant, job_id, index)
+    return {"name": name, "uploadUrl": storage.presign_put(key, seconds),
+            "uploadForm": storage.presign_post(key, seconds, MAX_UPLOAD_BYTES),
+            "uploadExpiresAt": iso_from_ms(now_ms() + seconds * 1000)}
 
 
 def _mark_uploaded(clients: Clients, job: Item, index: int, facts: dict[str, Any]) -> None:

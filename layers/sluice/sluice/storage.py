@@ -53,5 +53,12 @@ class Storage:
         return str(self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds))
 
     def presign_put(self, key: str, seconds: int) -> str:
+        """A PUT to exactly this key. S3 cannot cap a presigned PUT's size: ingest rejects oversized files."""
         return str(self.s3.generate_presigned_url("put_object", Params={"Bucket": self.bucket, "Key": key},
                                                   ExpiresIn=seconds))
+
+    def presign_post(self, key: str, seconds: int, max_bytes: int) -> dict[str, Any]:
+        """A browser-style form POST to exactly this key, which S3 itself refuses above max_bytes."""
+        form = self.s3.generate_presigned_post(self.bucket, key, Conditions=[["content-length-range", 1, max_bytes]],
+                                               ExpiresIn=seconds)
+        return {"url": form["url"], "fields": form["fields"], "maxBytes": max_bytes}

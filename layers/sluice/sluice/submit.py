@@ -8,12 +8,13 @@ from sluice.auth import Principal
 from sluice.aws import Clients
 from sluice.clock import iso_from_ms, now_ms
 from sluice.dynamo import Item
-from sluice.errors import BadRequest, Conflict, NotFound
+from sluice.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from sluice.filespecs import FileSpec
 from sluice.finalize import settle
 from sluice.ids import new_sortable_id
 from sluice.itemtypes import ItemTypeStore
 from sluice.jobs import FINISHED, JobOptions, JobStore, Status
+from sluice.limits import MAX_INLINE_LINES, MAX_UPLOAD_BYTES
 from sluice.storage import Storage, result_key, upload_key
 
 
@@ -61,6 +62,10 @@ def new_job(clients: Clients, principal: Principal, options: JobOptions, status:
 
 def submit_inline(clients: Clients, principal: Principal, options: JobOptions, data: bytes) -> Item:
     """Forms 1 and 2: the data came with the request; store it and let the upload event start ingest."""
+    lines = data.count(b"\n")
+    if lines > MAX_INLINE_LINES:
+        raise PayloadTooLarge(f"the body has {lines} lines; a request carries at most {MAX_INLINE_LINES}. For more "
+                              "rows POST application/json {\"itemType\": ..., \"fileName\": ...} and upload the file")
     job = new_job(clients, principal, options, Status.ACCEPTED)
     store = JobStore(clients)
     store.create(job)
@@ -76,7 +81,9 @@ def submit_for_upload(clients: Clients, principal: Principal, options: JobOption
     """Form 3: an open job with a presigned PUT URL; the upload itself starts processing."""
     job = new_job(clients, principal, options, Status.INITIALIZED)
     seconds = clients.settings.upload_url_seconds
-    job["uploadUrl"] = Storage(clients).presign_put(upload_key(job["tenant"], job["jobId"]), seconds)
+    storage, key = Storage(clients), upload_key(job["tenant"], job["jobId"])
+    job["uploadUrl"] = storage.presign_put(key, seconds)
+    job["uploadForm"] = storage.presign_post(key, seconds, MAX_UPLOAD_BYTES)
     job["uploadExpiresAt"] = iso_from_ms(job["submitMs"] + seconds * 1000)
     JobStore(clients).create(job)
     return job
