@@ -202,7 +202,10 @@ class Harness:
                     event = sqs_event(batch, self.template.physical[source.queue]["Arn"])
                     failed: set[str] = set()
                     for _ in range(2 if chooser.random() < duplicate else 1):
-                        result = self.invoke(source.function, event) or {}
+                        try:
+                            result = self.invoke(source.function, event) or {}
+                        except Exception:  # the invocation failed as a whole: every message comes back
+                            result = {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in batch]}
                         failed |= {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
                     for message in batch:
                         if message["MessageId"] in failed:  # back on the queue at once

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 
 import pytest
@@ -96,3 +97,22 @@ def test_local_scheduler_fires_rate_schedules_at_the_speedup() -> None:
     assert len(calls) >= 3
     assert calls[0][0] == "SweeperFunction" and calls[0][1]["detail-type"] == "Scheduled Event"
     assert ScheduleSource("F", "C", "cron(0 2 * * ? *)", True, None).interval_seconds() is None
+
+
+def test_metrics_flush_without_the_namespace_variable_and_never_raise() -> None:
+    """Powertools flushes every 100 values; imported before the environment was set, it once had no
+    namespace and the flush raised inside a chunk, after its commit."""
+    import subprocess
+    import sys
+
+    code = ("from sluice import observability\n"
+            "for _ in range(250): observability.count('RowsCreated')\n"
+            "observability.metrics.add_metric = None  # a broken metrics client: counting still does not raise\n"
+            "observability.count('RowsCreated')\n"
+            "print('ok')\n")
+    env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_METRICS_NAMESPACE"}
+    env["POWERTOOLS_METRICS_DISABLED"] = "false"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("ok")
+    assert '"Namespace": "Sluice"' in done.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,15 @@ def test_no_wildcard_resources_in_function_policies() -> None:
             assert isinstance(policy, dict) and len(policy) == 1, (name, policy)  # SAM policy templates only
             (_, arguments), = policy.items()
             assert all(value not in ("*", {"Ref": "AWS::NoValue"}) for value in arguments.values()), (name, policy)
+
+
+def test_access_logs_carry_no_credential() -> None:
+    """Export links carry their credential in the path, and keys travel in headers: the access log records
+    the route template and the tenant, never the path, a header or the query string."""
+    api = Template().of_type("AWS::Serverless::HttpApi")["HttpApi"]
+    log_format = api["Properties"]["AccessLogSettings"]["Format"]
+    fields = json.loads(log_format)
+    assert fields["route"] == "$context.routeKey"
+    for leaky in ("$context.path", "$request.header", "$request.querystring", "$context.authorizer.keyId",
+                  "$input"):
+        assert leaky not in log_format

@@ -37,7 +37,7 @@ def make_clients(settings: Settings | None = None) -> Clients:
     session = boto3.session.Session()
     return Clients(
         dynamodb=session.client("dynamodb", config=_CLIENT_CONFIG),
-        s3=session.client("s3", config=_CLIENT_CONFIG),
+        s3=session.client("s3", config=_CLIENT_CONFIG.merge(Config(signature_version="s3v4"))),
         sqs=session.client("sqs", config=_CLIENT_CONFIG),
         settings=settings,
         events=session.client("events", config=_CLIENT_CONFIG),

@@ -5,16 +5,28 @@ JobsCompleted/Failed/Rejected/Canceled, ExportsCompleted."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Metrics
+import os
+
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-metrics = Metrics()
+logger = Logger(child=True)
+# The namespace is given here rather than left to Powertools, which reads it once at import: a module
+# imported before the environment is set (tests, tools) would otherwise flush without one, and fail.
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Sluice")
+
+
+def _add(name: str, unit: MetricUnit, value: float) -> None:
+    try:
+        metrics.add_metric(name=name, unit=unit, value=value)
+    except Exception:  # a metric lost is better than a chunk failed after its commit
+        logger.exception("metric not recorded", extra={"metric": name})
 
 
 def count(name: str, value: int = 1) -> None:
     if value:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        _add(name, MetricUnit.Count, value)
 
 
 def milliseconds(name: str, value: float) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+    _add(name, MetricUnit.Milliseconds, value)
