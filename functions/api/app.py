@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from sluice import exports, staging, submit
+from sluice import exports, openapi, staging, submit
 from sluice.access import require, validation_message
 from sluice.attribute_updates import UpdateEntry, apply_updates
 from sluice.auth import KeyStore
@@ -127,6 +127,11 @@ def _checked_item_type(name: str) -> str:
 @app.get("/v1/health")
 def health() -> dict[str, Any]:
     return {"status": "ok"}
+
+
+@app.get("/v1/openapi.json")
+def openapi_document() -> dict[str, Any]:
+    return openapi.document()
 
 
 # --- item types -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 from sluice.auth import PERMISSIONS
 from tests.harness import Harness
 
-PUBLIC = {"GET /v1/health", "GET /v1/export-links/<token>"}
+PUBLIC = {"GET /v1/health", "GET /v1/openapi.json", "GET /v1/export-links/<token>"}
 READ_SCHEMAS = {"schemas:write", "imports:read", "imports:write"}
 ALLOWED = {
     "GET /v1/item-types": READ_SCHEMAS,

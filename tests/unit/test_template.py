@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,30 @@ def test_access_logs_carry_no_credential() -> None:
     for leaky in ("$context.path", "$request.header", "$request.querystring", "$context.authorizer.keyId",
                   "$input"):
         assert leaky not in log_format
+
+
+def test_the_openapi_document_lists_every_route_the_api_serves() -> None:
+    import importlib.util
+
+    from sluice import openapi
+
+    spec = importlib.util.spec_from_file_location("api_app", Path("functions/api/app.py"))
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    served = set()
+    for route in module.app._static_routes + module.app._dynamic_routes:
+        path = re.sub(r"<(\w+)>", lambda m: "{" + _OPENAPI_NAMES.get(m.group(1), m.group(1)) + "}", route.path)
+        served.add((route.method.lower(), path))
+    documented = {(method, path) for path, item in openapi.document()["paths"].items()
+                  for method in item if method != "parameters"}
+    assert served == documented
+    public = {(m, p) for p, item in openapi.document()["paths"].items() for m, op in item.items()
+              if m != "parameters" and op.get("security") == []}
+    events = Template().resources["ApiFunction"]["Properties"]["Events"]
+    unauthenticated = {(e["Properties"]["Method"].lower(), e["Properties"]["Path"]) for e in events.values()
+                       if e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
+    assert public == unauthenticated
+
+
+_OPENAPI_NAMES = {"item_type": "itemType", "job_id": "jobId", "export_id": "exportId", "key_id": "keyId"}
