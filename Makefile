@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test test-unit test-integration test-e2e soak lint bench build validate deploy clean
+.PHONY: install run test test-unit test-integration test-e2e soak load lint bench build validate deploy clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: install
 	$(BIN)/python -m bench.pipeline $(BENCH_ARGS)
 	$(BIN)/python -m bench.attribute_updates
 	$(BIN)/python -m bench.exports
+
+# 50 concurrent clients against the local stack for 60 s (figures in docs/benchmarks.md).
+load: install
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 validate: install
 	$(BIN)/cfn-lint template.yaml

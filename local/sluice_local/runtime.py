@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -41,8 +42,23 @@ def load_handler(spec: FunctionSpec, instance: int = 0) -> Any:
     loader_spec = importlib.util.spec_from_file_location(module_name, path)
     assert loader_spec and loader_spec.loader
     module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[module_name] = module
     loader_spec.loader.exec_module(module)
     return getattr(module, attribute)
+
+
+# Powertools' event handler keeps the current event on a class (BaseRouter.current_event), shared by every
+# resolver in the process. A Lambda sandbox is a process running one invocation at a time, so that is safe
+# there; here the instances are threads of one process, and two API invocations at once would read each
+# other's request (another tenant's body and principal). Invocations of resolver functions take turns.
+_RESOLVER_TURN = threading.Lock()
+
+
+def _uses_resolver(handler: Any) -> bool:
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    module = sys.modules.get(handler.__module__) if hasattr(handler, "__module__") else None
+    return module is not None and any(isinstance(value, BaseRouter) for value in vars(module).values())
 
 
 class FunctionPool:
@@ -51,13 +67,16 @@ class FunctionPool:
     def __init__(self, spec: FunctionSpec, size: int) -> None:
         self.spec = spec
         self._free: queue.Queue[Any] = queue.Queue()
-        for i in range(size):
-            self._free.put(load_handler(spec, i))
+        handlers = [load_handler(spec, i) for i in range(size)]
+        for handler in handlers:
+            self._free.put(handler)
+        self.exclusive = any(_uses_resolver(h) for h in handlers)
 
     def invoke(self, event: Any) -> Any:
         handler = self._free.get()
         try:
-            return handler(event, FakeContext(self.spec.logical_id, self.spec.timeout))
+            with _RESOLVER_TURN if self.exclusive else contextlib.nullcontext():
+                return handler(event, FakeContext(self.spec.logical_id, self.spec.timeout))
         finally:
             self._free.put(handler)
 

@@ -1,0 +1,184 @@
+"""`make load`: many concurrent clients against the local stack (its own process, real HTTP) for a while.
+
+Each client, in a closed loop: submit a job (mostly small, some large; a share of rows invalid on purpose),
+then poll it until it finishes and check its counts exactly. After the time is up, outstanding jobs are
+waited for. Prints submit latency p50/p99, jobs/s, rows/s, every status seen (5xx must be zero) and the
+number of jobs whose counts were not exact (must be zero); exits non-zero when either is not."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+SCHEMA = {"key": ["email"], "fields": {"email": {"type": "email", "required": True}, "name": {"type": "string"},
+                                       "age": {"type": "integer", "min": 0, "max": 150}}}
+TENANTS = 10
+
+
+@dataclass
+class Totals:
+    submit_ms: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    jobs: int = 0
+    rows: int = 0
+    inexact: list[str] = field(default_factory=list)
+    last_finish: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_stack() -> tuple[str, subprocess.Popen[bytes], Path]:
+    api_port, aws_port = _free_port(), _free_port()
+    keys = ",".join(f"load{t}:load-key-{t}" for t in range(TENANTS))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"SLUICE_API_PORT": str(api_port), "SLUICE_AWS_PORT": str(aws_port), "SLUICE_DEV_KEYS": keys,
+                "POWERTOOLS_LOG_LEVEL": "WARNING"})
+    log = Path(tempfile.mkstemp(prefix="sluice-load-", suffix=".log")[1])
+    process = subprocess.Popen([sys.executable, "-m", "sluice_local.server"], env=env, stdout=log.open("wb"),
+                               stderr=subprocess.STDOUT)
+    api = f"http://127.0.0.1:{api_port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the local stack exited; see {log}")
+        try:
+            if requests.get(f"{api}/v1/health", timeout=1).status_code == 200:
+                return api, process, log
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the local stack did not start")
+
+
+class Client:
+    def __init__(self, api: str, number: int, totals: Totals, large_share: float, invalid_share: float) -> None:
+        self.api = api
+        self.number = number
+        self.totals = totals
+        self.random = random.Random(number)
+        self.large_share = large_share
+        self.invalid_share = invalid_share
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer load-key-{number % TENANTS}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        while True:
+            response = self.session.request(method, f"{self.api}{path}", timeout=120, **kwargs)
+            with self.totals.lock:
+                self.totals.statuses[response.status_code] += 1
+            if response.status_code not in (429, 503):
+                return response
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+
+    def run(self, until: float) -> None:
+        sequence = 0
+        while time.time() < until:
+            sequence += 1
+            self.one_job(sequence)
+
+    def one_job(self, sequence: int) -> None:
+        rows = self.random.randint(5_000, 20_000) if self.random.random() < self.large_share \
+            else self.random.randint(10, 200)
+        invalid = {r for r in range(1, rows + 1) if self.random.random() < self.invalid_share}
+        text = io.StringIO()
+        text.write("email,name,age\n")
+        for r in range(1, rows + 1):
+            text.write(f"c{self.number}-j{sequence}-r{r}@load.test,Name {r},{'x' if r in invalid else r % 100}\n")
+        started = time.perf_counter()
+        reply = self.request("POST", "/v1/jobs", files={"file": ("load.csv", text.getvalue().encode(), "text/csv")},
+                             data={"itemType": "person"})
+        elapsed = (time.perf_counter() - started) * 1000
+        if reply.status_code != 202:
+            with self.totals.lock:
+                self.totals.inexact.append(f"submit {reply.status_code}: {reply.text[:200]}")
+            return
+        with self.totals.lock:
+            self.totals.submit_ms.append(elapsed)
+        job_id = reply.json()["jobId"]
+        while True:
+            time.sleep(0.3)
+            job = self.request("GET", f"/v1/jobs/{job_id}").json()
+            if job.get("finished"):
+                break
+        expected = {"total": rows, "processed": rows, "created": rows - len(invalid), "updated": 0,
+                    "unchanged": 0, "failed": len(invalid), "unprocessed": 0}
+        counts = {k: job["counts"].get(k) for k in expected}
+        with self.totals.lock:
+            if job["status"] != "Completed" or counts != expected:
+                self.totals.inexact.append(f"{job_id}: {job['status']} {counts} != {expected}")
+            self.totals.jobs += 1
+            self.totals.rows += rows
+            self.totals.last_finish = time.time()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--large-share", type=float, default=0.05, help="share of jobs with 5,000-20,000 rows")
+    parser.add_argument("--invalid-share", type=float, default=0.05, help="share of rows that fail validation")
+    parser.add_argument("--out", default="bench/out/load.json")
+    args = parser.parse_args()
+
+    api, process, log = start_stack()
+    try:
+        for tenant in range(TENANTS):
+            reply = requests.put(f"{api}/v1/item-types/person", json=SCHEMA, timeout=30,
+                                 headers={"Authorization": f"Bearer load-key-{tenant}"})
+            assert reply.status_code in (200, 201), reply.text
+        totals = Totals()
+        started = time.time()
+        until = started + args.seconds
+        clients = [Client(api, n, totals, args.large_share, args.invalid_share) for n in range(args.clients)]
+        with ThreadPoolExecutor(max_workers=args.clients) as pool:
+            for future in [pool.submit(c.run, until) for c in clients]:
+                future.result()
+        elapsed = max(totals.last_finish, until) - started
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    latencies = sorted(totals.submit_ms)
+    server_errors = sum(n for status, n in totals.statuses.items() if status >= 500)
+    report = {
+        "clients": args.clients, "seconds": args.seconds, "elapsedSeconds": round(elapsed, 1),
+        "jobs": totals.jobs, "rows": totals.rows,
+        "jobsPerSecond": round(totals.jobs / elapsed, 2), "rowsPerSecond": round(totals.rows / elapsed),
+        "submitMs": {"p50": round(statistics.median(latencies), 1),
+                     "p99": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 1),
+                     "max": round(latencies[-1], 1)} if latencies else {},
+        "statuses": dict(sorted(totals.statuses.items())), "serverErrors": server_errors,
+        "inexactJobs": len(totals.inexact), "inexactExamples": totals.inexact[:5],
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    if server_errors or totals.inexact:
+        raise SystemExit(f"load failed: {server_errors} server errors, {len(totals.inexact)} inexact jobs "
+                         f"(stack log: {log})")
+    log.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
