@@ -39,6 +39,7 @@ class Totals:
     jobs: int = 0
     rows: int = 0
     inexact: list[str] = field(default_factory=list)
+    connection_errors: list[str] = field(default_factory=list)
     last_finish: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -85,7 +86,13 @@ class Client:
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         while True:
-            response = self.session.request(method, f"{self.api}{path}", timeout=120, **kwargs)
+            try:
+                response = self.session.request(method, f"{self.api}{path}", timeout=120, **kwargs)
+            except requests.ConnectionError as exc:  # counted as a failure of the service, and tried again
+                with self.totals.lock:
+                    self.totals.connection_errors.append(str(exc)[:200])
+                time.sleep(1)
+                continue
             with self.totals.lock:
                 self.totals.statuses[response.status_code] += 1
             if response.status_code not in (429, 503):
@@ -169,13 +176,15 @@ def main() -> None:
                      "p99": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 1),
                      "max": round(latencies[-1], 1)} if latencies else {},
         "statuses": dict(sorted(totals.statuses.items())), "serverErrors": server_errors,
+        "connectionErrors": len(totals.connection_errors),
         "inexactJobs": len(totals.inexact), "inexactExamples": totals.inexact[:5],
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
-    if server_errors or totals.inexact:
-        raise SystemExit(f"load failed: {server_errors} server errors, {len(totals.inexact)} inexact jobs "
+    if server_errors or totals.inexact or totals.connection_errors:
+        raise SystemExit(f"load failed: {server_errors} server errors, {len(totals.connection_errors)} connection "
+                         f"errors, {len(totals.inexact)} inexact jobs "
                          f"(stack log: {log})")
     log.unlink(missing_ok=True)
 

@@ -190,3 +190,18 @@ def test_no_secret_reaches_any_log_line(harness: Harness) -> None:
     assert all(secrets.values()), secrets
     leaked = [name for name, value in secrets.items() if value in text]
     assert leaked == []
+
+
+def test_s3_keys_come_from_validated_ids_never_from_file_names(harness: Harness) -> None:
+    harness.define()
+    hostile = "../../results/globex/x/../../inbox/acme/contact/evil.csv"
+    job = harness.call("POST", "/v1/jobs", files={"file": (hostile, io.BytesIO(b"email\nh@x.org\n"))},
+                       data={"itemType": "contact"}).json()
+    keys = [o["Key"] for o in harness.s3.list_objects_v2(Bucket=harness.clients.settings.bucket)["Contents"]]
+    assert upload_key("acme", job["jobId"]) in keys
+    assert not [k for k in keys if "evil" in k or ".." in k]
+    done = harness.run(job["jobId"])
+    assert done["counts"]["created"] == 1
+    assert harness.call("GET", "/v1/jobs/..%2F..%2Fx").status_code == 404
+    assert harness.call("PUT", "/v1/item-types/..%2Fx", json_body={"fields": {"a": {"type": "string"}}}
+                        ).status_code == 400

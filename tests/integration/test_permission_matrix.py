@@ -73,3 +73,34 @@ def test_every_route_declares_its_permissions_and_refuses_the_rest(harness: Harn
             assert refused == (permission not in ALLOWED[route]), (route, permission, reply.status_code, reply.content)
             checked += 1
     assert checked == len(ALLOWED) * (len(PERMISSIONS) - 1)
+
+
+def test_every_route_answers_404_for_another_tenants_ids(harness: Harness) -> None:
+    harness.define()
+    job = harness.run(harness.submit_csv("email,age\na@x.org,1\nb@x.org,-1\n")["jobId"])
+    assert job["counts"]["created"] == 1 and job["counts"]["failed"] == 1
+    export = harness.call("POST", "/v1/exports", json_body={"itemType": "contact"}).json()
+    harness.pump()
+    acme_key = harness.call("POST", "/v1/api-keys", json_body={"name": "k", "permissions": ["imports:read"]}).json()
+    harness.define(tenant="globex")
+    ids = {"<item_type>": "contact", "<job_id>": job["jobId"], "<export_id>": export["exportId"],
+           "<kind>": "failed", "<key>": "a%40x.org", "<key_id>": acme_key["keyId"]}
+    bodies = {"POST /v1/jobs/<job_id>/files": {"name": "people.csv"}, "POST /v1/jobs/<job_id>/schedule": {}}
+    checked = []
+    for method, path in _routes():
+        route = f"{method} {path}"
+        if route in PUBLIC or "<" not in path or "/item-types/" in path:  # item types: each tenant its own names
+            continue
+        target = path
+        for placeholder, value in ids.items():
+            target = target.replace(placeholder, value)
+        reply = harness.call(method, target, tenant="globex", json_body=bodies.get(route, {}))
+        if route == "GET /v1/records/<item_type>":  # globex's own (empty) contact records, none of acme's
+            assert reply.status_code == 200 and reply.json()["items"] == [], reply.content
+        else:
+            assert reply.status_code == 404, (route, reply.status_code, reply.content)
+        checked.append(route)
+    assert len(checked) == 12
+    assert harness.job(job["jobId"])["status"] == "Completed"  # and acme's things are untouched
+    assert not next(k for k in harness.call("GET", "/v1/api-keys").json()["items"]
+                    if k["keyId"] == acme_key["keyId"])["revoked"]

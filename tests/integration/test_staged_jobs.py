@@ -64,6 +64,9 @@ def test_controls_are_content_addressed_and_checked(staged: Harness) -> None:
         ({"files": {}}, 400, "files"),
         ({"files": {"../x": {"itemType": "contact"}}}, 400, "file names must match"),
         ({"files": {"a.csv": {"itemType": "contact", "format": "pdf"}}}, 400, "format"),
+        ({"files": {f"f{i}.csv": {"itemType": "contact"} for i in range(21)}}, 400, "at most 20"),
+        ({"files": {"a.csv": {"itemType": "contact"}}, "pad": "x" * 256 * 1024}, 400,
+         "a control document is at most 262144 bytes"),
     ]
     for document, status, message in bad:
         reply = staged.call("POST", "/v1/controls", json_body=document)

@@ -144,3 +144,9 @@ def test_the_openapi_document_lists_every_route_the_api_serves() -> None:
 
 
 _OPENAPI_NAMES = {"item_type": "itemType", "job_id": "jobId", "export_id": "exportId", "key_id": "keyId"}
+
+
+def test_the_authorizer_does_not_cache_so_revocation_is_immediate() -> None:
+    api = Template().of_type("AWS::Serverless::HttpApi")["HttpApi"]
+    authorizer = api["Properties"]["Auth"]["Authorizers"]["ApiKeyAuthorizer"]
+    assert authorizer["Identity"]["ReauthorizeEvery"] == 0
