@@ -18,7 +18,7 @@ from sluice.auth import KeyStore
 from sluice.aws import get_clients, reset_clients
 from sluice_local.gateway import Gateway
 from sluice_local.provision import provision
-from sluice_local.runtime import Functions, Poller
+from sluice_local.runtime import Functions, Poller, sqs_event
 from sluice_local.template import REGION, Template
 
 CONTACT_SCHEMA = {
@@ -129,9 +129,14 @@ class Harness:
 
     def pump(self, rounds: int = 1000) -> int:
         """Deliver every queued message (ingest, then chunks) until the queues are empty."""
+        return self._until_drained(lambda: sum(p.poll_once(0) for p in self.pollers.values()), rounds)
+
+    @staticmethod
+    def _until_drained(one_round: Any, rounds: int) -> int:
+        """Runs delivery rounds until one moves nothing; returns the messages moved."""
         delivered = 0
         for _ in range(rounds):
-            moved = sum(p.poll_once(0) for p in self.pollers.values())
+            moved = one_round()
             delivered += moved
             if moved == 0:
                 return delivered
@@ -159,36 +164,30 @@ class Harness:
 
     def pump_twice(self, rounds: int = 1000) -> int:
         """Deliver every message twice in a row before deleting it: at-least-once at its worst."""
-        delivered = 0
-        for _ in range(rounds):
+
+        def one_round() -> int:
             moved = 0
             for source in self.template.sqs_sources():
-                url = self.queue_url(source.queue)
                 messages = self.receive(source.queue, source.batch_size)
                 if not messages:
                     continue
-                from sluice_local.runtime import sqs_event
-
                 event = sqs_event(messages, self.template.physical[source.queue]["Arn"])
                 for _ in range(2):
                     result = self.invoke(source.function, event)
                     assert not result.get("batchItemFailures"), result
                 for m in messages:
-                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                    self.sqs.delete_message(QueueUrl=self.queue_url(source.queue), ReceiptHandle=m["ReceiptHandle"])
                 moved += len(messages)
-            delivered += moved
-            if moved == 0:
-                return delivered
-        raise AssertionError("queues did not drain")
+            return moved
+
+        return self._until_drained(one_round, rounds)
 
     def pump_shuffled(self, seed: int, duplicate: float = 0.3, rounds: int = 1000) -> int:
         """Deliver messages out of order, in random batches, some of them twice; a message whose
         delivery failed comes back later (as after its visibility timeout). Returns deliveries made."""
-        from sluice_local.runtime import sqs_event
-
         chooser = random.Random(seed)
-        delivered = 0
-        for _ in range(rounds):
+
+        def one_round() -> int:
             moved = 0
             for source in self.template.sqs_sources():
                 url = self.queue_url(source.queue)
@@ -214,10 +213,9 @@ class Harness:
                         else:
                             self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                     moved += len(batch)
-            delivered += moved
-            if moved == 0:
-                return delivered
-        raise AssertionError("queues did not drain")
+            return moved
+
+        return self._until_drained(one_round, rounds)
 
     def dead_letters(self, logical_id: str) -> int:
         attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url(logical_id),
