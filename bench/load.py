@@ -10,13 +10,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -26,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from sluice_local.spawn import SpawnedStack, spawn_stack
 
 SCHEMA = {"key": ["email"], "fields": {"email": {"type": "email", "required": True}, "name": {"type": "string"},
                                        "age": {"type": "integer", "min": 0, "max": 150}}}
@@ -44,33 +41,8 @@ class Totals:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_stack() -> tuple[str, subprocess.Popen[bytes], Path]:
-    api_port, aws_port = _free_port(), _free_port()
-    keys = ",".join(f"load{t}:load-key-{t}" for t in range(TENANTS))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"SLUICE_API_PORT": str(api_port), "SLUICE_AWS_PORT": str(aws_port), "SLUICE_DEV_KEYS": keys,
-                "POWERTOOLS_LOG_LEVEL": "WARNING"})
-    log = Path(tempfile.mkstemp(prefix="sluice-load-", suffix=".log")[1])
-    process = subprocess.Popen([sys.executable, "-m", "sluice_local.server"], env=env, stdout=log.open("wb"),
-                               stderr=subprocess.STDOUT)
-    api = f"http://127.0.0.1:{api_port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the local stack exited; see {log}")
-        try:
-            if requests.get(f"{api}/v1/health", timeout=1).status_code == 200:
-                return api, process, log
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the local stack did not start")
+def start_stack() -> SpawnedStack:
+    return spawn_stack(",".join(f"load{t}:load-key-{t}" for t in range(TENANTS)))
 
 
 class Client:
@@ -149,7 +121,8 @@ def main() -> None:
     parser.add_argument("--out", default="bench/out/load.json")
     args = parser.parse_args()
 
-    api, process, log = start_stack()
+    spawned = start_stack()
+    api, process, log = spawned.api, spawned.process, spawned.log
     try:
         for tenant in range(TENANTS):
             reply = requests.put(f"{api}/v1/item-types/person", json=SCHEMA, timeout=30,

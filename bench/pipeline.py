@@ -78,17 +78,14 @@ def pipeline(path: Path, rows: int, rows_per_chunk: int, with_bare_loader: bool 
 
 def ingest_memory(path: Path) -> dict[str, Any]:
     """Peak RSS of ingest alone: it runs in its own process against a moto server in this one."""
-    import socket
-
     import boto3
     from moto.server import ThreadedMotoServer
 
     from sluice_local.provision import provision
+    from sluice_local.spawn import free_port
     from sluice_local.template import Template
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import requests
 
+from sluice_local.spawn import spawn_stack
+
 DEV_KEYS = "acme:acme-key,globex:globex-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -46,28 +37,9 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    api_port, aws_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"SLUICE_API_PORT": str(api_port), "SLUICE_AWS_PORT": str(aws_port), "SLUICE_DEV_KEYS": DEV_KEYS,
-                "POWERTOOLS_LOG_LEVEL": "WARNING", "SLUICE_SCHEDULE_SPEEDUP": "300"})
-    # Output goes to a file: an unread pipe fills up (moto logs every request) and blocks the stack.
-    log = tempfile.NamedTemporaryFile(prefix="sluice-local-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen([sys.executable, "-m", "sluice_local.server"], env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    api = f"http://127.0.0.1:{api_port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(Path(log.name).read_text(errors="replace")[-5000:])
-        try:
-            if requests.get(f"{api}/v1/health", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("local stack did not start in 60 s")
-    yield Stack(api, f"http://127.0.0.1:{aws_port}", process)
+    spawned = spawn_stack(DEV_KEYS, {"SLUICE_SCHEDULE_SPEEDUP": "300"}, timeout=60)
+    process = spawned.process
+    yield Stack(spawned.api, spawned.aws, process)
     process.terminate()
     try:
         process.wait(timeout=30)
@@ -75,5 +47,4 @@ def stack() -> Iterator[Stack]:
         process.send_signal(signal.SIGUSR1)  # the stack prints its threads' stacks before it is killed
         time.sleep(1)
         process.kill()
-        output = Path(log.name).read_text(errors="replace")
-        raise AssertionError("the local stack did not stop on SIGTERM:\n" + output[-20000:]) from None
+        raise AssertionError("the local stack did not stop on SIGTERM:\n" + spawned.output()) from None

@@ -100,10 +100,10 @@ def test_sluice_command_imports_with_progress_and_summary(stack: Stack, tmp_path
 
 
 def test_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    from tests.e2e.conftest import _free_port
+    from sluice_local.spawn import free_port
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"SLUICE_API_PORT": str(_free_port()), "SLUICE_AWS_PORT": str(_free_port())})
+    env.update({"SLUICE_API_PORT": str(free_port()), "SLUICE_AWS_PORT": str(free_port())})
     process = subprocess.Popen([sys.executable, "-m", "sluice_local.server"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None

@@ -204,28 +204,28 @@ class JobStore:
         per_file = ", ".join(f"f{file}{name} :{value}" for name, value in _FILE_COUNTERS)
         token = uuid.uuid4().hex  # tells this commit's own retry (after a lost reply) from another delivery's
         written = conditional_write(
-                self._db, "UpdateItem", lambda current: current.get("lastCommit") == {"S": token},
-                TableName=self._table,
-                Key=self._key(tenant, job_id),
-                UpdateExpression=(
-                    "ADD doneChunks :chunkSet, cProcessed :p, cCreated :c, cUpdated :u, cUnchanged :n, "
-                    f"cFailed :f, cUnprocessed :x, cDead :d, {per_file} SET lastProgressMs = :now, lastCommit = :token"
-                ),
-                ConditionExpression="attribute_exists(pk) AND NOT contains(doneChunks, :chunk)",
-                ExpressionAttributeValues={
-                    ":chunkSet": {"NS": [str(chunk)]},
-                    ":chunk": {"N": str(chunk)},
-                    ":p": {"N": str(counts.processed)},
-                    ":c": {"N": str(counts.created)},
-                    ":u": {"N": str(counts.updated)},
-                    ":n": {"N": str(counts.unchanged)},
-                    ":f": {"N": str(counts.failed)},
-                    ":x": {"N": str(counts.unprocessed)},
-                    ":d": {"N": str(counts.dead)},
-                    ":now": {"N": str(now_ms())},
-                    ":token": {"S": token},
-                },
-                ReturnValues="ALL_NEW",
+            self._db, "UpdateItem", lambda current: current.get("lastCommit") == {"S": token},
+            TableName=self._table,
+            Key=self._key(tenant, job_id),
+            UpdateExpression=(
+                "ADD doneChunks :chunkSet, cProcessed :p, cCreated :c, cUpdated :u, cUnchanged :n, "
+                f"cFailed :f, cUnprocessed :x, cDead :d, {per_file} SET lastProgressMs = :now, lastCommit = :token"
+            ),
+            ConditionExpression="attribute_exists(pk) AND NOT contains(doneChunks, :chunk)",
+            ExpressionAttributeValues={
+                ":chunkSet": {"NS": [str(chunk)]},
+                ":chunk": {"N": str(chunk)},
+                ":p": {"N": str(counts.processed)},
+                ":c": {"N": str(counts.created)},
+                ":u": {"N": str(counts.updated)},
+                ":n": {"N": str(counts.unchanged)},
+                ":f": {"N": str(counts.failed)},
+                ":x": {"N": str(counts.unprocessed)},
+                ":d": {"N": str(counts.dead)},
+                ":now": {"N": str(now_ms())},
+                ":token": {"S": token},
+            },
+            ReturnValues="ALL_NEW",
         )
         return None if written is None else from_item(written)
 
