@@ -1,0 +1,188 @@
+// One job: status, each count next to its word, files, progress while running, row errors paged, result files,
+// cancel, retry failed rows, commit a dry run.
+import {
+  BASE, ErrorMessage, Guarded, Pager, Progress, Status, announce, api, formatBytes, formatDuration, formatTime, html,
+  lacking, navigate, query, useCursorPages, useEffect, usePolling, useRef, useState,
+} from "../lib.js";
+
+const ERRORS_PAGE = 25;
+const COUNT_WORDS = ["total", "processed", "created", "updated", "unchanged", "deleted", "failed", "unprocessed"];
+
+export function JobPage({ me, params }) {
+  const { jobId } = params;
+  const path = `/v1/jobs/${encodeURIComponent(jobId)}`;
+  const [refresh, setRefresh] = useState(0);
+  const { data: job, error } = usePolling(() => api(path), (j) => (j.finished ? null : 1000), [jobId, refresh]);
+  useEffect(() => {
+    document.title = `${job ? job.jobName || job.jobId : jobId} — Job — Sluice console`;
+  }, [job && job.jobName, jobId]);
+
+  if (error && error.status === 404 && !job) {
+    return html`<h1>Job not found</h1>
+      <p>There is no job <code>${jobId}</code> for this key's tenant.</p>
+      <p><a href="${BASE}/jobs">Back to the jobs</a></p>`;
+  }
+  if (error && !job) return html`<h1>Job</h1><${ErrorMessage} error=${error} />`;
+  if (!job) return html`<h1>Job</h1><p class="loading">Loading job ${jobId}…</p>`;
+  const counts = job.counts || {};
+  return html`
+    <p class="breadcrumbs"><a href="${BASE}/jobs">Jobs</a> / <span class="mono">${job.jobId}</span></p>
+    <h1>${job.jobName || "Job"} ${job.mode === "dry-run" && html`<span class="tag">dry run</span>`}</h1>
+    <section aria-labelledby="summary-heading" class="card">
+      <h2 id="summary-heading" class="visually-hidden">Summary</h2>
+      <p class="job-status"><span class="word">status</span> <${Status} status=${job.status} /></p>
+      ${job.reason && html`<p class="reason-text">${job.reason}</p>`}
+      ${!job.finished && html`<div class="running">
+        <${Progress} label="Job progress" value=${counts.processed || 0} max=${counts.total} /></div>`}
+      <ul class="counts" aria-label="Row counts">
+        ${COUNT_WORDS.filter((w) => w in counts && (w !== "deleted" || counts.deleted) &&
+          (w !== "unprocessed" || counts.unprocessed)).map((word) => html`<li class=${`count count-${word}`}>
+          <span class="word">${word}</span> <span class="value">${counts[word] == null ? "—" : counts[word]}</span></li>`)}
+      </ul>
+      ${error && html`<${ErrorMessage} error=${error} />`}
+    </section>
+    <${Actions} me=${me} job=${job} onChanged=${() => setRefresh((n) => n + 1)} />
+    <${Details} job=${job} />
+    <${Files} job=${job} />
+    <${Results} me=${me} job=${job} />
+    <${Errors} job=${job} />`;
+}
+
+function Details({ job }) {
+  const rows = [
+    ["Job ID", html`<span class="mono">${job.jobId}</span>`],
+    ["Item type", job.itemType ? html`<a href="${BASE}/item-types/${encodeURIComponent(job.itemType)}">${job.itemType}</a>`
+      : (job.itemTypes || []).join(", ") || "—"],
+    ["Mode", job.mode === "dry-run" ? "dry run (nothing written)" : "commit"],
+    ["Merge", job.merge ? "yes: only the given fields change" : "no: records are replaced"],
+    ["Creation path", html`<span class="mono">${job.creationPath}</span>`],
+    ["Submitted", html`<time datetime=${job.submitTime}>${formatTime(job.submitTime)}</time>`],
+    ["Started", formatTime(job.startTime)],
+    ["Finished", formatTime(job.finishTime)],
+    ["Run time", formatDuration(job.runTime)],
+  ];
+  if (job.format) rows.push(["Format", [job.format, job.encoding, job.delimiter && `delimiter ${JSON.stringify(job.delimiter)}`]
+    .filter(Boolean).join(", ")]);
+  if (job.retryOf) rows.push(["Retry of", html`<a class="mono" href="${BASE}/jobs/${job.retryOf}">${job.retryOf}</a>`]);
+  if (job.commitOf) rows.push(["Commit of", html`<a class="mono" href="${BASE}/jobs/${job.commitOf}">${job.commitOf}</a>`]);
+  if (job.notificationEmail) rows.push(["Notification email", job.notificationEmail]);
+  if (job.ignoredColumns && job.ignoredColumns.length) rows.push(["Ignored columns", job.ignoredColumns.join(", ")]);
+  const warnings = (job.warnings || []).map((w) => (typeof w === "string" ? w : w.message || w.code));
+  return html`<section aria-labelledby="details-heading">
+    <h2 id="details-heading">Details</h2>
+    <dl class="details">${rows.map(([term, value]) => html`<div><dt>${term}</dt><dd>${value}</dd></div>`)}</dl>
+    ${warnings.length > 0 && html`<div class="warnings"><h3>Warnings</h3><ul>${warnings.map((w) => html`<li>${w}</li>`)}</ul></div>`}
+  </section>`;
+}
+
+function Files({ job }) {
+  const files = job.files || [];
+  return html`<section aria-labelledby="files-heading">
+    <h2 id="files-heading">Files</h2>
+    ${files.length === 0 ? html`<p class="empty">${job.status === "Initialized" ? "Waiting for the upload." : "No file read yet."}</p>`
+      : html`<div class="table-wrap"><table>
+        <caption class="visually-hidden">Files of this job</caption>
+        <thead><tr><th scope="col">Name</th><th scope="col" class="num">Size</th><th scope="col" class="num">Rows</th>
+          <th scope="col">SHA-256</th></tr></thead>
+        <tbody>${files.map((f) => html`<tr><td>${f.name}</td><td class="num">${formatBytes(f.size)}</td>
+          <td class="num">${f.rows == null ? "—" : f.rows}</td><td class="mono digest">${f.digest || "—"}</td></tr>`)}</tbody>
+      </table></div>`}
+  </section>`;
+}
+
+function Actions({ me, job, onChanged }) {
+  const [busy, setBusy] = useState(null);
+  const [error, setError] = useState(null);
+  const act = async (name, path, then) => {
+    setBusy(name);
+    setError(null);
+    try {
+      const result = await api(path, { method: "POST" });
+      then(result);
+    } catch (exc) {
+      setError(exc);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const base = `/v1/jobs/${encodeURIComponent(job.jobId)}`;
+  const canCancel = !job.finished && job.status !== "Canceling";
+  const canRetry = (job.status === "Completed" || job.status === "Canceled") && (job.counts.failed || 0) > 0;
+  const canCommit = job.mode === "dry-run" && job.status === "Completed";
+  if (!canCancel && !canRetry && !canCommit) return null;
+  return html`<section aria-labelledby="actions-heading" class="actions-bar">
+    <h2 id="actions-heading" class="visually-hidden">Actions</h2>
+    ${canCancel && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy} className="danger"
+      onClick=${() => act("cancel", `${base}/cancel`, () => { announce("Cancel requested"); onChanged(); })}>
+      ${busy === "cancel" ? "Canceling…" : "Cancel job"}<//>`}
+    ${canRetry && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy}
+      onClick=${() => act("retry", `${base}/retry-failed`, (j) => navigate(`${BASE}/jobs/${j.jobId}`))}>
+      Retry failed rows<//>`}
+    ${canCommit && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy} className="primary"
+      onClick=${() => act("commit", `${base}/commit`, (j) => navigate(`${BASE}/jobs/${j.jobId}`))}>
+      Commit dry run<//>`}
+    <${ErrorMessage} error=${error} />
+  </section>`;
+}
+
+function Results({ me, job }) {
+  const [error, setError] = useState(null);
+  if (!job.finished || job.status === "Rejected") return null;
+  const denied = lacking(me, "imports:read");
+  const files = job.files || [];
+  const kinds = [["succeeded", "succeeded rows"], ["failed", "failed rows"], ["unprocessed", "unprocessed rows"]];
+  const download = async (kind, file) => {
+    setError(null);
+    try {
+      const { url } = await api(`/v1/jobs/${encodeURIComponent(job.jobId)}/results/${kind}${query({ file })}`);
+      const anchor = document.createElement("a");
+      anchor.href = url;
+      anchor.rel = "noopener";
+      document.body.appendChild(anchor);
+      anchor.click();
+      anchor.remove();
+    } catch (exc) {
+      setError(exc);
+    }
+  };
+  const targets = files.length > 1 ? files.map((f) => f.name) : [undefined];
+  return html`<section aria-labelledby="results-heading">
+    <h2 id="results-heading">Result files</h2>
+    <p class="muted">CSV files of the input rows with their outcome (or error message) appended.</p>
+    ${targets.map((file) => html`<div class="button-row">
+      ${file && html`<span class="mono">${file}:</span>`}
+      ${kinds.map(([kind, label]) => html`<button type="button" disabled=${!!denied}
+        onClick=${() => download(kind, file)}>Download ${label}${file ? ` of ${file}` : ""}</button>`)}
+    </div>`)}
+    <${ErrorMessage} error=${error} />
+  </section>`;
+}
+
+function Errors({ job }) {
+  const pages = useCursorPages(job.jobId);
+  const [state, setState] = useState({ page: null, error: null });
+  const failed = job.counts.failed || 0;
+  const heading = useRef(null);
+  useEffect(() => {
+    let live = true;
+    api(`/v1/jobs/${encodeURIComponent(job.jobId)}/errors${query({ limit: ERRORS_PAGE, cursor: pages.cursor })}`)
+      .then((page) => live && setState({ page, error: null }))
+      .catch((error) => live && setState((s) => ({ page: s.page, error })));
+    return () => { live = false; };
+  }, [job.jobId, pages.cursor, pages.cursor ? 0 : failed, job.finished]);
+  const { page, error } = state;
+  return html`<section aria-labelledby="errors-heading">
+    <h2 id="errors-heading" ref=${heading}>Row errors</h2>
+    <${ErrorMessage} error=${error} />
+    ${page && page.items.length === 0 && !pages.hasPrevious && html`<p class="empty">No row errors.</p>`}
+    ${page && page.items.length > 0 && html`<div class="table-wrap"><table class="errors">
+      <caption class="visually-hidden">Row errors, in row order</caption>
+      <thead><tr><th scope="col" class="num">Row</th><th scope="col">Field</th><th scope="col">Value</th>
+        <th scope="col">Message</th></tr></thead>
+      <tbody>${page.items.map((e) => html`<tr><td class="num">${e.row}</td><td>${e.field == null ? "—" : e.field}</td>
+        <td class="mono">${e.value == null ? "" : String(e.value)}</td><td>${e.message}</td></tr>`)}</tbody>
+    </table></div>`}
+    ${page && html`<${Pager} label="Error pages" hasPrevious=${pages.hasPrevious} hasNext=${!!page.nextCursor}
+      onPrevious=${pages.previous} onNext=${() => pages.next(page.nextCursor)} />`}
+  </section>`;
+}
