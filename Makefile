@@ -13,7 +13,15 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+# The browser tests (tests/browser) drive Debian's Chromium through playwright, which cannot download browsers
+# here: install the package once (CI runs as root); skipped when chromium is already on PATH.
+.PHONY: chromium test-browser
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium is missing: as root, apt-get install -y chromium (the browser tests need it)" >&2; fi; }
 
 run: install
 	$(BIN)/sluice-local
@@ -29,6 +37,9 @@ test-integration: install
 
 test-e2e: install
 	$(BIN)/pytest tests/e2e
+
+test-browser: install
+	$(BIN)/pytest tests/browser
 
 # Longer, random runs of the property and fault tests (CI runs 100 derandomised examples).
 SOAK_EXAMPLES ?= 1000
