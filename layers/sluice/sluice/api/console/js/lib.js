@@ -128,10 +128,11 @@ export function usePolling(load, every, deps) {
 
 // --- formatting ------------------------------------------------------------------------------------------------
 
-export function formatTime(iso) {
+export function formatTime(iso, short = false) {
   if (!iso) return "—";
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+  if (Number.isNaN(date.getTime())) return iso;
+  return short ? date.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" }) : date.toLocaleString();
 }
 
 export function formatDuration(ms) {

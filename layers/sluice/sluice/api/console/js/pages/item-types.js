@@ -160,8 +160,7 @@ function Fields({ itemType }) {
   const columns = Object.entries(itemType.columns || {});
   return html`<section aria-labelledby="fields-heading">
     <h2 id="fields-heading">Fields</h2>
-    <p>Version ${itemType.version}, changed ${formatTime(itemType.updatedAt)}. Key:
-      ${(itemType.key || []).length ? html`<strong>${itemType.key.join(" | ")}</strong>` : " none (every row creates a record)"}.</p>
+    <p>Version ${itemType.version}, changed ${formatTime(itemType.updatedAt)}. Key:${" "}${(itemType.key || []).length ? html`<strong>${itemType.key.join(" | ")}</strong>` : "none (every row creates a record)"}.</p>
     <div class="table-wrap"><table>
       <caption class="visually-hidden">Fields of ${itemType.itemType}</caption>
       <thead><tr><th scope="col">Field</th><th scope="col">Type</th><th scope="col">Required</th><th scope="col">Rules</th></tr></thead>

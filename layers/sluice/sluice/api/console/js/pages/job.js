@@ -42,10 +42,10 @@ export function JobPage({ me, params }) {
       ${error && html`<${ErrorMessage} error=${error} />`}
     </section>
     <${Actions} me=${me} job=${job} onChanged=${() => setRefresh((n) => n + 1)} />
-    <${Details} job=${job} />
-    <${Files} job=${job} />
+    <${Errors} job=${job} />
     <${Results} me=${me} job=${job} />
-    <${Errors} job=${job} />`;
+    <${Files} job=${job} />
+    <${Details} job=${job} />`;
 }
 
 function Details({ job }) {

@@ -90,12 +90,12 @@ function JobsTable({ jobs }) {
       <td>${job.jobName || "—"}${job.mode === "dry-run" && html` <span class="tag">dry run</span>`}</td>
       <td>${job.itemType || (job.itemTypes || []).join(", ") || "—"}</td>
       <td><${Status} status=${job.status} /></td>
-      <td>${job.finished ? `${job.counts.processed} rows`
+      <td>${job.finished ? `${job.counts.processed} ${job.counts.processed === 1 ? "row" : "rows"}`
         : html`<${Progress} label=${`Progress of job ${job.jobId}`} value=${job.counts.processed}
           max=${job.counts.total} />`}</td>
       <td class="num">${job.counts.created}</td><td class="num">${job.counts.updated}</td>
       <td class="num">${job.counts.unchanged}</td><td class="num">${job.counts.failed}</td>
-      <td><time datetime=${job.submitTime}>${formatTime(job.submitTime)}</time></td>
+      <td><time datetime=${job.submitTime}>${formatTime(job.submitTime, true)}</time></td>
       <td class="mono">${job.creationPath}</td>
     </tr>`)}</tbody>
   </table></div>`;

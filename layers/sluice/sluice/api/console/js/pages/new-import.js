@@ -118,7 +118,7 @@ export function NewImportPage({ me, search }) {
           <option value="">Choose an item type…</option>
           ${(itemTypes.items || []).map((t) => html`<option value=${t.itemType}>${t.itemType}</option>`)}
         </select>
-        ${itemTypes.items && itemTypes.items.length === 0 && !itemTypes.error && html`<p class="hint">No item types yet:
+        ${itemTypes.items && itemTypes.items.length === 0 && !itemTypes.error && html`<p class="hint">No item types yet:${" "}
           <a href="${BASE}/item-types/_new">create one</a> first.</p>`}
         <${ErrorMessage} error=${itemTypes.error} />
       </div>
@@ -213,13 +213,11 @@ function MappingPreview({ me, preview, mapping, itemType, choices, setChoices, e
           </select></span>
       </li>`)}
     </ul>
-    ${mapping.missing.length > 0 && html`<p class="error-text" role="status">Missing required
-      ${mapping.missing.length === 1 ? "field" : "fields"}: <strong>${mapping.missing.join(", ")}</strong>.
+    ${mapping.missing.length > 0 && html`<p class="error-text" role="status">Missing required ${mapping.missing.length === 1 ? "field" : "fields"}: <strong>${mapping.missing.join(", ")}</strong>.
       ${coveredLater.length === mapping.missing.length ? " Your mapping covers it once saved." : " The job would be rejected."}</p>`}
     ${edited.length > 0 && html`<div class="notice">
       <p>${takesColumns ? `Your mapping of ${edited.length} column${edited.length === 1 ? "" : "s"} goes with this job.`
-        : html`Your mapping of ${edited.length} column${edited.length === 1 ? "" : "s"}
-        (${edited.map((r) => `${r.header} → ${choices[r.header]}`).join(", ")}) is used once saved to the item type's columns.`}</p>
+        : html`Your mapping of ${edited.length} column${edited.length === 1 ? "" : "s"} (${edited.map((r) => `${r.header} → ${choices[r.header]}`).join(", ")}) is used once saved to the item type's columns.`}</p>
       <${Guarded} me=${me} permission="schemas:write" disabled=${saving} onClick=${saveToItemType}>
         Save mapping to ${itemType.itemType}<//>
     </div>`}
