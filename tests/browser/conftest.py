@@ -113,7 +113,7 @@ class _Front(BaseHTTPRequestHandler):
             return
         target = urlsplit(self.api)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        connection = http.client.HTTPConnection(target.netloc, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
         connection.request(self.command, self.path, body=body or None, headers=headers)
         reply = connection.getresponse()
@@ -171,12 +171,11 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
                                   accept_downloads=True)
     context.set_default_timeout(15_000)
     opened = context.new_page()
-    problems: list[str] = []
-    opened.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    opened.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
-    opened.problems = problems
+    uncaught: list[str] = []
+    opened.on("pageerror", lambda exc: uncaught.append(str(exc)))
     yield opened
     context.close()
+    assert uncaught == [], f"uncaught errors in the page: {uncaught}"
 
 
 def shoot(page: Any, name: str) -> None:

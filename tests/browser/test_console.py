@@ -29,7 +29,9 @@ def unique(prefix: str) -> str:
 
 def counts_of(page: Any) -> dict[str, str]:
     items = page.get_by_role("list", name="Row counts").get_by_role("listitem").all_inner_texts()
-    return dict(re.fullmatch(r"\s*(\w+)\s+(\S+)\s*", text).groups() for text in items)
+    pairs = [text.split() for text in items]
+    assert all(len(pair) == 2 for pair in pairs), items
+    return {word: value for word, value in pairs}
 
 
 def expect_counts(page: Any, status: str, **counts: int) -> None:
@@ -37,6 +39,10 @@ def expect_counts(page: Any, status: str, **counts: int) -> None:
     expect(page.get_by_text(f"status {status}", exact=True)).to_be_visible(timeout=60_000)
     for word, value in counts.items():
         expect(page.get_by_text(f"{word} {value}", exact=True)).to_be_visible()
+
+
+def go(page: Any, name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
 
 
 def table_rows(table: Any) -> list[list[str]]:
@@ -155,6 +161,39 @@ def test_job_page_counts_errors_downloads_and_retry(page: Any, stack: Stack) -> 
     assert stack.call("GET", f"/v1/jobs/{retry_id}").json()["retryOf"] == job_id
 
 
+def test_fix_failed_rows_in_the_browser(page: Any, stack: Stack) -> None:
+    item_type = unique("fixed")
+    stack.put_item_type(item_type, {**PERSON, "columns": {"E-mail": "email"}})
+    job_id = stack.submit_csv(item_type, PEOPLE.replace("email,", "E-mail,", 1), creationPath="FIX")["jobId"]
+    stack.wait_job(job_id)
+    sign_in(page, path=f"/console/jobs/{job_id}")
+    expect_counts(page, "Completed", total=4, created=2, failed=2)
+    page.get_by_role("button", name="Edit failed rows").click()
+    fix = page.get_by_role("table", name="Failed rows to fix")
+    expect(fix.locator("tbody tr")).to_have_count(2)
+    assert fix.locator("thead th").all_inner_texts()[:4] == ["Row", "E-mail → email", "name", "age"]
+    age = page.get_by_label("age of row 2")
+    expect(age).to_have_value("-1")
+    expect(age).to_have_attribute("aria-invalid", "true")
+    expect(age).to_have_accessible_description("must be at least 0")
+    expect(page.get_by_label("E-mail of row 3")).to_have_accessible_description("is not a valid email address")
+    expect(page.get_by_role("button", name="Submit corrected rows")).to_be_disabled()
+    age.fill("abc")
+    expect(age).to_have_accessible_description("expected an integer")
+    age.fill("35")
+    expect(age).not_to_have_attribute("aria-invalid", "true")
+    page.get_by_label("E-mail of row 3").fill("cy@example.org")
+    expect(page.get_by_text("2 rows ready.")).to_be_visible()
+    shoot(page, "03b-fix-rows")
+    page.get_by_role("button", name="Submit corrected rows").click()
+    expect(page).not_to_have_url(re.compile(f"/console/jobs/{job_id}$"))
+    expect_counts(page, "Completed", total=2, created=2, updated=0, unchanged=0, failed=0)
+    fixed = stack.call("GET", f"/v1/jobs/{page.url.rsplit('/', 1)[1]}").json()
+    assert fixed["creationPath"] == "API:FIX" and fixed["jobName"].endswith("(corrected rows)")
+    assert stack.call("GET", f"/v1/records/{item_type}/bob@example.org").json()["attributes"]["age"] == 35
+    assert stack.call("GET", f"/v1/records/{item_type}/cy@example.org").json()["attributes"]["name"] == "Cy"
+
+
 def test_row_errors_are_paged(page: Any, stack: Stack) -> None:
     item_type = unique("paged")
     stack.put_item_type(item_type, PERSON)
@@ -187,7 +226,7 @@ def test_new_import_with_mapping_preview_uploaded_from_the_browser(page: Any, st
     data = _write(tmp_path, "penguins.csv", "e-mail,Name,Body Mass (g),nickname\n"
                   "ada@example.org,Ada,3750,A\nbea@example.org,Bea,-5,B\ncyd@example.org,Cyd,4100,C\n")
     sign_in(page)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="New import").click()
+    go(page, "New import")
     page.get_by_label("Item type").select_option(item_type)
     page.get_by_label("File").set_input_files(str(data))
     columns = page.get_by_role("list", name="Columns of the file")
@@ -222,6 +261,16 @@ def test_new_import_with_mapping_preview_uploaded_from_the_browser(page: Any, st
     assert job["files"][0]["name"] == "penguins.csv" and job["ignoredColumns"] == ["nickname"]
     record = stack.call("GET", f"/v1/records/{item_type}/ada@example.org").json()
     assert record["attributes"] == {"email": "ada@example.org", "name": "Ada", "body_mass_g": 3750}
+
+    # the rest of the journey: download the failed rows, then retry them
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download failed rows").click()
+    assert Path(download.value.path()).read_text().splitlines() == [
+        "e-mail,Name,Body Mass (g),nickname,sluice_row,sluice_outcome,sluice_message",
+        "bea@example.org,Bea,-5,B,2,failed,body_mass_g: must be at least 0"]
+    page.get_by_role("button", name="Retry failed rows").click()
+    expect(page).not_to_have_url(re.compile(f"/console/jobs/{job_id}$"))
+    expect_counts(page, "Completed", total=1, created=0, updated=0, unchanged=0, failed=1)
 
 
 def test_dry_run_then_commit(page: Any, stack: Stack, tmp_path: Path) -> None:
@@ -274,7 +323,7 @@ def test_read_only_key_sees_disabled_controls_with_the_reason(page: Any, stack: 
 
     sign_in(page, viewer)
     expect(page.get_by_text("key viewer")).to_be_visible()
-    page.get_by_role("link", name="New import").click()
+    go(page, "New import")
     start = page.get_by_role("button", name="Start import")
     expect(start).to_be_disabled()
     expect(start).to_have_accessible_description(reason)
@@ -286,13 +335,13 @@ def test_read_only_key_sees_disabled_controls_with_the_reason(page: Any, stack: 
     expect(cancel).to_be_disabled()
     expect(cancel).to_have_accessible_description(reason)
 
-    page.get_by_role("link", name="Item types").click()
+    go(page, "Item types")
     expect(page.get_by_role("button", name="New item type")).to_be_disabled()
     expect(page.get_by_text("Needs the schemas:write permission; this key has: imports:read.")).to_be_visible()
-    page.get_by_role("link", name="Exports").click()
+    go(page, "Exports")
     expect(page.get_by_role("button", name="Start export")).to_be_disabled()
     expect(page.get_by_text("Needs the exports:write permission; this key has: imports:read.")).to_be_visible()
-    page.get_by_role("link", name="API keys").click()
+    go(page, "API keys")
     expect(page.get_by_role("button", name="Create key")).to_be_disabled()
     expect(page.get_by_text("Needs the keys:admin permission; this key has: imports:read.").first).to_be_visible()
     shoot(page, "09-read-only-keys")
@@ -316,7 +365,7 @@ def test_tenant_wall(page: Any, stack: Stack) -> None:
 def test_item_types_create_edit_and_api_validation_message(page: Any, stack: Stack) -> None:
     name = unique("made")
     sign_in(page)
-    page.get_by_role("link", name="Item types").click()
+    go(page, "Item types")
     page.get_by_role("link", name="New item type…").click()
     page.get_by_label("Name").fill(name)
     schema = page.get_by_label("Schema (JSON)")
@@ -340,11 +389,12 @@ def test_item_types_create_edit_and_api_validation_message(page: Any, stack: Sta
                              json={"key": ["email"], "fields": {"email": {"type": "email", "maxLength": 0}}}
                              ).json()["error"]["message"]
     expect(alert).to_have_text(api_message)
-    schema.fill('{"key": ["email"], "fields": {"email": {"type": "email", "required": true}, "nick": {"type": "string"}}}')
+    schema.fill('{"key": ["email"], "fields": {"email": {"type": "email", "required": true}, '
+                '"nick": {"type": "string"}}}')
     page.get_by_role("button", name="Save schema").click()
     expect(page.get_by_text("Saved: version 2.")).to_be_visible()
     assert list(stack.call("GET", f"/v1/item-types/{name}").json()["fields"]) == ["email", "nick"]
-    page.get_by_role("link", name="Item types", exact=True).first.click()
+    go(page, "Item types")
     expect(page.get_by_role("table", name="Item types of this tenant").get_by_role("link", name=name)).to_be_visible()
 
 
@@ -353,7 +403,7 @@ def test_exports_create_watch_download(page: Any, stack: Stack) -> None:
     stack.put_item_type(item_type, PERSON)
     stack.wait_job(stack.submit_csv(item_type, PEOPLE)["jobId"])
     sign_in(page)
-    page.get_by_role("link", name="Exports").click()
+    go(page, "Exports")
     page.get_by_label("Item type").select_option(item_type)
     page.get_by_label("Filters (JSON object)").fill('{"name": "Dee"}')
     page.get_by_role("button", name="Start export").click()
@@ -375,7 +425,7 @@ def test_exports_create_watch_download(page: Any, stack: Stack) -> None:
 
 def test_api_keys_create_shown_once_then_revoke(page: Any, stack: Stack) -> None:
     sign_in(page)
-    page.get_by_role("link", name="API keys").click()
+    go(page, "API keys")
     name = unique("robot")
     page.get_by_label("Name").fill(name)
     page.get_by_label("imports:write").check()
@@ -401,7 +451,7 @@ def test_revoked_key_is_signed_out(page: Any, stack: Stack) -> None:
     key = stack.call("POST", "/v1/api-keys", json={"name": "short-lived", "permissions": ["*"]}).json()
     sign_in(page, key["key"])
     stack.call("DELETE", f"/v1/api-keys/{key['keyId']}")
-    page.get_by_role("link", name="Item types").click()
+    go(page, "Item types")
     expect(page.get_by_text("Your API key is no longer accepted (revoked?). Sign in again.")).to_be_visible()
     expect(page.get_by_label("API key")).to_be_visible()
 

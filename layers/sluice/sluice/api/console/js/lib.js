@@ -29,7 +29,7 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(path, { method = "GET", body, key } = {}) {
+export async function api(path, { method = "GET", body, key, raw, contentType } = {}) {
   const headers = { Accept: "application/json" };
   const usedKey = key === undefined ? session.key : key;
   if (usedKey) headers.Authorization = `Bearer ${usedKey}`;
@@ -37,6 +37,9 @@ export async function api(path, { method = "GET", body, key } = {}) {
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     payload = JSON.stringify(body);
+  } else if (raw !== undefined) {
+    headers["Content-Type"] = contentType;
+    payload = raw;
   }
   let response;
   try {

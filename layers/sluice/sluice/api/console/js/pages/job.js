@@ -4,6 +4,8 @@ import {
   BASE, ErrorMessage, Guarded, Pager, Progress, Status, announce, api, formatBytes, formatDuration, formatTime, html,
   lacking, navigate, query, useCursorPages, useEffect, usePolling, useRef, useState,
 } from "../lib.js";
+import { serverField } from "../mapping.js";
+import { checkValue, parseCsv } from "../validate.js";
 
 const ERRORS_PAGE = 25;
 const COUNT_WORDS = ["total", "processed", "created", "updated", "unchanged", "deleted", "failed", "unprocessed"];
@@ -43,6 +45,7 @@ export function JobPage({ me, params }) {
     </section>
     <${Actions} me=${me} job=${job} onChanged=${() => setRefresh((n) => n + 1)} />
     <${Errors} job=${job} />
+    <${FixRows} me=${me} job=${job} />
     <${Results} me=${me} job=${job} />
     <${Files} job=${job} />
     <${Details} job=${job} />`;
@@ -184,5 +187,116 @@ function Errors({ job }) {
     </table></div>`}
     ${page && html`<${Pager} label="Error pages" hasPrevious=${pages.hasPrevious} hasNext=${!!page.nextCursor}
       onPrevious=${pages.previous} onNext=${() => pages.next(page.nextCursor)} />`}
+  </section>`;
+}
+
+// Fixing failed rows in the browser: the failed-rows file, editable, checked against the schema as it is typed,
+// then sent as a JSON Lines job of corrected rows (each with `sluice_row`, its row in this job) linked by retryOf.
+function FixRows({ me, job }) {
+  const [state, setState] = useState(null); // {headers, rows: [{row, message, values}], itemType}
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const failed = job.counts.failed || 0;
+  if (!(job.status === "Completed" || job.status === "Canceled") || failed === 0 || !job.itemType) return null;
+  if ((job.files || []).length > 1) return null;
+
+  const open = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const base = `/v1/jobs/${encodeURIComponent(job.jobId)}`;
+      const [{ url }, itemType] = await Promise.all([api(`${base}/results/failed`),
+        api(`/v1/item-types/${encodeURIComponent(job.itemType)}`)]);
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`The failed-rows file could not be read (${response.status}).`);
+      const [header, ...lines] = parseCsv((await response.text()).replace(/^\ufeff/, ""));
+      const at = (name) => header.indexOf(name);
+      const headers = header.filter((h) => !h.startsWith("sluice_"));
+      const rows = lines.filter((line) => line.length > 1 || line[0] !== "").map((line) => ({
+        row: Number(line[at("sluice_row")]),
+        message: line[at("sluice_message")] || "",
+        values: Object.fromEntries(headers.map((h) => [h, line[header.indexOf(h)] ?? ""])),
+      }));
+      setState({ headers, rows, itemType });
+    } catch (exc) {
+      setError(exc);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (!state) {
+    return html`<section aria-labelledby="fix-heading">
+      <h2 id="fix-heading">Fix failed rows</h2>
+      <p class="muted">Edit the ${failed} failed ${failed === 1 ? "row" : "rows"} here and send them as a new job linked to this one.</p>
+      <${Guarded} me=${me} permission="imports:write" disabled=${busy} onClick=${open}>Edit failed rows<//>
+      <${ErrorMessage} error=${error} />
+    </section>`;
+  }
+
+  const { headers, rows, itemType } = state;
+  const fieldOf = Object.fromEntries(headers.map((h) => [h, serverField(h, itemType)]));
+  const required = (field) => !!field && ((itemType.fields[field] || {}).required || (itemType.key || []).includes(field));
+  const problem = (header, value) => {
+    const field = fieldOf[header];
+    return field ? checkValue(itemType.fields[field], required(field), value) : null;
+  };
+  const invalid = rows.reduce((n, r) => n + headers.filter((h) => problem(h, r.values[h])).length, 0);
+  const update = (index, header, value) => setState({ ...state, rows: rows.map((r, i) => (i === index
+    ? { ...r, values: { ...r.values, [header]: value } } : r)) });
+  const remove = (index) => setState({ ...state, rows: rows.filter((_, i) => i !== index) });
+
+  const submit = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const lines = rows.map((r) => JSON.stringify({
+        ...Object.fromEntries(headers.filter((h) => r.values[h] !== "").map((h) => [h, r.values[h]])),
+        sluice_row: r.row,
+      }));
+      const path = job.creationPath && job.creationPath.startsWith("API:") ? job.creationPath.slice(4) : undefined;
+      const created = await api(`/v1/jobs${query({ itemType: job.itemType, retryOf: job.jobId,
+        mode: job.mode === "dry-run" ? "dry-run" : undefined, merge: job.merge ? "true" : undefined,
+        creationPath: path, jobName: `${job.jobName || job.jobId} (corrected rows)`.slice(0, 200) })}`,
+      { method: "POST", raw: `${lines.join("\n")}\n`, contentType: "application/x-ndjson" });
+      navigate(`${BASE}/jobs/${encodeURIComponent(created.jobId)}`);
+    } catch (exc) {
+      setError(exc);
+      setBusy(false);
+    }
+  };
+
+  return html`<section aria-labelledby="fix-heading">
+    <h2 id="fix-heading">Fix failed rows</h2>
+    <div class="table-wrap"><table class="fix">
+      <caption class="visually-hidden">Failed rows to fix</caption>
+      <thead><tr><th scope="col" class="num">Row</th>
+        ${headers.map((h) => html`<th scope="col">${h}${fieldOf[h] && fieldOf[h] !== h ? html` <span class="muted">→ ${fieldOf[h]}</span>` : ""}
+          ${!fieldOf[h] && html` <span class="muted">(ignored)</span>`}</th>`)}
+        <th scope="col">Error</th><th scope="col"><span class="visually-hidden">Remove</span></th></tr></thead>
+      <tbody>${rows.map((r, index) => html`<tr key=${r.row}>
+        <td class="num">${r.row}</td>
+        ${headers.map((h) => {
+          const message = problem(h, r.values[h]);
+          const id = `fix-${r.row}-${headers.indexOf(h)}`;
+          return html`<td><input id=${id} value=${r.values[h]} aria-label=${`${h} of row ${r.row}`}
+              aria-invalid=${message ? "true" : undefined} aria-describedby=${message ? `${id}-problem` : undefined}
+              onInput=${(e) => update(index, h, e.target.value)} />
+            ${message && html`<div class="error-text small" id=${`${id}-problem`}>${message}</div>`}</td>`;
+        })}
+        <td class="reason-text">${r.message}</td>
+        <td><button type="button" class="link-button" onClick=${() => remove(index)}
+          aria-label=${`Leave out row ${r.row}`}>Leave out</button></td>
+      </tr>`)}</tbody>
+    </table></div>
+    <p class=${invalid ? "error-text" : "muted"} role="status">${invalid
+      ? `${invalid} ${invalid === 1 ? "value does" : "values do"} not fit the schema yet.`
+      : `${rows.length} ${rows.length === 1 ? "row" : "rows"} ready.`}</p>
+    <div class="button-row">
+      <${Guarded} me=${me} permission="imports:write" className="primary" disabled=${busy || invalid > 0 || !rows.length}
+        onClick=${submit}>Submit corrected rows<//>
+      <button type="button" class="link-button" onClick=${() => setState(null)}>Discard changes</button>
+    </div>
+    <${ErrorMessage} error=${error} />
   </section>`;
 }
