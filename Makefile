@@ -1,15 +1,18 @@
 # Everything installs itself on first use: `make run` and `make test` work on a fresh clone.
 PYTHON ?= python3
 VENV := .venv
+
+.PHONY: lock install run test test-unit test-integration test-e2e soak load lint bench build validate deploy clean
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: install run test test-unit test-integration test-e2e soak load lint bench build validate deploy clean
-
-$(STAMP): pyproject.toml
+# requirements.lock pins the whole tree (written by `make lock` from pyproject.toml, which lists each direct
+# dependency once): a fresh clone installs exactly what CI tested.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -22,6 +25,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium is missing: as root, apt-get install -y chromium (the browser tests need it)" >&2; fi; }
+
+lock:
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv==0.13.9
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --universal --quiet \
+		--output-file requirements.lock --no-header
+	$(BIN)/python scripts/lambda_requirements.py --write
 
 run: install
 	$(BIN)/sluice-local

@@ -8,8 +8,8 @@ from bench.stack import bench_stack
 
 
 def main(records: int = 100_000) -> None:
-    from sluice.dynamo import batch_write
-    from sluice.records import RecordMeta, partition, shard_of
+    from sluice.store.dynamo import batch_write
+    from sluice.store.records import RecordMeta, partition, shard_of
 
     with bench_stack() as stack:
         clients = stack.clients

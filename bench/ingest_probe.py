@@ -20,8 +20,8 @@ def _rss_mb() -> float:
 
 
 def main() -> None:
-    from sluice.aws import get_clients
-    from sluice.ingest import ingest_upload
+    from sluice.pipeline.ingest import ingest_upload
+    from sluice.store.clients import get_clients
 
     clients = get_clients()
     clients.s3.head_bucket(Bucket=clients.settings.bucket)  # clients warmed: their memory is in the baseline

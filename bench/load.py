@@ -24,8 +24,9 @@ import requests
 
 from sluice_local.spawn import SpawnedStack, spawn_stack
 
-SCHEMA = {"key": ["email"], "fields": {"email": {"type": "email", "required": True}, "name": {"type": "string"},
-                                       "age": {"type": "integer", "min": 0, "max": 150}}}
+SCHEMA: dict[str, Any] = {"key": ["email"], "fields": {"email": {"type": "email", "required": True},
+                                                       "name": {"type": "string"},
+                                                       "age": {"type": "integer", "min": 0, "max": 150}}}
 TENANTS = 10
 
 

@@ -31,7 +31,7 @@ PRICE = {"wru": 0.625e-6, "rru": 0.125e-6, "sqs": 0.40e-6, "s3_put": 0.005e-3, "
 
 def bare_loader(path: Path, table: str, dynamodb: Any) -> float:
     """csv parse + BatchWriteItem of the same rows into the same emulator: the floor to compare with."""
-    from sluice.dynamo import batch_write
+    from sluice.store.dynamo import batch_write
 
     started = time.perf_counter()
 
@@ -98,12 +98,12 @@ def ingest_memory(path: Path) -> dict[str, Any]:
         template = Template()
         environment = provision(template, session)
         os.environ.update(environment)
-        from sluice.auth import Principal
-        from sluice.aws import get_clients, reset_clients
-        from sluice.itemtypes import ItemTypeStore
-        from sluice.jobs import JobOptions
-        from sluice.schemas import ItemTypeDefinition
-        from sluice.submit import submit_for_upload
+        from sluice.intake.submit import submit_for_upload
+        from sluice.models.job import JobOptions
+        from sluice.models.principal import Principal
+        from sluice.models.schemas import ItemTypeDefinition
+        from sluice.store.clients import get_clients, reset_clients
+        from sluice.store.itemtypes import ItemTypeStore
 
         reset_clients()
         clients = get_clients()

@@ -45,8 +45,8 @@ class BenchStack:
 def bench_stack(rows_per_chunk: int = 5000) -> Iterator[BenchStack]:
     import boto3
 
-    from sluice.auth import KeyStore
-    from sluice.aws import get_clients, reset_clients
+    from sluice.store.clients import get_clients, reset_clients
+    from sluice.store.keys import KeyStore
     from sluice_local.gateway import Gateway
     from sluice_local.provision import provision
     from sluice_local.runtime import Functions, Poller

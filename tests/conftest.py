@@ -13,6 +13,8 @@ os.environ.update({
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
+from collections.abc import Iterator
+
 import pytest
 from moto import mock_aws
 
@@ -20,7 +22,7 @@ from tests.harness import Harness
 
 
 @pytest.fixture
-def harness(monkeypatch: pytest.MonkeyPatch) -> Harness:
+def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     with mock_aws():
         h = Harness(monkeypatch)
         yield h

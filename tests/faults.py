@@ -111,7 +111,7 @@ def inject(monkeypatch: pytest.MonkeyPatch, plan: FaultPlan) -> Faults:
 
     monkeypatch.setattr(BotocoreStubber, "__call__", faulty)
     monkeypatch.setattr("botocore.endpoint.time.sleep", lambda _seconds: None)
-    monkeypatch.setattr("sluice.dynamo.time.sleep", lambda _seconds: None)
+    monkeypatch.setattr("sluice.store.dynamo.time.sleep", lambda _seconds: None)
     return faults
 
 

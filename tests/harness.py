@@ -10,18 +10,17 @@ import threading
 import uuid
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
-from sluice.auth import KeyStore
-from sluice.aws import get_clients, reset_clients
+from sluice.store.clients import get_clients, reset_clients, shared_session
+from sluice.store.keys import KeyStore
 from sluice_local.gateway import Gateway
 from sluice_local.provision import provision
 from sluice_local.runtime import Functions, Poller, sqs_event
-from sluice_local.template import REGION, Template
+from sluice_local.template import Template
 
-CONTACT_SCHEMA = {
+CONTACT_SCHEMA: dict[str, Any] = {
     "key": ["email"],
     "fields": {
         "email": {"type": "email", "required": True},
@@ -48,7 +47,7 @@ class Reply:
 
 class Harness:
     def __init__(self, monkeypatch: pytest.MonkeyPatch, rows_per_chunk: int = 3, key_rate_limit: int = 0) -> None:
-        self.session = boto3.session.Session(region_name=REGION)
+        self.session = shared_session()
         # Tests fire requests far faster than any client should; the rate limit has its own tests.
         self.template = Template(parameters={"RowsPerChunk": str(rows_per_chunk), "KeyRateLimit": str(key_rate_limit)})
         environment = provision(self.template, self.session)
@@ -90,7 +89,7 @@ class Harness:
         if files is not None:
             prepared = requests.Request("POST", "http://x/", files=files, data=data).prepare()
             body = prepared.body if isinstance(prepared.body, bytes) else str(prepared.body).encode()
-            content_type = prepared.headers["Content-Type"]
+            content_type = str(prepared.headers["Content-Type"])
         elif json_body is not None:
             body = json.dumps(json_body).encode()
             content_type = content_type or "application/json"

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from sluice.models.job import JobView, Status
+
 INLINE_MAX = 4 * 1024 * 1024
-FINISHED = {"Completed", "Rejected", "Canceled", "Failed"}
 
 
 class ApiFailure(Exception):
@@ -46,18 +47,21 @@ class Client:
         except urllib.error.URLError as exc:
             raise ApiFailure(f"cannot reach {self.url}: {exc.reason}") from None
 
-    def submit(self, path: Path, options: dict[str, str]) -> dict[str, Any]:
+    def job(self, job_id: str) -> JobView:
+        return JobView.model_validate(self.request("GET", f"/v1/jobs/{job_id}"))
+
+    def submit(self, path: Path, options: dict[str, str]) -> JobView:
         size = path.stat().st_size
         if size > INLINE_MAX:
-            job = self.request("POST", "/v1/jobs", json.dumps({**options, "fileName": path.name}).encode(),
-                               "application/json")
+            job = JobView.model_validate(self.request(
+                "POST", "/v1/jobs", json.dumps({**options, "fileName": path.name}).encode(), "application/json"))
             with path.open("rb") as handle:
-                put = urllib.request.Request(job["uploadUrl"], data=handle, method="PUT",
+                put = urllib.request.Request(job.uploadUrl or "", data=handle, method="PUT",
                                              headers={"Content-Length": str(size)})
                 urllib.request.urlopen(put, timeout=600).close()
-            return dict(job)
+            return job
         body, content_type = multipart(options, path)
-        return dict(self.request("POST", "/v1/jobs", body, content_type))
+        return JobView.model_validate(self.request("POST", "/v1/jobs", body, content_type))
 
 
 def multipart(fields: dict[str, str], path: Path) -> tuple[bytes, str]:
@@ -72,37 +76,36 @@ def multipart(fields: dict[str, str], path: Path) -> tuple[bytes, str]:
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def progress_line(job: dict[str, Any], width: int = 30) -> str:
-    counts = job.get("counts", {})
-    total, processed = counts.get("total"), counts.get("processed", 0)
+def progress_line(job: JobView, width: int = 30) -> str:
+    total, processed = job.counts.total, job.counts.processed
     if total:
         filled = int(width * processed / total)
         bar = "#" * filled + "." * (width - filled)
-        return f"[{bar}] {100 * processed // total:3d}% {processed}/{total} rows  {job['status']}"
-    return f"[{'.' * width}] {processed} rows  {job['status']}"
+        return f"[{bar}] {100 * processed // total:3d}% {processed}/{total} rows  {job.status.value}"
+    return f"[{'.' * width}] {processed} rows  {job.status.value}"
 
 
-def summary(job: dict[str, Any]) -> str:
-    counts = job.get("counts", {})
+def summary(job: JobView) -> str:
+    counts = job.counts
     lines = [
-        f"job {job['jobId']}: {job['status']}" + (f" - {job['reason']}" if job.get("reason") else ""),
-        "rows: " + ", ".join(f"{k} {counts.get(k)}" for k in
+        f"job {job.jobId}: {job.status.value}" + (f" - {job.reason}" if job.reason else ""),
+        "rows: " + ", ".join(f"{k} {getattr(counts, k)}" for k in
                              ("total", "processed", "created", "updated", "unchanged", "failed")),
     ]
-    for error in job.get("errors", [])[:10]:
-        field = f" {error['field']}" if error.get("field") else ""
-        lines.append(f"  row {error['row']}{field}: {error['message']} (value {error.get('value')!r})")
-    if counts.get("failed", 0) > len(job.get("errors", [])[:10]):
-        lines.append(f"  ... see GET /v1/jobs/{job['jobId']}/errors")
+    for error in job.errors[:10]:
+        field = f" {error.field}" if error.field else ""
+        lines.append(f"  row {error.row}{field}: {error.message} (value {error.value!r})")
+    if counts.failed > len(job.errors[:10]):
+        lines.append(f"  ... see GET /v1/jobs/{job.jobId}/errors")
     return "\n".join(lines)
 
 
-def wait(client: Client, job: dict[str, Any], interval: float, quiet: bool) -> dict[str, Any]:
-    while job["status"] not in FINISHED:
+def wait(client: Client, job: JobView, interval: float, quiet: bool) -> JobView:
+    while not job.finished:
         if not quiet:
             print("\r" + progress_line(job), end="", file=sys.stderr, flush=True)
         time.sleep(interval)
-        job = client.request("GET", f"/v1/jobs/{job['jobId']}")
+        job = client.job(job.jobId)
     if not quiet:
         print("\r" + progress_line(job), file=sys.stderr, flush=True)
     return job
@@ -120,9 +123,9 @@ def create_key(args: argparse.Namespace) -> int:
     """Writes a first admin key straight into the jobs table (needs AWS credentials for the stack)."""
     import boto3
 
-    from sluice.auth import KeyStore
-    from sluice.aws import Clients
     from sluice.config import get_settings
+    from sluice.store.clients import Clients
+    from sluice.store.keys import KeyStore
 
     os.environ["JOBS_TABLE"] = args.table
     settings = get_settings()
@@ -176,24 +179,23 @@ def main(argv: list[str] | None = None) -> int:
                 if value:
                     options[name] = value
             submitted = client.submit(args.file, options)
-            print(f"job {submitted['jobId']} {submitted['status']}", file=sys.stderr)
+            print(f"job {submitted.jobId} {submitted.status.value}", file=sys.stderr)
             if not args.wait:
-                print(json.dumps(submitted, indent=2))
+                print(json.dumps(submitted.body(), indent=2))
                 return 0
             finished = wait(client, submitted, args.interval, args.quiet)
             print(summary(finished))
-            return 0 if finished["status"] == "Completed" else 1
+            return 0 if finished.status == Status.COMPLETED else 1
         if args.command == "jobs":
             query = {k: v for k, v in (("status", args.status), ("itemType", args.item_type),
                                        ("limit", str(args.limit))) if v}
             listed = client.request("GET", "/v1/jobs?" + urlencode(query))
-            for item in listed["items"]:
-                counts = item["counts"]
-                print(f"{item['jobId']}  {item['status']:<10}  {item['itemType']:<16}  "
-                      f"{counts['processed']}/{counts['total']}  {item.get('jobName') or ''}")
+            for item in (JobView.model_validate(i) for i in listed["items"]):
+                print(f"{item.jobId}  {item.status.value:<10}  {item.itemType or '':<16}  "
+                      f"{item.counts.processed}/{item.counts.total}  {item.jobName or ''}")
             return 0
         if args.command == "job":
-            print(json.dumps(client.request("GET", f"/v1/jobs/{args.job_id}"), indent=2))
+            print(json.dumps(client.job(args.job_id).body(), indent=2))
             return 0
     except ApiFailure as exc:
         print(f"sluice: {exc}", file=sys.stderr)

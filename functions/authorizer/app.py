@@ -11,9 +11,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sluice.access import UNAVAILABLE
-from sluice.auth import KeyStore
-from sluice.aws import aws_unavailable, get_clients
+from sluice.api.access import UNAVAILABLE
+from sluice.store.clients import aws_unavailable, get_clients
+from sluice.store.keys import KeyStore
 
 logger = Logger()
 

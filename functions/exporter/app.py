@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice.aws import get_clients
-from sluice.exports import run_export
+from sluice.exports.run import run_export
 from sluice.observability import metrics
+from sluice.store.clients import get_clients
 
 logger = Logger()
 tracer = Tracer()

@@ -7,10 +7,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice.aws import get_clients
-from sluice.errors import BadRequest
-from sluice.intake import scheduled_import
+from sluice.intake.dropfolder import scheduled_import
+from sluice.models.errors import BadRequest
 from sluice.observability import metrics
+from sluice.store.clients import get_clients
 
 logger = Logger()
 tracer = Tracer()

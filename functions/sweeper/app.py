@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice.aws import get_clients
 from sluice.observability import metrics
-from sluice.sweeper import sweep
+from sluice.pipeline.sweeper import sweep
+from sluice.store.clients import get_clients
 
 logger = Logger()
 tracer = Tracer()

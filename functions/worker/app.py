@@ -10,10 +10,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice.aws import get_clients
-from sluice.chunks import ChunkMessage
+from sluice.models.chunk import ChunkMessage
 from sluice.observability import metrics
-from sluice.processing import process_chunk
+from sluice.pipeline.worker import process_chunk
+from sluice.store.clients import get_clients
 
 logger = Logger()
 tracer = Tracer()

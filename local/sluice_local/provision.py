@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
+
+if TYPE_CHECKING:
+    from types_boto3_s3.type_defs import QueueConfigurationTypeDef
+    from types_boto3_sqs.literals import QueueAttributeNameType
 
 from sluice_local.template import ACCOUNT, REGION, Template
 
@@ -35,7 +39,7 @@ def provision(template: Template, session: boto3.session.Session | None = None) 
     for logical in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {})):
         props = template.resolve(queues[logical].get("Properties", {}))
         name = props.get("QueueName", logical)
-        attributes = {}
+        attributes: dict[QueueAttributeNameType, str] = {}
         for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
             if key in props:
                 attributes[key] = str(props[key])
@@ -51,9 +55,9 @@ def provision(template: Template, session: boto3.session.Session | None = None) 
         s3.create_bucket(Bucket=name)
         template.physical[logical] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
         notification = props.get("NotificationConfiguration", {})
-        queue_configs = []
+        queue_configs: list[QueueConfigurationTypeDef] = []
         for config in notification.get("QueueConfigurations", []):
-            entry: dict[str, Any] = {"QueueArn": config["Queue"], "Events": [config["Event"]]}
+            entry: QueueConfigurationTypeDef = {"QueueArn": config["Queue"], "Events": [config["Event"]]}
             rules = config.get("Filter", {}).get("S3Key", {}).get("Rules")
             if rules:
                 entry["Filter"] = {"Key": {"FilterRules": rules}}

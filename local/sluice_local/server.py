@@ -52,16 +52,24 @@ class LocalStack:
 
         import boto3
 
-        from sluice.aws import reset_clients
+        from sluice.config import ConfigError, get_settings
+        from sluice.store.clients import reset_clients
         from sluice_local.gateway import Gateway, serve
         from sluice_local.provision import provision
         from sluice_local.runtime import Functions, Poller
 
-        self.template = Template(parameters=parameter_overrides(os.environ.get("SLUICE_PARAMETERS", "")))
+        try:
+            self.template = Template(parameters=parameter_overrides(os.environ.get("SLUICE_PARAMETERS", "")))
+        except ValueError as exc:
+            raise SystemExit(f"SLUICE_PARAMETERS: {exc}") from None
         environment = provision(self.template, boto3.session.Session(region_name=REGION))
         if "POWERTOOLS_LOG_LEVEL" in os.environ:  # the caller's log level wins over the template's default
             environment.pop("POWERTOOLS_LOG_LEVEL", None)
         os.environ.update(environment)
+        try:
+            get_settings()  # a malformed setting stops the stack here, not in the first request
+        except ConfigError as exc:
+            raise SystemExit(str(exc)) from None
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         reset_clients()
@@ -91,8 +99,8 @@ class LocalStack:
 
     def seed_keys(self, spec: str | None) -> list[tuple[str, str]]:
         """SLUICE_DEV_KEYS=tenant:key,... -> those keys with every permission; else one fresh key for demo."""
-        from sluice.auth import KeyStore
-        from sluice.aws import get_clients
+        from sluice.store.clients import get_clients
+        from sluice.store.keys import KeyStore
 
         keys = KeyStore(get_clients())
         if spec:

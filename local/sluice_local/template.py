@@ -5,8 +5,10 @@ this reading of the template, so the two cannot drift apart."""
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +46,14 @@ for _short in ("Ref", "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals"
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as data (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_parsed(path, path.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=4)
+def _parsed(path: Path, _mtime_ns: int) -> dict[str, Any]:
     with path.open() as handle:
-        return yaml.load(handle, Loader=_Loader)
+        return dict(yaml.load(handle, Loader=_Loader))
 
 
 @dataclass
@@ -108,6 +116,11 @@ class Template:
     def __init__(self, doc: dict[str, Any] | None = None, parameters: dict[str, str] | None = None) -> None:
         self.doc = doc or load_template()
         self.resources: dict[str, dict[str, Any]] = self.doc["Resources"]
+        declared = self.doc.get("Parameters", {})
+        unknown = sorted(set(parameters or {}) - set(declared))
+        if unknown:
+            raise ValueError(f"unknown template parameter(s) {', '.join(unknown)}; the template declares: "
+                             f"{', '.join(sorted(declared))}")
         self.parameters = {
             name: str((parameters or {}).get(name, spec.get("Default", "")))
             for name, spec in self.doc.get("Parameters", {}).items()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -119,7 +120,7 @@ def test_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 
 def test_staged_job_dry_run_then_commit_over_http(stack: Stack) -> None:
     _define(stack)
-    control = {"files": {"people.csv": {"itemType": "contact", "columns": {"Mail": "email"}}}}
+    control: dict[str, Any] = {"files": {"people.csv": {"itemType": "contact", "columns": {"Mail": "email"}}}}
     digest = requests.post(f"{stack.api}/v1/controls", json=control, headers=stack.headers()).json()["digest"]
     job = requests.post(f"{stack.api}/v1/jobs", json={"control": digest, "comment": "e2e"},
                         headers=stack.headers()).json()

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from sluice import attribute_updates
-from sluice.attribute_updates import UpdateEntry, apply_updates
+from sluice.pipeline import attribute_updates
+from sluice.pipeline.attribute_updates import UpdateEntry, apply_updates
 from tests.harness import Harness
 
 

@@ -59,6 +59,33 @@ def test_keys_are_created_listed_and_revoked_at_once(harness: Harness) -> None:
     assert _error(bad) == (400, "bad_request") and "root" in bad.json()["error"]["message"]
 
 
+def test_request_bodies_are_checked_and_the_400_names_the_field(harness: Harness) -> None:
+    long_name = harness.call("POST", "/v1/api-keys", json_body={"name": "n" * 300, "permissions": ["imports:read"]})
+    assert _error(long_name) == (400, "invalid_request")
+    assert long_name.json()["error"]["message"].startswith("name: String should have at most 100 characters")
+    no_permissions = harness.call("POST", "/v1/api-keys", json_body={"name": "x", "permissions": []})
+    assert _error(no_permissions) == (400, "invalid_request") and "permissions" in no_permissions.json()["error"][
+        "message"]
+    not_an_object = harness.call("POST", "/v1/api-keys", json_body=["x"])
+    assert _error(not_an_object) == (400, "bad_request")
+    bad_control = harness.call("POST", "/v1/jobs", json_body={"control": "not-a-digest"})
+    assert _error(bad_control) == (400, "invalid_request") and bad_control.json()["error"]["message"].startswith(
+        "control:")
+    harness.define()
+    job = harness.call("POST", "/v1/jobs", json_body={"itemType": "contact", "fileName": "a.csv"}).json()
+    bad_mode = harness.call("POST", f"/v1/jobs/{job['jobId']}/schedule", json_body={"mode": 5})
+    assert _error(bad_mode) == (400, "invalid_request") and bad_mode.json()["error"]["message"].startswith("mode:")
+
+
+def test_whoami_tells_a_key_its_tenant_and_permissions(harness: Harness) -> None:
+    reader = harness.key(permissions=("imports:read", "records:read"))
+    me = harness.call("GET", "/v1/whoami", key=reader)
+    assert me.status_code == 200
+    assert me.json() == {"tenant": "acme", "keyId": me.json()["keyId"], "name": "acme:imports:read,records:read",
+                         "permissions": ["imports:read", "records:read"]}
+    assert _error(harness.call("GET", "/v1/whoami", key="sk_nope")) == (401, "unauthorized")
+
+
 def test_keys_are_stored_only_as_digests(harness: Harness) -> None:
     key = harness.call("POST", "/v1/api-keys", json_body={"name": "x", "permissions": ["*"]}).json()["key"]
     scanned = harness.dynamodb.scan(TableName=harness.clients.settings.jobs_table)["Items"]

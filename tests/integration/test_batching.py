@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 from moto import mock_aws
@@ -12,7 +13,7 @@ from tests.harness import Harness
 
 
 @pytest.fixture
-def big_chunks(monkeypatch: pytest.MonkeyPatch) -> Harness:
+def big_chunks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     with mock_aws():
         yield Harness(monkeypatch, rows_per_chunk=250)
 

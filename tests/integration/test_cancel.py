@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from sluice import submit
-from sluice.queue import MessageSender
+from sluice.pipeline import cancel as canceling
+from sluice.store.queue import MessageSender
 from tests.harness import Harness
 
 
@@ -67,7 +67,7 @@ def test_cancel_during_ingest_stops_reading(harness: Harness, monkeypatch: pytes
         original(self)
         state["flushes"] += 1
         if state["flushes"] == 1:
-            submit.cancel(harness.clients, "acme", job["jobId"])
+            canceling.cancel(harness.clients, "acme", job["jobId"])
 
     monkeypatch.setattr(MessageSender, "flush", flush_then_cancel)
     done = harness.run(job["jobId"])

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from sluice import processing
-from sluice.clock import now_ms
-from sluice.jobs import JobStore
-from sluice.records import RecordStore
-from sluice.sweeper import INBOX_GRACE_MS, MAX_REDRIVES, sweep
+from sluice.models.clock import now_ms
+from sluice.pipeline import worker as processing
+from sluice.pipeline.sweeper import INBOX_GRACE_MS, MAX_REDRIVES, sweep
+from sluice.store.jobs import JobStore
+from sluice.store.records import RecordStore
 from sluice_local.runtime import scheduled_event, sqs_event
 from tests.harness import Harness, crash_once
 
@@ -217,7 +217,10 @@ def test_finished_jobs_carry_an_expiry(harness: Harness) -> None:
     harness.define()
     job = harness.run(harness.submit_csv("email\na@x.org\n")["jobId"])
     stored = JobStore(harness.clients).get("acme", job["jobId"])
-    assert stored is not None
+    assert stored is not None and stored.finishMs is not None
     retention = harness.clients.settings.retention_days * 86_400
-    assert abs(int(stored["expiresAt"]) - (int(stored["finishMs"]) // 1000 + retention)) <= 1
-    assert "gsi1pk" not in stored
+    assert abs(stored.expiresAt - (stored.finishMs // 1000 + retention)) <= 1
+    item = harness.dynamodb.get_item(TableName=harness.clients.settings.jobs_table, Key={
+        "pk": {"S": "TENANT#acme"}, "sk": {"S": f"JOB#{job['jobId']}"}})["Item"]
+    assert int(item["expiresAt"]["N"]) == stored.expiresAt
+    assert "gsi1pk" not in item  # no longer listed among the unfinished jobs

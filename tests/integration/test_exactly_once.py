@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from sluice import finalize, processing
-from sluice.jobs import JobStore
-from sluice.records import RecordStore
-from sluice.storage import Storage
+from sluice.pipeline import finalize
+from sluice.pipeline import worker as processing
+from sluice.store.blobs import Storage
+from sluice.store.jobs import JobStore
+from sluice.store.records import RecordStore
 from tests.harness import Harness, crash_once
 
 # 10 rows over 4 chunks of 3: 2 updates of existing records, 1 unchanged, 5 creates, 1 invalid, 1 duplicate.
@@ -82,7 +83,7 @@ def test_ingest_crash_after_sending_some_chunks_resends_the_same_chunks(harness:
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     _seeded(harness)
     harness.retry_at_once()
-    from sluice import ingest
+    from sluice.pipeline import ingest
 
     state = crash_once(monkeypatch, ingest.JobStore, "update", after=True, times=1)
     job = harness.submit_csv(DATA)

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from sluice import exports
+from sluice.exports import links
+from sluice.models.export import LINK_MS
 from tests.harness import CONTACT_SCHEMA, Harness
 
 PEOPLE = ("email,name,age,joined,tier,score,active\n"
@@ -97,7 +98,7 @@ def test_export_request_errors(people: Harness) -> None:
 
 
 def test_large_exports_are_split_into_parts(people: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sluice.aws import reset_clients
+    from sluice.store.clients import reset_clients
 
     monkeypatch.setenv("EXPORT_PART_ROWS", "3")
     reset_clients()
@@ -151,8 +152,8 @@ def test_links_redirect_and_refuse_tampering_and_expiry(people: Harness, monkeyp
     forged = link.replace(payload, payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB"))
     assert people.call("GET", urlsplit(forged).path, key="").status_code == 404
     assert people.call("GET", urlsplit(link).path[:-3], key="").status_code == 404
-    later = exports.now_ms() + exports.LINK_MS + 1000
-    monkeypatch.setattr(exports, "now_ms", lambda: later)
+    later = links.now_ms() + LINK_MS + 1000
+    monkeypatch.setattr(links, "now_ms", lambda: later)
     expired = people.call("GET", urlsplit(link).path, key="")
     assert expired.status_code == 404 and "expired 7 days after" in expired.json()["error"]["message"]
 

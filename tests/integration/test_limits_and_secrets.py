@@ -7,18 +7,21 @@ import base64
 import io
 import json
 import logging
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
 import requests
 
-from sluice import limits, ratelimit, sources, submit
-from sluice.storage import upload_key
+from sluice.intake import sources, submit
+from sluice.models import limits
+from sluice.store import ratelimit
+from sluice.store.blobs import upload_key
 from tests.harness import Harness
 
 
-def _limited(monkeypatch: pytest.MonkeyPatch, per_second: int) -> Harness:
+def _limited(monkeypatch: pytest.MonkeyPatch, per_second: int) -> Iterator[Harness]:
     from moto import mock_aws
 
     with mock_aws():
@@ -26,7 +29,7 @@ def _limited(monkeypatch: pytest.MonkeyPatch, per_second: int) -> Harness:
 
 
 @pytest.fixture
-def limited(monkeypatch: pytest.MonkeyPatch) -> Harness:
+def limited(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     yield from _limited(monkeypatch, 5)
 
 
@@ -55,7 +58,7 @@ def test_inline_bodies_are_capped_in_bytes_and_lines(harness: Harness, monkeypat
     assert too_many.status_code == 413
     assert too_many.json()["error"]["message"].startswith("the body has 4 lines; a request carries at most 3")
     monkeypatch.setenv("INLINE_BODY_MAX", "64")
-    from sluice.aws import reset_clients
+    from sluice.store.clients import reset_clients
 
     reset_clients()
     too_big = harness.call("POST", "/v1/jobs", files={"file": ("a.csv", b"email\n" + b"a@x.org\n" * 20)},

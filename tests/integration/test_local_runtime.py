@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from sluice.ratelimit import KeyRateLimiter
-from sluice.storage import upload_key
+from sluice.store.blobs import upload_key
+from sluice.store.ratelimit import KeyRateLimiter
 from sluice_local.gateway import Gateway
 from sluice_local.runtime import Functions
 from tests.harness import Harness

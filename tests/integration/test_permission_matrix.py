@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from sluice.auth import PERMISSIONS
+from sluice.models.principal import PERMISSIONS
 from tests.harness import Harness
 
 PUBLIC = {"GET /v1/health", "GET /v1/openapi.json", "GET /v1/export-links/<token>"}
@@ -34,6 +34,7 @@ ALLOWED = {
     "POST /v1/api-keys": {"keys:admin"},
     "GET /v1/api-keys": {"keys:admin"},
     "DELETE /v1/api-keys/<key_id>": {"keys:admin"},
+    "GET /v1/whoami": set(PERMISSIONS),
 }
 SOME_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 SAMPLE = {"<item_type>": "contact", "<job_id>": SOME_ID, "<export_id>": SOME_ID, "<kind>": "failed",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sluice.records import RecordStore
+from sluice.store.records import RecordStore
 from tests.harness import Harness, crash_once
 
 

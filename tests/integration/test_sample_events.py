@@ -7,7 +7,7 @@ from pathlib import Path
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from sluice.chunks import ChunkMessage
+from sluice.models.chunk import ChunkMessage
 from tests.harness import Harness
 
 EVENTS = Path(__file__).parents[2] / "events"

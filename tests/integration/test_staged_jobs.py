@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from typing import Any
 
 import pytest
 import requests
 
-from sluice import staging
-from sluice.clock import now_ms
-from sluice.jobs import JobStore
-from tests.harness import CONTACT_SCHEMA, Harness
+from sluice.intake import staging
+from sluice.models.clock import now_ms
+from sluice.store.jobs import JobStore
+from tests.harness import CONTACT_SCHEMA, Harness, Reply
 
 ORG_SCHEMA = {"key": ["code"], "fields": {"code": {"type": "string", "required": True},
                                          "title": {"type": "string"}, "founded": {"type": "date"}}}
@@ -38,13 +39,13 @@ def _control(h: Harness, document: object = CONTROL, tenant: str = "acme") -> st
     return str(reply.json()["digest"])
 
 
-def _open(h: Harness, digest: str) -> dict:
+def _open(h: Harness, digest: str) -> dict[str, Any]:
     reply = h.call("POST", "/v1/jobs", json_body={"control": digest, "comment": "people and orgs"})
     assert reply.status_code == 201, reply.content
     return dict(reply.json())
 
 
-def _upload(h: Harness, job_id: str, name: str, data: bytes) -> object:
+def _upload(h: Harness, job_id: str, name: str, data: bytes) -> Reply:
     return h.call("POST", f"/v1/jobs/{job_id}/files", files={"file": (name, io.BytesIO(data))}, data={"name": name})
 
 
@@ -188,8 +189,8 @@ def test_open_jobs_never_scheduled_are_canceled_after_their_time(staged: Harness
     stored = JobStore(staged.clients).get("acme", job["jobId"])
     assert stored is not None
     assert staging.cancel_stale_open_job(staged.clients, stored, now=now_ms()) is None
-    later = int(stored["submitMs"]) + (staging.OPEN_JOB_HOURS + 1) * 3_600_000
+    later = stored.submitMs + (staging.OPEN_JOB_HOURS + 1) * 3_600_000
     closed = staging.cancel_stale_open_job(staged.clients, stored, now=later)
-    assert closed is not None and closed["status"] == "Canceled"
-    assert closed["reason"] == f"canceled: opened {staging.OPEN_JOB_HOURS + 1} h ago and never scheduled"
+    assert closed is not None and closed.status == "Canceled"
+    assert closed.reason == f"canceled: opened {staging.OPEN_JOB_HOURS + 1} h ago and never scheduled"
     assert _upload(staged, job["jobId"], "people.csv", PEOPLE).status_code == 409

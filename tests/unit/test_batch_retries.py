@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from sluice import dynamo
-from sluice.queue import MessageSender
+from sluice.store import dynamo
+from sluice.store.queue import MessageSender
 
 
 class FlakyDynamo:

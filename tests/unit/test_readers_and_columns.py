@@ -4,16 +4,16 @@ import io
 
 import pytest
 
-from sluice.chunks import split_to_fit
-from sluice.columns import HeaderMatcher, map_columns
-from sluice.dedupe import KeyRegistry
-from sluice.errors import RejectedInput
-from sluice.readers import DecodeCheck, TextEncoding, detect_format, read_csv, read_jsonl, text_stream
-from sluice.schemas import ItemTypeDefinition
+from sluice.intake.columns import HeaderMatcher, map_columns
+from sluice.intake.readers import DecodeCheck, TextEncoding, detect_format, read_csv, read_jsonl, text_stream
+from sluice.models.errors import RejectedInput
+from sluice.models.schemas import ItemTypeDefinition
+from sluice.pipeline.chunking import split_to_fit
+from sluice.pipeline.dedupe import KeyRegistry
 
 
 def _text(data: bytes) -> io.TextIOWrapper:
-    return text_stream(io.BytesIO(data))  # type: ignore[arg-type]
+    return text_stream(io.BytesIO(data))
 
 
 def test_csv_rows_are_numbered_from_one_skipping_blank_lines() -> None:

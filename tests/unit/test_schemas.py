@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from sluice.schemas import ItemTypeDefinition, RowValidator
+from sluice.models.schemas import ItemTypeDefinition, RowValidator
 
 
 def _validator(**fields: dict) -> RowValidator:

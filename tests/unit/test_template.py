@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sluice_local.template import ROOT, Template, load_template
 
 
@@ -19,7 +21,7 @@ def test_cfn_lint_passes_with_the_serverless_rules() -> None:
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_sam_translates_offline(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_sam_translates_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     from samtranslator.translator.transform import transform
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -122,7 +124,7 @@ def test_access_logs_carry_no_credential() -> None:
 def test_the_openapi_document_lists_every_route_the_api_serves() -> None:
     import importlib.util
 
-    from sluice import openapi
+    from sluice.api import openapi
 
     spec = importlib.util.spec_from_file_location("api_app", Path("functions/api/app.py"))
     assert spec and spec.loader

@@ -7,8 +7,8 @@ import random
 import zipfile
 from pathlib import Path
 
-from sluice.errors import RejectedInput
-from sluice.workbooks import read_workbook
+from sluice.intake.workbooks import read_workbook
+from sluice.models.errors import RejectedInput
 from tests.fixtures.corpus import _xls, _xlsx
 
 

@@ -1,7 +1,15 @@
-"""Sluice domain package: everything the Lambda handlers call.
+"""Sluice domain package: everything the Lambda handlers call, laid out by stage (imports only run down):
+
+  models/   what things are (Job, Export, schemas, file specs, limits, errors) - pure
+  store/    the only code that knows DynamoDB keys, S3 keys, cursors and queue message shapes
+  notify/   EventBridge events and emails, told by the stores' listener
+  intake/   how data arrives: submit, staged batches, drop folder, schedules, readers
+  pipeline/ what happens to rows: ingest, chunks, the worker, finalisation, cancel, sweeper
+  exports/  exports, their SQL and signed links
+  api/      the HTTP face: routes, request bodies, access rules, OpenAPI
 
 Where a row goes, upload to record:
-  api.submit (jobs_submit) -> S3 uploads/ -> ingest.run_ingest (readers, columns, dedupe)
-  -> ChunkQueue -> worker.process_chunk (schemas validation, records.apply) -> jobs.commit_chunk
-  -> finalize.finalize_job (results files, final status).
+  api.jobs.create_job -> intake.submit -> S3 uploads/ -> pipeline.ingest (intake.sources, intake.columns,
+  pipeline.dedupe, pipeline.chunking) -> ChunkQueue -> pipeline.worker (models.schemas, store.records)
+  -> store.jobs.commit_chunk -> pipeline.finalize.settle (result files, final status).
 """

@@ -1,60 +1,58 @@
-"""Runtime settings, read once from the environment the template sets."""
+"""Runtime settings, read once from the environment the template sets. A malformed value is an error when
+the settings are first read (a function's start), never a silent default."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import lru_cache
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-@dataclass(frozen=True)
-class Settings:
-    jobs_table: str
-    records_table: str
-    bucket: str
-    chunk_queue_url: str
-    rows_per_chunk: int = 1000
-    chunk_max_bytes: int = 240_000
-    retention_days: int = 30
-    record_shards: int = 8
-    inline_body_max: int = 4 * 1024 * 1024
-    upload_url_seconds: int = 3600
-    result_url_seconds: int = 3600
-    chunk_dlq_url: str = ""
-    ingest_dlq_url: str = ""
-    stuck_minutes: int = 30
-    open_job_hours: int = 24
-    export_queue_url: str = ""
-    export_part_rows: int = 1_000_000
-    event_bus: str = "default"
-    sender_email: str = ""
-    link_secret_arn: str = ""
-    public_api_url: str = ""
-    key_rate_limit: int = 50
+
+class ConfigError(RuntimeError):
+    pass
+
+
+class Settings(BaseModel):
+    """Each field's alias is the environment variable that sets it (template.yaml, Globals and functions)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    jobs_table: str = Field("JobsTable", alias="JOBS_TABLE", min_length=1)
+    records_table: str = Field("RecordsTable", alias="RECORDS_TABLE", min_length=1)
+    bucket: str = Field("sluice-data", alias="DATA_BUCKET", min_length=1)
+    chunk_queue_url: str = Field("", alias="CHUNK_QUEUE_URL")
+    rows_per_chunk: int = Field(1000, alias="ROWS_PER_CHUNK", ge=1, le=10_000)
+    chunk_max_bytes: int = Field(240_000, alias="CHUNK_MAX_BYTES", ge=1_000, le=262_144)
+    retention_days: int = Field(30, alias="RETENTION_DAYS", ge=1, le=3650)
+    record_shards: int = Field(8, alias="RECORD_SHARDS", ge=1, le=99)
+    inline_body_max: int = Field(4 * 1024 * 1024, alias="INLINE_BODY_MAX", ge=1)
+    upload_url_seconds: int = Field(3600, alias="UPLOAD_URL_SECONDS", ge=60, le=7 * 86_400)
+    result_url_seconds: int = Field(3600, alias="RESULT_URL_SECONDS", ge=60, le=7 * 86_400)
+    chunk_dlq_url: str = Field("", alias="CHUNK_DLQ_URL")
+    ingest_dlq_url: str = Field("", alias="INGEST_DLQ_URL")
+    stuck_minutes: int = Field(30, alias="STUCK_MINUTES", ge=1)
+    open_job_hours: int = Field(24, alias="OPEN_JOB_HOURS", ge=1)
+    export_queue_url: str = Field("", alias="EXPORT_QUEUE_URL")
+    export_part_rows: int = Field(1_000_000, alias="EXPORT_PART_ROWS", ge=1)
+    event_bus: str = Field("default", alias="EVENT_BUS_NAME", min_length=1)
+    sender_email: str = Field("", alias="SENDER_EMAIL")
+    link_secret_arn: str = Field("", alias="LINK_SECRET_ARN")
+    public_api_url: str = Field("", alias="PUBLIC_API_URL")
+    key_rate_limit: int = Field(50, alias="KEY_RATE_LIMIT", ge=0)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        names = {field.alias for field in cls.model_fields.values()}
+        try:
+            return cls.model_validate({name: value for name, value in env.items() if name in names})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}={e.get('input')!r}: {e['msg']}"
+                                 for e in exc.errors())
+            raise ConfigError(f"invalid settings: {problems}") from None
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    env = os.environ
-    return Settings(
-        jobs_table=env.get("JOBS_TABLE", "JobsTable"),
-        records_table=env.get("RECORDS_TABLE", "RecordsTable"),
-        bucket=env.get("DATA_BUCKET", "sluice-data"),
-        chunk_queue_url=env.get("CHUNK_QUEUE_URL", ""),
-        rows_per_chunk=int(env.get("ROWS_PER_CHUNK", "1000")),
-        chunk_max_bytes=int(env.get("CHUNK_MAX_BYTES", "240000")),
-        retention_days=int(env.get("RETENTION_DAYS", "30")),
-        record_shards=int(env.get("RECORD_SHARDS", "8")),
-        inline_body_max=int(env.get("INLINE_BODY_MAX", str(4 * 1024 * 1024))),
-        chunk_dlq_url=env.get("CHUNK_DLQ_URL", ""),
-        ingest_dlq_url=env.get("INGEST_DLQ_URL", ""),
-        stuck_minutes=int(env.get("STUCK_MINUTES", "30")),
-        open_job_hours=int(env.get("OPEN_JOB_HOURS", "24")),
-        export_queue_url=env.get("EXPORT_QUEUE_URL", ""),
-        export_part_rows=int(env.get("EXPORT_PART_ROWS", "1000000")),
-        event_bus=env.get("EVENT_BUS_NAME", "default"),
-        sender_email=env.get("SENDER_EMAIL", ""),
-        link_secret_arn=env.get("LINK_SECRET_ARN", ""),
-        public_api_url=env.get("PUBLIC_API_URL", ""),
-        key_rate_limit=int(env.get("KEY_RATE_LIMIT", "50")),
-    )
+    return Settings.from_env(os.environ)

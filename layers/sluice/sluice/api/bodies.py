@@ -1,0 +1,39 @@
+"""Request bodies of the /v1 routes that take JSON (besides item types, exports and attribute updates, whose
+models live with what they describe)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from sluice.models.principal import PERMISSIONS
+
+
+class StagedJobRequest(BaseModel):
+    """POST /v1/jobs {"control": digest}: an open job for a control document's files."""
+
+    control: str = Field(min_length=64, max_length=64, pattern="^[0-9a-f]{64}$",
+                         description="the digest POST /v1/controls returned")
+    comment: str | None = Field(default=None, max_length=500)
+    jobName: str | None = Field(default=None, max_length=200)
+    creationPath: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:/-]*$")
+    notificationEmail: str | None = Field(default=None, max_length=254)
+
+
+class StagedFileLinkRequest(BaseModel):
+    """POST /v1/jobs/{jobId}/files as JSON: an upload link for a declared file."""
+
+    name: str = Field(min_length=1, max_length=128, description="a file name the control document declares")
+
+
+class ScheduleRequest(BaseModel):
+    mode: Literal["dry-run", "commit"] = "commit"
+
+
+class KeyRequest(BaseModel):
+    """POST /v1/api-keys."""
+
+    name: str = Field(default="", max_length=100)
+    permissions: list[str] = Field(min_length=1, max_length=len(PERMISSIONS),
+                                   description=f"any of: {', '.join(sorted(PERMISSIONS))}")

@@ -1,0 +1,207 @@
+"""Routes of import jobs: submit (three forms and staged batches), read, page, errors, results, cancel,
+retry, commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from sluice.api.bodies import ScheduleRequest, StagedFileLinkRequest, StagedJobRequest
+from sluice.api.http import parse_bool, parse_limit, parse_multipart, raw_body
+from sluice.api.request import (
+    body_as,
+    checked_job_id,
+    json_body,
+    json_response,
+    principal,
+    query,
+)
+from sluice.intake import staging, submit
+from sluice.models.clock import iso_from_ms, now_ms
+from sluice.models.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType
+from sluice.models.job import ERRORS_ON_JOB, Job, JobOptions, Status
+from sluice.pipeline.cancel import cancel
+from sluice.store.blobs import RESULT_KINDS, Storage, result_key
+from sluice.store.clients import get_clients
+from sluice.store.jobs import JobStore
+
+router = APIGatewayHttpRouter()
+JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines")
+OPTION_FIELDS = ("itemType", "jobName", "merge", "mode", "creationPath", "notificationEmail", "contentType", "sheet",
+                 "headerRow", "delimiter", "encoding")
+
+
+def job_response(job: Job, status: int) -> Response:
+    """A job as every job route answers it: its view with the first row errors and created keys."""
+    store = JobStore(get_clients())
+    errors, _ = store.errors(job.jobId, ERRORS_ON_JOB)
+    view = job.view(errors, store.objects_created(job.jobId))
+    return json_response(view.body(), status, {"Location": f"/v1/jobs/{job.jobId}"})
+
+
+@router.post("/v1/jobs")
+def create_job() -> Response:
+    event = router.current_event
+    caller = principal(event, "imports:write")
+    clients = get_clients()
+    content_type = (event.headers.get("content-type") or "").strip()
+    base_type = content_type.split(";")[0].strip().lower()
+    if base_type == "application/json":
+        body = json_body(event)
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a JSON object such as {\"itemType\": ..., \"fileName\": ...}")
+        if "control" in body:
+            staged = StagedJobRequest.model_validate(body)
+            job = staging.open_job(clients, caller, staged.control, staged.comment,
+                                   staged.model_dump(include={"jobName", "creationPath", "notificationEmail"}))
+            return job_response(job, 201)
+        return job_response(submit.submit_for_upload(clients, caller, JobOptions.model_validate(body)), 201)
+    data = raw_body(event.raw_event)
+    limit = clients.settings.inline_body_max
+    if len(data) > limit:
+        raise PayloadTooLarge(
+            f"the body is {len(data)} bytes; inline uploads take at most {limit} bytes. For larger files "
+            "POST application/json {\"itemType\": ..., \"fileName\": ...} and PUT the file to the uploadUrl"
+        )
+    if base_type == "multipart/form-data":
+        fields, files = parse_multipart(data, content_type)
+        upload = files.get("file")
+        if upload is None:
+            raise BadRequest("the multipart form needs a 'file' part holding the data")
+        values: dict[str, Any] = {k: v for k, v in fields.items() if k in OPTION_FIELDS}
+        values["merge"] = parse_bool("merge", fields.get("merge"))
+        values["fileName"] = upload.name
+        if not values.get("contentType") and upload.content_type not in (None, "application/octet-stream"):
+            values["contentType"] = upload.content_type
+        options = JobOptions.model_validate(values)
+        return job_response(submit.submit_inline(clients, caller, options, upload.data), 202)
+    if base_type in JSONL_TYPES:
+        params = query(event)
+        values = {k: v for k, v in params.items() if k in OPTION_FIELDS}
+        values["merge"] = parse_bool("merge", params.get("merge"))
+        values["contentType"] = "application/x-ndjson"
+        options = JobOptions.model_validate(values)
+        return job_response(submit.submit_inline(clients, caller, options, data), 202)
+    raise UnsupportedMediaType(
+        f"Content-Type '{content_type or '(none)'}' is not accepted: a request body must be JSON Lines "
+        "(application/x-ndjson); files go as multipart/form-data, upload URLs are asked for with application/json"
+    )
+
+
+@router.get("/v1/jobs")
+def list_jobs() -> dict[str, Any]:
+    event = router.current_event
+    caller = principal(event, "imports:read")
+    params = query(event)
+    limit = parse_limit(params.get("limit"), default=20, maximum=100)
+    keep = submit.listing_filter(params.get("status"), params.get("itemType"), params.get("creationPath"))
+    jobs, cursor = JobStore(get_clients()).page(caller.tenant, limit, params.get("cursor"), keep)
+    return {"items": [job.view().body() for job in jobs], "nextCursor": cursor}
+
+
+@router.get("/v1/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    caller = principal(router.current_event, "imports:read")
+    return job_response(submit.find_job(get_clients(), caller.tenant, checked_job_id(job_id)), 200)
+
+
+@router.get("/v1/jobs/<job_id>/errors")
+def list_errors(job_id: str) -> dict[str, Any]:
+    event = router.current_event
+    caller = principal(event, "imports:read")
+    job = submit.find_job(get_clients(), caller.tenant, checked_job_id(job_id))
+    params = query(event)
+    limit = parse_limit(params.get("limit"), default=100, maximum=1000)
+    errors, cursor = JobStore(get_clients()).errors(job.jobId, limit, params.get("cursor"))
+    return {"items": [e.model_dump(mode="json") for e in errors], "nextCursor": cursor}
+
+
+@router.get("/v1/jobs/<job_id>/results/<kind>")
+def get_results(job_id: str, kind: str) -> dict[str, Any]:
+    event = router.current_event
+    caller = principal(event, "imports:read")
+    clients = get_clients()
+    job = submit.find_job(clients, caller.tenant, checked_job_id(job_id))
+    if kind not in RESULT_KINDS:
+        raise NotFound(f"unknown result kind '{kind}'; one of: {', '.join(RESULT_KINDS)}")
+    if not job.finished or job.status == Status.REJECTED:
+        raise Conflict(f"result files are written when the job has processed its rows; it is {job.status.value}")
+    seconds = clients.settings.result_url_seconds
+    file_index = None
+    if len(job.files) > 1:
+        wanted = query(event).get("file")
+        names = [f.name for f in job.files]
+        if wanted not in names:
+            raise BadRequest(f"this job has several files; add ?file= one of: {', '.join(names)}")
+        file_index = names.index(wanted)
+    url = Storage(clients).presign_get(result_key(caller.tenant, job.jobId, kind, file_index), seconds,
+                                       file_name=f"{job.jobId}-{kind}.csv")
+    return {"url": url, "expiresAt": iso_from_ms(now_ms() + seconds * 1000)}
+
+
+@router.post("/v1/jobs/<job_id>/cancel")
+def cancel_job(job_id: str) -> Response:
+    caller = principal(router.current_event, "imports:write")
+    return job_response(cancel(get_clients(), caller.tenant, checked_job_id(job_id)), 202)
+
+
+@router.post("/v1/controls")
+def create_control() -> Response:
+    event = router.current_event
+    caller = principal(event, "imports:write")
+    content_type = (event.headers.get("content-type") or "").strip()
+    data = raw_body(event.raw_event)
+    comment = query(event).get("comment")
+    if content_type.lower().startswith("multipart/form-data"):
+        fields, files = parse_multipart(data, content_type)
+        if "file" not in files:
+            raise BadRequest("the multipart form needs a 'file' part holding the control document")
+        data, comment = files["file"].data, fields.get("comment", comment)
+    digest, created = staging.store_control(get_clients(), caller.tenant, data, comment)
+    return json_response({"digest": digest}, 201 if created else 200)
+
+
+@router.post("/v1/jobs/<job_id>/files")
+def add_job_file(job_id: str) -> Response:
+    event = router.current_event
+    caller = principal(event, "imports:write")
+    clients = get_clients()
+    content_type = (event.headers.get("content-type") or "").strip()
+    if content_type.lower().startswith("application/json"):
+        wanted = body_as(event, StagedFileLinkRequest, "{\"name\": <a file name the control declares>}")
+        link = staging.file_upload_url(clients, caller.tenant, checked_job_id(job_id), wanted.name)
+        return json_response(link, 201)
+    data = raw_body(event.raw_event)
+    if len(data) > clients.settings.inline_body_max:
+        raise PayloadTooLarge(f"the body is {len(data)} bytes; larger files go to an upload URL: POST this route "
+                              "with application/json {\"name\": ...}")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise UnsupportedMediaType("files are sent as multipart/form-data with 'name' and 'file' parts")
+    fields, files = parse_multipart(data, content_type)
+    if "file" not in files or not fields.get("name"):
+        raise BadRequest("the multipart form needs a 'name' (a file the control declares) and a 'file' part")
+    stored = staging.add_file(clients, caller.tenant, checked_job_id(job_id), fields["name"], files["file"].data)
+    return json_response(stored)
+
+
+@router.post("/v1/jobs/<job_id>/schedule")
+def schedule_job(job_id: str) -> Response:
+    event = router.current_event
+    caller = principal(event, "imports:write")
+    wanted = ScheduleRequest() if json_body(event) is None else \
+        body_as(event, ScheduleRequest, "{\"mode\": \"dry-run\" | \"commit\"}")
+    return job_response(staging.schedule(get_clients(), caller.tenant, checked_job_id(job_id), wanted.mode), 202)
+
+
+@router.post("/v1/jobs/<job_id>/commit")
+def commit_job(job_id: str) -> Response:
+    caller = principal(router.current_event, "imports:write")
+    return job_response(staging.commit_dry_run(get_clients(), caller, checked_job_id(job_id)), 202)
+
+
+@router.post("/v1/jobs/<job_id>/retry-failed")
+def retry_failed(job_id: str) -> Response:
+    caller = principal(router.current_event, "imports:write")
+    return job_response(submit.retry_failed(get_clients(), caller, checked_job_id(job_id)), 202)

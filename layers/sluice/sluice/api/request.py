@@ -1,0 +1,75 @@
+"""What every route needs from its request: the caller's principal (checked, rate-limited), the body as a
+model, ids from the path, and this API's own address."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from urllib.parse import unquote
+
+import orjson
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from pydantic import BaseModel
+
+from sluice.api.access import require
+from sluice.api.http import raw_body
+from sluice.models.errors import BadRequest, NotFound
+from sluice.models.ids import is_job_id, is_name
+from sluice.models.principal import Principal
+from sluice.store.clients import get_clients
+from sluice.store.ratelimit import KeyRateLimiter
+
+logger = Logger(child=True)
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def principal(event: APIGatewayProxyEventV2, *permissions: str) -> Principal:
+    """The caller, if its key holds one of the permissions (else 401/403), within its rate limit (else 429)."""
+    found = require(event.request_context.authorizer.get_lambda, *permissions)
+    logger.append_keys(tenant=found.tenant, keyId=found.key_id)
+    KeyRateLimiter(get_clients()).admit(found.key_id)
+    return found
+
+
+def json_body(event: APIGatewayProxyEventV2) -> Any:
+    try:
+        return orjson.loads(raw_body(event.raw_event) or b"null")
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+
+def body_as(event: APIGatewayProxyEventV2, model: type[Body], example: str) -> Body:
+    """The JSON body as the route's request model; a 400 naming the field that is wrong."""
+    body = json_body(event)
+    if not isinstance(body, dict):
+        raise BadRequest(f"the body must be a JSON object such as {example}")
+    return model.model_validate(body)
+
+
+def query(event: APIGatewayProxyEventV2) -> dict[str, str]:
+    return dict(event.query_string_parameters or {})
+
+
+def base_url(event: APIGatewayProxyEventV2) -> str:
+    """This API's address as the client called it (API Gateway sets X-Forwarded-Proto)."""
+    headers = event.headers
+    host = headers.get("host") or event.request_context.domain_name
+    return f"{headers.get('x-forwarded-proto', 'https')}://{host}" if host else ""
+
+
+def checked_job_id(job_id: str) -> str:
+    if not is_job_id(job_id):
+        raise NotFound(f"job {job_id} not found")
+    return job_id
+
+
+def checked_item_type(name: str) -> str:
+    name = unquote(name)
+    if not is_name(name):
+        raise BadRequest("item type names match [A-Za-z][A-Za-z0-9_-]{0,63}")
+    return name
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)

@@ -1,0 +1,298 @@
+"""Text readers: decoding (BOMs, UTF-8, UTF-16, a declared or fallback legacy encoding), CSV dialects and
+JSON Lines, streamed: rows come out one at a time with their row and physical line numbers."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from sluice.models.errors import RejectedInput
+from sluice.models.limits import MAX_COLUMNS
+
+csv.field_size_limit(1024 * 1024)
+
+FORMATS = ("csv", "jsonl", "xlsx", "xls", "xlsb")
+DELIMITERS = (",", ";", "\t", "|")
+FALLBACK_ENCODING = "cp1252"
+_EXTENSIONS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+               ".json": "jsonl", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".xlsb": "xlsb"}
+_CONTENT_TYPES = {"text/csv": "csv", "application/csv": "csv", "text/plain": "csv",
+                  "text/tab-separated-values": "csv",
+                  "application/x-ndjson": "jsonl", "application/jsonl": "jsonl",
+                  "application/json": "jsonl", "application/x-jsonlines": "jsonl",
+                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+                  "application/vnd.ms-excel": "xls",
+                  "application/vnd.ms-excel.sheet.binary.macroenabled.12": "xlsb"}
+
+
+def detect_format(content_type: str | None, file_name: str | None, head: bytes) -> str:
+    """The file's format: an explicit content type, else the file name's extension, else sniffed."""
+    if content_type:
+        base = content_type.split(";")[0].strip().lower()
+        if base in _CONTENT_TYPES:
+            return _CONTENT_TYPES[base]
+        if base in FORMATS:
+            return base
+        raise RejectedInput(f"unsupported contentType '{content_type}'; use text/csv, application/x-ndjson, "
+                            "or a spreadsheet type (xlsx, xls)")
+    if file_name:
+        lowered = file_name.lower()
+        for extension, fmt in _EXTENSIONS.items():
+            if lowered.endswith(extension):
+                return fmt
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                          (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if head.startswith(bom):
+            head = head[len(bom):].decode(encoding, errors="ignore").encode()
+            break
+    return "jsonl" if head.lstrip(b" \t\r\n\x00").startswith(b"{") else "csv"
+
+
+class StreamingBodyIO(io.RawIOBase):
+    """Adapts botocore's StreamingBody (read(n) only) to a raw stream io can buffer."""
+
+    def __init__(self, body: Any, tap: Any = None) -> None:
+        self._body = body
+        self._tap = tap
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._body.read(len(buffer))
+        if self._tap is not None:
+            self._tap(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+
+@dataclass
+class TextEncoding:
+    """How a text file is decoded, and what the job should say about it."""
+
+    codec: str
+    name: str
+    note: str | None = None
+
+
+def sniff_encoding(head: bytes, declared: str | None) -> TextEncoding:
+    """The encoding from a BOM, a declaration, or the pattern of NUL bytes of BOM-less UTF-16."""
+    if head.startswith(codecs.BOM_UTF8):
+        return TextEncoding("utf-8-sig", "utf-8")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return TextEncoding("utf-16", "utf-16")
+    if declared:
+        try:
+            codec = codecs.lookup(declared).name
+        except LookupError:
+            raise RejectedInput(f"unknown encoding '{declared}'; use a name such as utf-8, utf-16, cp1252, "
+                                "latin-1 or shift_jis") from None
+        return TextEncoding(codec, declared)
+    sample = head[:4096]
+    if len(sample) >= 8:
+        even_nuls = sample[0::2].count(0) / len(sample[0::2])
+        odd_nuls = sample[1::2].count(0) / len(sample[1::2])
+        if odd_nuls > 0.3 and even_nuls < 0.05:
+            return TextEncoding("utf-16-le", "utf-16-le", "no byte-order mark; read as UTF-16 little-endian")
+        if even_nuls > 0.3 and odd_nuls < 0.05:
+            return TextEncoding("utf-16-be", "utf-16-be", "no byte-order mark; read as UTF-16 big-endian")
+    return TextEncoding("utf-8", "utf-8")
+
+
+class DecodeCheck:
+    """Fed every byte of the file once: does it decode, and if UTF-8 fails, does the fallback?"""
+
+    def __init__(self, encoding: TextEncoding, fallback_allowed: bool) -> None:
+        self.encoding = encoding
+        self._decoder = codecs.getincrementaldecoder(encoding.codec)()
+        self._fallback = codecs.getincrementaldecoder(FALLBACK_ENCODING)() if fallback_allowed else None
+        self._offset = 0
+        self.error: str | None = None
+
+    def feed(self, data: bytes) -> None:
+        final = not data
+        if self.error is None:
+            pending = len(self._decoder.getstate()[0])
+            try:
+                self._decoder.decode(data, final=final)
+            except UnicodeDecodeError as exc:
+                byte = exc.object[exc.start] if exc.start < len(exc.object) else 0
+                self.error = (f"undecodable byte 0x{byte:02x} at byte offset {self._offset - pending + exc.start}"
+                              f" for {self.encoding.name}")
+        if self._fallback is not None:
+            try:
+                self._fallback.decode(data, final=final)
+            except UnicodeDecodeError:
+                self._fallback = None
+        self._offset += len(data)
+
+    def result(self) -> TextEncoding:
+        if self.error is None:
+            return self.encoding
+        if self._fallback is not None:
+            return TextEncoding(FALLBACK_ENCODING, FALLBACK_ENCODING,
+                                f"not valid UTF-8 ({self.error}); read as {FALLBACK_ENCODING} (Windows Western "
+                                "European). Pass `encoding` if that is wrong")
+        raise RejectedInput(f"the file is not {self.encoding.name} text: {self.error}; save it as UTF-8 "
+                            "or pass `encoding`")
+
+
+def text_stream(stream: io.RawIOBase, codec: str = "utf-8-sig") -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BufferedReader(stream, 1 << 16), encoding=codec, newline="")
+
+
+class LineCounter:
+    """Yields a text file's physical lines with stray NUL characters removed, counting both."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(lines)
+        self.nuls = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._lines:
+            if "\x00" in line:
+                self.nuls += line.count("\x00")
+                line = line.replace("\x00", "")
+            yield line
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The candidate delimiter that splits the header line most often, outside quotes (else a comma)."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for char in header_line:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def parse_delimiter(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    delimiter = named.get(value.lower(), value)
+    if len(delimiter) != 1 or delimiter in "\"\r\n":
+        raise RejectedInput(f"delimiter must be one character (or tab, comma, semicolon, pipe), got '{value}'")
+    return delimiter
+
+
+# --- rows -------------------------------------------------------------------------------------
+
+
+@dataclass
+class SourceRow:
+    row: int
+    values: list[Any]
+    error: str | None = None  # the row cannot be read at all (e.g. a line that is not a JSON object)
+    line: int = 0  # physical line (text) or sheet row (workbook) where the row starts
+
+
+@dataclass
+class RowSource:
+    header: list[str]
+    rows: Iterator[SourceRow]
+    blank_rows: list[int] = field(default_factory=lambda: [0])
+    facts: dict[str, Any] = field(default_factory=dict)  # what the job should show about the reading
+
+
+def _skip_to_header(reader: Any, header_row: int) -> list[str]:
+    for _ in range(header_row - 1):
+        try:
+            next(reader)
+        except StopIteration:
+            raise RejectedInput(f"the file has fewer than {header_row} rows; headerRow is {header_row}") from None
+    try:
+        return list(next(reader))
+    except StopIteration:
+        raise RejectedInput("the file is empty: expected a header row") from None
+
+
+def read_csv(text: Iterable[str], delimiter: str = ",", header_row: int = 1) -> RowSource:
+    reader = csv.reader(text, delimiter=delimiter)
+    try:
+        header = _skip_to_header(reader, header_row)
+    except csv.Error as exc:
+        raise RejectedInput(f"the header row cannot be read: {exc}") from None
+    header = [h.strip() for h in header]
+    if not any(header):
+        raise RejectedInput("the header row is empty")
+    blank = [0]
+
+    def rows() -> Iterator[SourceRow]:
+        number = 0
+        width = len(header)
+        while True:
+            line = reader.line_num + 1
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                number += 1
+                yield SourceRow(number, [], f"cannot be read as CSV: {exc}", line)
+                continue
+            if not values or not any(v.strip() for v in values):
+                blank[0] += 1
+                continue
+            number += 1
+            if len(values) != width:
+                yield SourceRow(number, values, f"expected {width} columns, got {len(values)}", line)
+                continue
+            yield SourceRow(number, values, None, line)
+
+    return RowSource(header=header, rows=rows(), blank_rows=blank)
+
+
+def read_jsonl(text: Iterable[str]) -> RowSource:
+    """JSON Lines: the header is the union of keys in first-seen order, growing as rows are read."""
+    header: list[str] = []
+    positions: dict[str, int] = {}
+    blank = [0]
+
+    def rows() -> Iterator[SourceRow]:
+        number = 0
+        for line_number, line in enumerate(text, start=1):
+            if not line.strip():
+                blank[0] += 1
+                continue
+            number += 1
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                yield SourceRow(number, [line.rstrip("\r\n")], f"is not valid JSON: {exc}", line_number)
+                continue
+            if not isinstance(obj, dict):
+                yield SourceRow(number, [line.rstrip("\r\n")], "is not a JSON object", line_number)
+                continue
+            if len(header) + sum(key not in positions for key in obj) > MAX_COLUMNS:
+                yield SourceRow(number, [line.rstrip("\r\n")[:200]],
+                                f"brings the file's keys beyond the {MAX_COLUMNS} columns a file may have",
+                                line_number)
+                continue
+            values: list[Any] = [None] * len(header)
+            for key, value in obj.items():
+                position = positions.get(key)
+                if position is None:
+                    position = positions[key] = len(header)
+                    header.append(key)
+                    values.append(None)
+                values[position] = value
+            yield SourceRow(number, values, None, line_number)
+
+    return RowSource(header=header, rows=rows(), blank_rows=blank)

@@ -1,0 +1,131 @@
+"""Opening an uploaded object as rows, whatever it is: CSV (any delimiter, encoding, line endings),
+JSON Lines, or a workbook. Text is streamed twice (a decoding check that also hashes the bytes, then
+the parse); workbooks are spooled to local disk because calamine needs a seekable file."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sluice.intake.readers import (
+    DecodeCheck,
+    LineCounter,
+    RowSource,
+    SourceRow,
+    StreamingBodyIO,
+    detect_format,
+    parse_delimiter,
+    read_csv,
+    read_jsonl,
+    sniff_delimiter,
+    sniff_encoding,
+    text_stream,
+)
+from sluice.intake.workbooks import read_workbook
+from sluice.models.errors import RejectedInput
+from sluice.models.filespec import FileSpec
+from sluice.models.limits import MAX_COLUMNS, MAX_UPLOAD_BYTES, row_too_large, shortened
+from sluice.store.blobs import Storage
+
+HEAD_BYTES = 64 * 1024
+BLOCK = 1 << 20
+WORKBOOK_FORMATS = ("xlsx", "xls", "xlsb")
+MAX_HEADER_ROW = 1000
+
+
+@dataclass
+class OpenedSource:
+    source: RowSource
+    file_format: str
+    digest: str
+    size: int
+    facts: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    lines: LineCounter | None = None
+
+    def final_warnings(self) -> list[str]:
+        warnings = list(self.warnings)
+        if self.lines is not None and self.lines.nuls:
+            warnings.append(f"removed {self.lines.nuls} NUL character(s) from the text")
+        return warnings
+
+
+def _digest_of(storage: Storage, key: str, sink: Any = None) -> str:
+    """Reads the object once, in blocks; hashes it and hands each block to sink."""
+    digest = hashlib.sha256()
+    body = storage.open(key)
+    while True:
+        data = body.read(BLOCK)
+        digest.update(data)
+        if sink is not None:
+            sink(data)
+        if not data:
+            return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
+    """The spec's object, opened as rows the way its options say (format, sheet, header row, delimiter, encoding)."""
+    key = spec.objectKey
+    if not 1 <= spec.headerRow <= MAX_HEADER_ROW:
+        raise RejectedInput(f"headerRow must be from 1 to {MAX_HEADER_ROW}")
+    size = storage.size(key)
+    if size > MAX_UPLOAD_BYTES:
+        raise RejectedInput(f"the file is {size} bytes; files of at most {MAX_UPLOAD_BYTES} bytes are imported "
+                            "(split it into several jobs)")
+    head = storage.s3.get_object(Bucket=storage.bucket, Key=key, Range=f"bytes=0-{HEAD_BYTES - 1}")["Body"].read() \
+        if size else b""
+    file_format = detect_format(spec.contentType, spec.fileName or spec.name, head)
+    if file_format in WORKBOOK_FORMATS:
+        with tempfile.TemporaryDirectory(prefix="sluice-") as directory:
+            path = Path(directory) / f"upload.{file_format}"
+            with path.open("wb") as spool:
+                digest = _digest_of(storage, key, spool.write)
+            source = _bounded(read_workbook(path, file_format, spec.sheet, spec.headerRow))
+            yield OpenedSource(source, file_format, digest, size, {"format": file_format, **source.facts})
+        return
+
+    encoding = sniff_encoding(head, spec.encoding)
+    check = DecodeCheck(encoding, fallback_allowed=spec.encoding is None and encoding.codec == "utf-8")
+    digest = _digest_of(storage, key, check.feed)
+    encoding = check.result()
+    facts: dict[str, Any] = {"format": file_format, "encoding": encoding.name}
+    lines = LineCounter(text_stream(StreamingBodyIO(storage.open(key)), encoding.codec))
+    if file_format == "csv":
+        delimiter = parse_delimiter(spec.delimiter)
+        if delimiter is None:
+            head_text = head.decode(encoding.codec, errors="replace").lstrip("\ufeff")
+            head_lines = head_text.replace("\x00", "").splitlines() or [""]
+            delimiter = sniff_delimiter(head_lines[min(spec.headerRow, len(head_lines)) - 1])
+        facts["delimiter"] = delimiter
+        source = read_csv(lines, delimiter, spec.headerRow)
+    else:
+        if spec.headerRow != 1:
+            raise RejectedInput("headerRow applies to CSV files and workbooks, not JSON Lines")
+        source = read_jsonl(lines)
+    yield OpenedSource(_bounded(source), file_format, digest, size, facts, [encoding.note] if encoding.note else [],
+                       lines)
+
+
+def _bounded(source: RowSource) -> RowSource:
+    """Holds a source to the limits: too many columns rejects the file, a row too large is a row error."""
+    if len(source.header) > MAX_COLUMNS:
+        raise RejectedInput(f"the header has {len(source.header)} columns; files of at most {MAX_COLUMNS} "
+                            "columns are imported")
+
+    inner = source.rows
+
+    def rows() -> Iterator[SourceRow]:
+        for row in inner:
+            if row.error is None and (too_large := row_too_large(row.values)):
+                yield SourceRow(row.row, shortened(row.values), too_large, row.line)
+            else:
+                yield row
+
+    source.rows = rows()
+    return source

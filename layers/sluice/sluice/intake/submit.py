@@ -1,0 +1,121 @@
+"""Submitting import jobs: the three forms of POST /v1/jobs, and a retry of a job's failed rows, end here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sluice.models.clock import iso_from_ms
+from sluice.models.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from sluice.models.filespec import FileSpec
+from sluice.models.job import Job, JobOptions, Status, UploadForm, UploadLink
+from sluice.models.limits import MAX_INLINE_LINES, MAX_UPLOAD_BYTES
+from sluice.models.principal import Principal
+from sluice.notify.announcer import announced_jobs
+from sluice.store.blobs import Storage, result_key, upload_key
+from sluice.store.clients import Clients
+from sluice.store.itemtypes import ItemTypeStore
+from sluice.store.jobs import JobStore
+
+
+def new_job(clients: Clients, principal: Principal, options: JobOptions, status: Status, *,
+            creation_path: str | None = None, check_item_type: bool = True, **fields: object) -> Job:
+    """A job (not yet stored) for one file. Without check_item_type, an unknown item type is allowed
+    so that a drop-folder or scheduled job can be recorded as Rejected."""
+    item_type = ItemTypeStore(clients).get(principal.tenant, options.itemType)
+    if item_type is None and check_item_type:
+        raise BadRequest(f"unknown item type '{options.itemType}'; create it first with "
+                         f"PUT /v1/item-types/{options.itemType}", code="unknown_item_type")
+    if creation_path is None:
+        creation_path = "API" if not options.creationPath else f"API:{options.creationPath}"
+    spec = FileSpec(name=options.fileName or "data", itemType=options.itemType,
+                    snapshot=item_type.snapshot() if item_type else None, objectKey="", merge=options.merge,
+                    contentType=options.contentType, fileName=options.fileName, sheet=options.sheet,
+                    headerRow=options.headerRow, delimiter=options.delimiter, encoding=options.encoding)
+    job = Job.begin(
+        tenant=principal.tenant, submitted_by=principal.key_id, status=status, creation_path=creation_path,
+        file_specs=[spec], retention_days=clients.settings.retention_days,
+        jobName=options.jobName or options.fileName or f"{options.itemType} import", itemType=options.itemType,
+        mode=options.mode, merge=options.merge, notificationEmail=options.notificationEmail,
+        contentType=options.contentType, fileName=options.fileName, sheet=options.sheet, headerRow=options.headerRow,
+        delimiter=options.delimiter, encoding=options.encoding, **fields,
+    )
+    spec.objectKey = upload_key(principal.tenant, job.jobId)
+    return job
+
+
+def submit_inline(clients: Clients, principal: Principal, options: JobOptions, data: bytes) -> Job:
+    """Forms 1 and 2: the data came with the request; store it and let the upload event start ingest."""
+    lines = data.count(b"\n")
+    if lines > MAX_INLINE_LINES:
+        raise PayloadTooLarge(f"the body has {lines} lines; a request carries at most {MAX_INLINE_LINES}. For more "
+                              "rows POST application/json {\"itemType\": ..., \"fileName\": ...} and upload the file")
+    job = new_job(clients, principal, options, Status.ACCEPTED)
+    store = announced_jobs(clients)
+    store.create(job)
+    try:
+        Storage(clients).put(upload_key(job.tenant, job.jobId), data)
+    except Exception:
+        store.finish(job, Status.FAILED, "the uploaded data could not be stored; submit again", {Status.ACCEPTED})
+        raise
+    return job
+
+
+def upload_link(clients: Clients, key: str, now: int) -> UploadLink:
+    """A presigned PUT and POST to exactly this key."""
+    seconds = clients.settings.upload_url_seconds
+    storage = Storage(clients)
+    return UploadLink(uploadUrl=storage.presign_put(key, seconds),
+                      uploadForm=UploadForm.model_validate(storage.presign_post(key, seconds, MAX_UPLOAD_BYTES)),
+                      uploadExpiresAt=iso_from_ms(now + seconds * 1000) or "")
+
+
+def submit_for_upload(clients: Clients, principal: Principal, options: JobOptions) -> Job:
+    """Form 3: an open job with a presigned upload link; the upload itself starts processing."""
+    job = new_job(clients, principal, options, Status.INITIALIZED)
+    job.upload = upload_link(clients, upload_key(job.tenant, job.jobId), job.submitMs)
+    announced_jobs(clients).create(job)
+    return job
+
+
+def retry_failed(clients: Clients, principal: Principal, job_id: str) -> Job:
+    """A new job over the failed rows of a finished one (its failed.csv, as is), under today's schema."""
+    original = find_job(clients, principal.tenant, job_id)
+    if original.status not in (Status.COMPLETED, Status.CANCELED):
+        raise Conflict(f"job {job_id} is {original.status.value}; failed rows can be retried once it has Completed")
+    if original.counts.failed == 0:
+        raise Conflict(f"job {job_id} has no failed rows to retry")
+    if original.itemType is None:
+        raise Conflict(f"job {job_id} imported several item types; retry its files one by one")
+    base_name = (original.fileName or "data").rsplit(".", 1)[0]
+    creation_path = original.creationPath
+    options = JobOptions(
+        itemType=original.itemType, jobName=f"{original.jobName or job_id} (failed rows)"[:200],
+        merge=original.merge, mode=original.mode,
+        creationPath=creation_path[4:] if creation_path.startswith("API:") else None,
+        notificationEmail=original.notificationEmail, contentType="text/csv",
+        fileName=f"{base_name}-failed.csv", delimiter=",", encoding="utf-8",
+    )
+    job = new_job(clients, principal, options, Status.ACCEPTED, retryOf=job_id)
+    announced_jobs(clients).create(job)
+    storage = Storage(clients)
+    storage.s3.copy_object(Bucket=storage.bucket, Key=upload_key(job.tenant, job.jobId),
+                           CopySource={"Bucket": storage.bucket, "Key": result_key(principal.tenant, job_id, "failed")})
+    return job
+
+
+def find_job(clients: Clients, tenant: str, job_id: str) -> Job:
+    job = JobStore(clients).get(tenant, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+def listing_filter(status: str | None, item_type: str | None, creation_path: str | None) -> Callable[[Job], bool]:
+    if status and status not in {s.value for s in Status}:
+        raise BadRequest(f"unknown status '{status}'; one of: {', '.join(s.value for s in Status)}")
+
+    def keep(job: Job) -> bool:
+        return ((not status or job.status == status) and (not item_type or job.itemType == item_type)
+                and (not creation_path or job.creationPath.startswith(creation_path)))
+
+    return keep

@@ -1,0 +1,131 @@
+"""Workbooks (XLSX, XLS, XLSB) through python-calamine: the chosen sheet's rows, typed cells made plain.
+
+Calamine reads a sheet into memory, so the file is checked first: encrypted (password-protected)
+workbooks, corrupt or truncated zips, and archives that would expand past a fixed bound (zip bombs)
+are refused before any decompression of sheet data happens."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import python_calamine as calamine
+
+from sluice.intake.readers import RowSource, SourceRow
+from sluice.models.errors import RejectedInput
+
+MAX_EXPANDED_BYTES = 512 * 1024 * 1024  # all parts of an XLSX/XLSB, decompressed
+MAX_RATIO = 200  # decompressed / compressed, per part (text XML compresses ~10-30x)
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+
+
+def _check_container(path: Path, file_format: str) -> None:
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        if head == _OLE_MAGIC:
+            body = head + handle.read(8 * 1024 * 1024)
+            if _ENCRYPTED_STREAM in body:
+                raise RejectedInput("password-protected workbook: remove the password in Excel and upload again")
+            if file_format != "xls":
+                raise RejectedInput("the file is an old-style (OLE) Office file, not an .xlsx; upload it as .xls")
+            return
+    if file_format == "xls":
+        raise RejectedInput("corrupt or truncated workbook: not an Excel 97-2003 (.xls) file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = 0
+            for info in archive.infolist():
+                expanded += info.file_size
+                if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
+                    raise RejectedInput(f"workbook part {info.filename} expands {info.file_size // info.compress_size}"
+                                        f"-fold; refused as a possible zip bomb (limit {MAX_RATIO}-fold)")
+            if expanded > MAX_EXPANDED_BYTES:
+                raise RejectedInput(f"workbook expands to {expanded // (1024 * 1024)} MiB; at most "
+                                    f"{MAX_EXPANDED_BYTES // (1024 * 1024)} MiB are read (split it, or export CSV)")
+    except zipfile.BadZipFile:
+        raise RejectedInput("corrupt or truncated workbook: the file is not a readable .xlsx (zip) archive") from None
+
+
+def plain(value: Any) -> Any:
+    """A cell as a JSON-ready value: integral floats as ints, dates and times as ISO text."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    return value
+
+
+def _select_sheet(book: Any, sheet: str | None) -> Any:
+    names = list(book.sheet_names)
+    if not names:
+        raise RejectedInput("the workbook has no sheets")
+    try:
+        if sheet is None or sheet == "":
+            return book.get_sheet_by_index(0)
+        if sheet.isdigit():
+            index = int(sheet)
+            if index >= len(names):
+                raise RejectedInput(f"sheet index {index} does not exist; the workbook has {len(names)} sheet(s): "
+                                    + ", ".join(names))
+            return book.get_sheet_by_index(index)
+        return book.get_sheet_by_name(sheet)
+    except calamine.WorksheetNotFound:
+        raise RejectedInput(f"sheet '{sheet}' not found; the workbook has: {', '.join(names)}") from None
+
+
+def read_workbook(path: Path, file_format: str, sheet: str | None, header_row: int) -> RowSource:
+    _check_container(path, file_format)
+    try:
+        book = calamine.CalamineWorkbook.from_path(str(path))
+        chosen = _select_sheet(book, sheet)
+    except calamine.PasswordError:
+        raise RejectedInput("password-protected workbook: remove the password in Excel and upload again") from None
+    except (calamine.CalamineError, calamine.ZipError, calamine.XmlError) as exc:
+        raise RejectedInput(f"corrupt or truncated workbook: {exc}") from None
+    except BaseException as exc:  # a Rust panic reaches Python as pyo3's PanicException, a BaseException
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise RejectedInput("corrupt or truncated workbook: the reader could not parse it") from None
+    first_row = chosen.start[0] if chosen.start else 0
+    rows_iter = chosen.iter_rows()
+    header: list[str] | None = None
+    line = first_row
+    for values in rows_iter:
+        line += 1
+        if line - first_row == header_row:
+            header = [str(plain(v)).strip() if v not in (None, "") else "" for v in values]
+            break
+    if header is None or not any(header):
+        raise RejectedInput(f"the sheet '{chosen.name}' is empty: expected a header row"
+                            + (f" at row {header_row}" if header_row > 1 else ""))
+    while header and header[-1] == "":
+        header.pop()
+    width = len(header)
+    blank = [0]
+
+    def rows() -> Iterator[SourceRow]:
+        number = 0
+        current = line
+        for values in rows_iter:
+            current += 1
+            cells = [plain(v) for v in values]
+            if not any(c not in (None, "") and not (isinstance(c, str) and not c.strip()) for c in cells):
+                blank[0] += 1
+                continue
+            number += 1
+            extra = cells[width:]
+            if any(c not in (None, "") for c in extra):
+                yield SourceRow(number, cells, f"expected {width} columns, got {len(cells)}", current)
+                continue
+            yield SourceRow(number, cells[:width] + [""] * (width - len(cells)), None, current)
+
+    return RowSource(header=header, rows=rows(), blank_rows=blank,
+                     facts={"sheet": chosen.name, "sheetNames": list(book.sheet_names)})

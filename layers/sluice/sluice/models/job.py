@@ -1,0 +1,319 @@
+"""An import job: everything it holds (`Job`), how every kind of job starts (`Job.begin`), and what the API,
+the console, the seed front doors, events and emails show of it (`Job.view` -> `JobView`).
+
+This module is the one place a job's fields are declared; the job store maps them to and from DynamoDB."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sluice.models.clock import iso_from_ms, now_ms
+from sluice.models.filespec import FileFacts, FileSpec, ReadingFacts, StagedFile
+from sluice.models.ids import new_sortable_id
+from sluice.models.schemas import RowError
+
+ERRORS_ON_JOB = 20  # row errors shown on the job itself; all of them are paged at /errors
+OBJECTS_CREATED_MAX = 1000
+
+
+class Status(StrEnum):
+    INITIALIZED = "Initialized"
+    ACCEPTED = "Accepted"
+    PROCESSING = "Processing"
+    COMPLETED = "Completed"
+    REJECTED = "Rejected"
+    CANCELING = "Canceling"
+    CANCELED = "Canceled"
+    FAILED = "Failed"
+
+
+FINISHED = frozenset({Status.COMPLETED, Status.REJECTED, Status.CANCELED, Status.FAILED})
+OPEN = frozenset({Status.INITIALIZED, Status.ACCEPTED, Status.PROCESSING})
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    UNPROCESSED = "unprocessed"
+
+
+class RowCounts(BaseModel):
+    """Rows counted by outcome: one chunk's, one file's, or a whole job's (chunk counts add up exactly once)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    unprocessed: int = 0
+    dead: int = 0  # of the unprocessed rows, those whose chunk went to the dead-letter queue
+
+    @property
+    def processed(self) -> int:
+        return self.created + self.updated + self.unchanged + self.failed
+
+    def add(self, outcome: Outcome) -> None:
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+
+
+class JobOptions(BaseModel):
+    """What a client may set on a job, whatever the form it submits."""
+
+    itemType: str
+    jobName: str | None = Field(default=None, max_length=200)
+    merge: bool = False
+    mode: Literal["commit", "dry-run"] = "commit"
+    creationPath: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:/-]*$")
+    notificationEmail: str | None = Field(default=None, max_length=254)
+    contentType: str | None = Field(default=None, max_length=200)
+    fileName: str | None = Field(default=None, max_length=255)
+    sheet: str | None = Field(default=None, max_length=100, description="workbooks: sheet name or 0-based index")
+    headerRow: int = Field(default=1, ge=1, le=1000, description="1-based row holding the column headers")
+    delimiter: str | None = Field(default=None, max_length=10, description="CSV: , ; tab | (detected if absent)")
+    encoding: str | None = Field(default=None, max_length=40, description="text encoding (detected if absent)")
+
+
+class UploadForm(BaseModel):
+    """A presigned POST bound to one object key; S3 itself refuses bodies above maxBytes."""
+
+    url: str
+    fields: dict[str, str]
+    maxBytes: int
+
+
+class UploadLink(BaseModel):
+    uploadUrl: str
+    uploadForm: UploadForm
+    uploadExpiresAt: str
+
+
+class Tracked(BaseModel):
+    """What jobs and exports share: whose they are and where they are in their life cycle."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str
+    submittedBy: str
+    creationPath: str = "API"
+    status: Status
+    reason: str | None = None
+    submitMs: int
+    startMs: int | None = None
+    finishMs: int | None = None
+    runTimeMs: int | None = None
+    expiresAt: int  # epoch seconds: DynamoDB's TTL removes the item after this
+
+    @property
+    def item_id(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def run_time_ms(self) -> int:
+        if self.runTimeMs is not None:
+            return self.runTimeMs
+        return max(0, now_ms() - self.startMs) if self.startMs else 0
+
+
+class Job(Tracked):
+    """An import job as stored: what was asked, how far it got, and what reading its files found."""
+
+    # what
+    jobId: str
+    jobName: str | None = None
+    itemType: str | None = None
+    itemTypes: list[str] = Field(default_factory=list)
+    mode: Literal["commit", "dry-run"] = "commit"
+    merge: bool = False
+    notificationEmail: str | None = None
+    contentType: str | None = None
+    fileName: str | None = None
+    sheet: str | None = None
+    headerRow: int = 1
+    delimiter: str | None = None
+    encoding: str | None = None
+    fileSpecs: list[FileSpec] = Field(default_factory=list)
+    # where it came from
+    retryOf: str | None = None
+    commitOf: str | None = None
+    staged: bool = False
+    control: str | None = None
+    comment: str | None = None
+    stagedFiles: list[StagedFile] = Field(default_factory=list)
+    openUntilMs: int | None = None
+    upload: UploadLink | None = None
+    # progress of the work
+    lastProgressMs: int | None = None
+    redriveRequested: bool = False
+    redrives: int = 0
+    # what ingest found (total is None until every file has been read)
+    total: int | None = None
+    chunkCount: int | None = None
+    chunksSent: int = 0
+    files: list[FileFacts] = Field(default_factory=list)
+    sourceHeader: list[str] = Field(default_factory=list)
+    ignoredColumns: list[str] = Field(default_factory=list)
+    blankRows: int = 0
+    warnings: list[str] = Field(default_factory=list)
+    format: str | None = None
+    sheetNames: list[str] | None = None
+    # progress, added once per chunk
+    counts: RowCounts = Field(default_factory=RowCounts)
+    fileCounts: dict[int, RowCounts] = Field(default_factory=dict)
+    doneChunks: set[int] = Field(default_factory=set)
+
+    @classmethod
+    def begin(cls, *, tenant: str, submitted_by: str, status: Status, creation_path: str, file_specs: list[FileSpec],
+              retention_days: int, submitted_ms: int | None = None, **fields: Any) -> Job:
+        """A new job, however it starts (a request, a staged batch, a drop, a schedule, a retry or a commit)."""
+        submitted = now_ms() if submitted_ms is None else submitted_ms
+        return cls(tenant=tenant, jobId=new_sortable_id(submitted), submittedBy=submitted_by, status=status,
+                   creationPath=creation_path, fileSpecs=file_specs, submitMs=submitted,
+                   # unfinished jobs expire too, well after any sweep would have ended them
+                   expiresAt=submitted // 1000 + retention_days * 86_400 * 2, **fields)
+
+    @property
+    def item_id(self) -> str:
+        return self.jobId
+
+    @property
+    def settled(self) -> bool:
+        """Every row read has been processed or skipped, and the whole input has been read."""
+        return self.total is not None and self.counts.processed + self.counts.unprocessed >= self.total
+
+    def spec(self, index: int) -> FileSpec:
+        return self.fileSpecs[index]
+
+    def view(self, errors: list[RowError] | None = None, objects_created: list[str] | None = None,
+             base_url: str = "") -> JobView:
+        """The job as the API (and everything that renders jobs) shows it."""
+        self_link = f"{base_url}/v1/jobs/{self.jobId}"
+        listed = self.files or self.stagedFiles
+        return JobView(
+            jobId=self.jobId, jobName=self.jobName, itemType=self.itemType, status=self.status, reason=self.reason,
+            creationPath=self.creationPath, mode=self.mode, merge=self.merge, contentType=self.contentType,
+            submitTime=iso_from_ms(self.submitMs), startTime=iso_from_ms(self.startMs),
+            finishTime=iso_from_ms(self.finishMs), dateFinished=self.finishMs or 0, runTime=self.run_time_ms(),
+            finished=self.finished, notificationEmail=self.notificationEmail,
+            files=[self._file_view(i, f) for i, f in enumerate(listed)],
+            counts=CountsView.of(self.total, self.counts), recordsProcessed=self.counts.processed,
+            errors=errors or [], objectsCreated=objects_created or [], ignoredColumns=self.ignoredColumns,
+            format=self.format, encoding=self.encoding, delimiter=self.delimiter, sheet=self.sheet,
+            headerRow=self.headerRow, warnings=self.warnings, retryOf=self.retryOf, staged=self.staged,
+            control=self.control, comment=self.comment,
+            itemTypes=self.itemTypes or ([self.itemType] if self.itemType else []), commitOf=self.commitOf,
+            links=JobLinks(self=self_link, errors=f"{self_link}/errors", results=f"{self_link}/results/{{kind}}"),
+            **(self.upload.model_dump() if self.upload and self.status == Status.INITIALIZED else {}),
+        )
+
+    def _file_view(self, index: int, file: FileFacts | StagedFile) -> FileView:
+        if isinstance(file, StagedFile):
+            return FileView(**file.model_dump())
+        counts = CountsView.of(file.rows, self.fileCounts.get(index, RowCounts()))
+        return FileView(name=file.name, itemType=file.itemType, digest=file.digest, size=file.size, rows=file.rows,
+                        format=file.format, encoding=file.encoding, delimiter=file.delimiter, sheet=file.sheet,
+                        ignoredColumns=file.ignoredColumns, warnings=file.warnings, counts=counts)
+
+
+def _absent_if_none(value: Any) -> bool:
+    return value is None
+
+
+class CountsView(BaseModel):
+    """`processed = created + updated + unchanged + failed`; `processed + unprocessed = total` once finished."""
+
+    total: int | None
+    processed: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+    unprocessed: int
+
+    @classmethod
+    def of(cls, total: int | None, counts: RowCounts) -> CountsView:
+        return cls(total=total, processed=counts.processed, created=counts.created, updated=counts.updated,
+                   unchanged=counts.unchanged, failed=counts.failed, unprocessed=counts.unprocessed)
+
+
+class FileView(ReadingFacts):
+    """One file of a job: declared (staged jobs, before scheduling) or read (with its own counts)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    itemType: str
+    uploaded: bool | None = Field(default=None, exclude_if=_absent_if_none)
+    digest: str | None = Field(default=None, exclude_if=_absent_if_none)
+    size: int | None = Field(default=None, exclude_if=_absent_if_none)
+    rows: int | None = Field(default=None, exclude_if=_absent_if_none)
+    format: str | None = Field(default=None, exclude_if=_absent_if_none)
+    encoding: str | None = Field(default=None, exclude_if=_absent_if_none)
+    delimiter: str | None = Field(default=None, exclude_if=_absent_if_none)
+    sheet: str | None = Field(default=None, exclude_if=_absent_if_none)
+    sheetNames: list[str] | None = Field(default=None, exclude=True)
+    ignoredColumns: list[str] | None = Field(default=None, exclude_if=_absent_if_none)
+    warnings: list[str] | None = Field(default=None, exclude_if=_absent_if_none)
+    counts: CountsView | None = Field(default=None, exclude_if=_absent_if_none)
+
+
+class JobLinks(BaseModel):
+    self: str
+    errors: str
+    results: str = Field(description="replace {kind} with succeeded, failed or unprocessed")
+
+
+class JobView(BaseModel):
+    """A job as `GET /v1/jobs/{jobId}` returns it. `errors` holds the first 20 row errors and `objectsCreated`
+    at most 1,000 keys (both empty in listings); `uploadUrl`, `uploadForm` and `uploadExpiresAt` are present
+    only while the job waits for its upload."""
+
+    model_config = ConfigDict(extra="ignore")  # a client reading a newer API's answer ignores what it adds
+
+    jobId: str
+    jobName: str | None
+    itemType: str | None
+    status: Status
+    reason: str | None
+    creationPath: str
+    mode: Literal["commit", "dry-run"]
+    merge: bool
+    contentType: str | None
+    submitTime: str | None
+    startTime: str | None
+    finishTime: str | None
+    dateFinished: int = Field(description="epoch milliseconds; 0 until finished")
+    runTime: int = Field(description="milliseconds from start to finish (or to now)")
+    finished: bool
+    notificationEmail: str | None
+    files: list[FileView]
+    counts: CountsView
+    recordsProcessed: int
+    errors: list[RowError]
+    objectsCreated: list[str]
+    ignoredColumns: list[str]
+    format: str | None
+    encoding: str | None
+    delimiter: str | None
+    sheet: str | None
+    headerRow: int
+    warnings: list[str]
+    retryOf: str | None
+    staged: bool
+    control: str | None
+    comment: str | None
+    itemTypes: list[str]
+    commitOf: str | None
+    links: JobLinks
+    uploadUrl: str | None = Field(default=None, exclude_if=_absent_if_none)
+    uploadForm: UploadForm | None = Field(default=None, exclude_if=_absent_if_none)
+    uploadExpiresAt: str | None = Field(default=None, exclude_if=_absent_if_none)
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

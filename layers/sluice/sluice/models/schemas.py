@@ -1,0 +1,326 @@
+"""Item-type schemas: the definition clients PUT, and the compiled row validator the worker runs.
+
+Row validation is the hot path (one call per row per field), so each field compiles to one plain
+function that coerces a raw value or raises FieldError with a message a user can act on."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sluice.models.ids import NAME_PATTERN
+
+FieldType = Literal["string", "integer", "decimal", "boolean", "date", "datetime", "email", "enum"]
+MAX_FIELDS = 200
+DEFAULT_MAX_STRING = 10_000
+MAX_VALUE_IN_ERROR = 200
+KEY_SEPARATOR = "|"
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+class FieldSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: FieldType
+    required: bool = False
+    maxLength: int | None = Field(default=None, ge=1, le=100_000)
+    minLength: int | None = Field(default=None, ge=0, le=100_000)
+    min: Decimal | None = None
+    max: Decimal | None = None
+    values: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _check(self) -> FieldSpec:
+        if self.type == "enum" and not self.values:
+            raise ValueError("an enum field needs 'values'")
+        if self.type != "enum" and self.values is not None:
+            raise ValueError("'values' only applies to enum fields")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("'min' is greater than 'max'")
+        return self
+
+
+class ItemTypeDefinition(BaseModel):
+    """The body of PUT /v1/item-types/{itemType}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: list[str] | None = Field(default=None, min_length=1, max_length=8)
+    fields: dict[str, FieldSpec] = Field(min_length=1, max_length=MAX_FIELDS)
+    columns: dict[str, str] = Field(default_factory=dict, max_length=1000)
+
+    @field_validator("fields")
+    @classmethod
+    def _names(cls, fields: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        bad = [name for name in fields if not NAME_PATTERN.match(name)]
+        if bad:
+            raise ValueError(f"field names must match {NAME_PATTERN.pattern}: {', '.join(bad)}")
+        return fields
+
+    @model_validator(mode="after")
+    def _references(self) -> ItemTypeDefinition:
+        for name in self.key or []:
+            if name not in self.fields:
+                raise ValueError(f"key field '{name}' is not among the fields")
+        if self.key and len(set(self.key)) != len(self.key):
+            raise ValueError("key lists a field twice")
+        for column, target in self.columns.items():
+            if target not in self.fields:
+                raise ValueError(f"column '{column}' maps to unknown field '{target}'")
+        return self
+
+
+class FieldError(ValueError):
+    pass
+
+
+Coercer = Callable[[Any], Any]
+
+
+def _text(raw: Any) -> str:
+    if isinstance(raw, str):
+        return raw.strip()
+    if isinstance(raw, dict | list):
+        raise FieldError("expected a single value, got a nested JSON value")
+    return str(raw)
+
+
+def _bounds(spec: FieldSpec, value: Any) -> None:
+    if spec.min is not None and value < spec.min:
+        raise FieldError(f"must be at least {spec.min}")
+    if spec.max is not None and value > spec.max:
+        raise FieldError(f"must be at most {spec.max}")
+
+
+def _string(spec: FieldSpec) -> Coercer:
+    limit = spec.maxLength or DEFAULT_MAX_STRING
+    minimum = spec.minLength or 0
+
+    def coerce(raw: Any) -> str:
+        if isinstance(raw, dict | list):
+            raise FieldError("expected text, got a nested JSON value")
+        value = raw if isinstance(raw, str) else _text(raw)
+        if len(value) > limit:
+            raise FieldError(f"is {len(value)} characters long; at most {limit} allowed")
+        if len(value) < minimum:
+            raise FieldError(f"is {len(value)} characters long; at least {minimum} required")
+        return value
+
+    return coerce
+
+
+def _integer(spec: FieldSpec) -> Coercer:
+    def coerce(raw: Any) -> int:
+        if isinstance(raw, bool):
+            raise FieldError("expected an integer, got a boolean")
+        if isinstance(raw, int):
+            value = raw
+        elif isinstance(raw, float):
+            if not raw.is_integer():
+                raise FieldError("expected an integer")
+            value = int(raw)
+        else:
+            text = _text(raw).replace("_", "x")
+            try:
+                value = int(text)
+            except ValueError:
+                try:
+                    number = Decimal(text)
+                except InvalidOperation:
+                    raise FieldError("expected an integer") from None
+                if not number.is_finite() or number != number.to_integral_value():
+                    raise FieldError("expected an integer") from None
+                value = int(number)
+        _bounds(spec, value)
+        return value
+
+    return coerce
+
+
+def _decimal(spec: FieldSpec) -> Coercer:
+    def coerce(raw: Any) -> Decimal:
+        if isinstance(raw, bool):
+            raise FieldError("expected a number, got a boolean")
+        try:
+            value = Decimal(str(raw) if isinstance(raw, float) else _text(raw).replace("_", "x"))
+        except InvalidOperation:
+            raise FieldError("expected a decimal number") from None
+        if not value.is_finite():
+            raise FieldError("expected a finite decimal number")
+        if value.adjusted() > 100 or value.adjusted() < -100:
+            raise FieldError("is out of the supported range (1e-100 to 1e100)")
+        _bounds(spec, value)
+        return value.normalize() if value else Decimal(0)
+
+    return coerce
+
+
+def _boolean(_: FieldSpec) -> Coercer:
+    def coerce(raw: Any) -> bool:
+        if isinstance(raw, bool):
+            return raw
+        text = _text(raw).lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise FieldError("expected a boolean (true/false, yes/no, 1/0)")
+
+    return coerce
+
+
+def _date(_: FieldSpec) -> Coercer:
+    def coerce(raw: Any) -> str:
+        text = _text(raw)
+        try:
+            return date.fromisoformat(text[:10] if len(text) > 10 and text[10] in "T " else text).isoformat()
+        except ValueError:
+            raise FieldError("expected a date as YYYY-MM-DD") from None
+
+    return coerce
+
+
+def _datetime(_: FieldSpec) -> Coercer:
+    def coerce(raw: Any) -> str:
+        text = _text(raw)
+        try:
+            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        except ValueError:
+            raise FieldError("expected an ISO-8601 date-time such as 2024-05-01T13:45:00Z") from None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.isoformat().replace("+00:00", "Z")
+
+    return coerce
+
+
+def _email(spec: FieldSpec) -> Coercer:
+    limit = spec.maxLength or 254
+
+    def coerce(raw: Any) -> str:
+        text = _text(raw)
+        if len(text) > limit or not _EMAIL.match(text):
+            raise FieldError("is not a valid email address")
+        return text.lower()
+
+    return coerce
+
+
+def _enum(spec: FieldSpec) -> Coercer:
+    allowed = list(spec.values or [])
+    exact = set(allowed)
+    folded = {v.casefold(): v for v in allowed}
+    shown = ", ".join(allowed[:20]) + (", ..." if len(allowed) > 20 else "")
+
+    def coerce(raw: Any) -> str:
+        text = _text(raw)
+        if text in exact:
+            return text
+        match = folded.get(text.casefold())
+        if match is None:
+            raise FieldError(f"must be one of: {shown}")
+        return match
+
+    return coerce
+
+
+_FACTORIES: dict[str, Callable[[FieldSpec], Coercer]] = {
+    "string": _string,
+    "integer": _integer,
+    "decimal": _decimal,
+    "boolean": _boolean,
+    "date": _date,
+    "datetime": _datetime,
+    "email": _email,
+    "enum": _enum,
+}
+
+
+def compile_field(spec: FieldSpec) -> Coercer:
+    return _FACTORIES[spec.type](spec)
+
+
+def is_blank(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip())
+
+
+def key_text(value: Any) -> str:
+    """The canonical text of one key field's coerced value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
+
+
+def short(raw: Any) -> str:
+    text = raw if isinstance(raw, str) else str(raw)
+    return text if len(text) <= MAX_VALUE_IN_ERROR else text[:MAX_VALUE_IN_ERROR] + "..."
+
+
+class RowError(BaseModel):
+    row: int
+    line: int | None = None
+    file: str | None = Field(default=None, exclude_if=lambda v: v is None)  # the file's name, in jobs of several files
+    field: str | None = None
+    value: str | None = None
+    message: str
+
+
+class RowValidator:
+    """Validates one row's raw values (field name -> raw) into typed attributes or row errors."""
+
+    def __init__(self, definition: ItemTypeDefinition) -> None:
+        self.definition = definition
+        self.key_fields = list(definition.key or [])
+        key_set = set(self.key_fields)
+        self._fields = [
+            (name, compile_field(spec), spec.required or name in key_set)
+            for name, spec in definition.fields.items()
+        ]
+        self._key_coercers = {name: coerce for name, coerce, _ in self._fields if name in key_set}
+
+    def validate(self, row: int, raw: dict[str, Any]) -> tuple[dict[str, Any], list[RowError]]:
+        attributes: dict[str, Any] = {}
+        errors: list[RowError] = []
+        for name, coerce, required in self._fields:
+            value = raw.get(name)
+            if is_blank(value):
+                if required:
+                    errors.append(RowError(row=row, field=name, value="", message="is required"))
+                continue
+            try:
+                attributes[name] = coerce(value)
+            except FieldError as exc:
+                errors.append(RowError(row=row, field=name, value=short(value), message=str(exc)))
+        return attributes, errors
+
+    def key_of(self, attributes: dict[str, Any]) -> str:
+        return KEY_SEPARATOR.join(key_text(attributes[name]) for name in self.key_fields)
+
+    def key_of_raw(self, raw: dict[str, Any]) -> str | None:
+        """The record key of a raw row, or None where a key field is missing or invalid.
+
+        Ingest uses this for job-wide duplicate detection without validating the whole row."""
+        parts = []
+        for name in self.key_fields:
+            value = raw.get(name)
+            if is_blank(value):
+                return None
+            try:
+                parts.append(key_text(self._key_coercers[name](value)))
+            except FieldError:
+                return None
+        return KEY_SEPARATOR.join(parts)
+
+
+def normalise_header(text: str) -> str:
+    return "".join(text.split()).casefold()

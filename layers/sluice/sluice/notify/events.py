@@ -1,0 +1,42 @@
+"""Every status change of a job or export goes to EventBridge (source `sluice`, detail-type
+`Job Status Changed`). Best effort: a failure is logged, never fails the job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aws_lambda_powertools import Logger
+
+from sluice.models.export import Export
+from sluice.models.job import CountsView, Job
+from sluice.store.clients import Clients
+
+logger = Logger(child=True)
+EVENT_SOURCE = "sluice"
+DETAIL_TYPE = "Job Status Changed"
+
+
+def status_detail(item: Job | Export) -> dict[str, Any]:
+    if isinstance(item, Export):
+        return {"tenant": item.tenant, "jobId": item.exportId, "kind": "export", "status": item.status.value,
+                "reason": item.reason, "itemType": item.request.itemType, "creationPath": item.creationPath,
+                "recordsProcessed": item.recordsProcessed}
+    return {"tenant": item.tenant, "jobId": item.jobId, "kind": "import", "status": item.status.value,
+            "reason": item.reason, "itemType": item.itemType, "creationPath": item.creationPath,
+            "counts": CountsView.of(item.total, item.counts).model_dump()}
+
+
+def status_changed(clients: Clients, item: Job | Export) -> None:
+    if clients.events is None:
+        return
+    try:
+        response = clients.events.put_events(Entries=[{
+            "Source": EVENT_SOURCE, "DetailType": DETAIL_TYPE,
+            "Detail": orjson.dumps(status_detail(item), default=str).decode(),
+            "EventBusName": clients.settings.event_bus, "Resources": [],
+        }])
+        if response.get("FailedEntryCount"):
+            logger.warning("status event not accepted", extra={"response": response.get("Entries")})
+    except Exception:
+        logger.exception("status event not published")

@@ -1,0 +1,93 @@
+"""Ending a job: once every row read is processed or skipped, write the result files and set the final
+status. Any step may call settle(); the conditional status change makes exactly one of them finish it."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import tempfile
+from typing import Any, NamedTuple
+
+from sluice.models.csvsafe import neutralise
+from sluice.models.filespec import FileFacts
+from sluice.models.job import Job, Outcome, Status
+from sluice.notify.announcer import announced_jobs
+from sluice.store.blobs import RESULT_KINDS, Storage, result_key, result_part_key
+from sluice.store.clients import Clients
+
+OUTCOME_COLUMNS = ["sluice_row", "sluice_outcome", "sluice_message"]
+_KIND_OF = {Outcome.CREATED.value: "succeeded", Outcome.UPDATED.value: "succeeded",
+            Outcome.UNCHANGED.value: "succeeded", Outcome.FAILED.value: "failed",
+            Outcome.UNPROCESSED.value: "unprocessed"}
+
+
+class ResultRow(NamedTuple):
+    """One row's line in a chunk's share of the result files."""
+
+    row: int
+    outcome: Outcome
+    message: str  # the record key, or why the row failed or was not processed
+    values: list[Any]
+
+
+def result_part(rows: list[ResultRow]) -> bytes:
+    """One chunk's share of the result files: row number, outcome, message, then the original values."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row, outcome, message, values in rows:
+        writer.writerow([row, outcome.value, message, *("" if v is None else v for v in values)])
+    return buffer.getvalue().encode()
+
+
+def write_results(clients: Clients, job: Job) -> None:
+    """The succeeded / failed / unprocessed CSVs: one set per job, or one per file in jobs of several files."""
+    files: list[FileFacts] | None = job.files or None
+    spans = [(f.header, f.firstChunk, f.chunkCount) for f in files] if files else \
+        [(job.sourceHeader, 0, job.chunkCount or 0)]
+    for index, (header, first, count) in enumerate(spans):
+        chunks = sorted(c for c in job.doneChunks if first <= c < first + count)
+        _write_file_results(clients, job, header, chunks, None if len(spans) == 1 else index)
+
+
+def _write_file_results(clients: Clients, job: Job, header: list[str], chunks: list[int],
+                        file_index: int | None) -> None:
+    storage = Storage(clients)
+    with contextlib.ExitStack() as stack:
+        files = {kind: stack.enter_context(tempfile.TemporaryFile(mode="w+b")) for kind in RESULT_KINDS}
+        texts = {kind: io.TextIOWrapper(handle, encoding="utf-8", newline="", write_through=True)
+                 for kind, handle in files.items()}
+        writers = {kind: csv.writer(text, lineterminator="\r\n") for kind, text in texts.items()}
+        for writer in writers.values():
+            writer.writerow([*(neutralise(h) for h in header), *OUTCOME_COLUMNS])
+        for chunk in chunks:
+            body = storage.open(result_part_key(job.tenant, job.jobId, chunk)).read().decode()
+            for row, outcome, message, *values in csv.reader(io.StringIO(body)):
+                padded = values + [""] * (len(header) - len(values))
+                writers[_KIND_OF[outcome]].writerow([*(neutralise(v) for v in padded), row, outcome,
+                                                     neutralise(message)])
+        for kind, handle in files.items():
+            handle.seek(0)  # streamed from disk in parts: memory stays bounded for any job size
+            storage.s3.upload_fileobj(handle, storage.bucket, result_key(job.tenant, job.jobId, kind, file_index),
+                                      ExtraArgs={"ContentType": "text/csv; charset=utf-8"})
+
+
+def settle(clients: Clients, job: Job) -> Job:
+    """Finishes a job whose rows are all accounted for; otherwise returns it unchanged."""
+    if not job.settled or job.status not in (Status.PROCESSING, Status.CANCELING):
+        return job
+    write_results(clients, job)
+    store = announced_jobs(clients)
+    counts = job.counts
+    if job.status == Status.PROCESSING and counts.dead:
+        reason = (f"{counts.dead} rows could not be processed: their chunks failed repeatedly and went to the "
+                  f"dead-letter queue (they are in the unprocessed result file); {counts.processed} rows were "
+                  "processed")
+        finished = store.finish(job, Status.FAILED, reason, {Status.PROCESSING})
+    elif job.status == Status.PROCESSING:
+        finished = store.finish(job, Status.COMPLETED, None, {Status.PROCESSING})
+    else:
+        reason = (f"canceled on request: {counts.processed} rows were processed and stay applied, "
+                  f"{counts.unprocessed} rows were not processed")
+        finished = store.finish(job, Status.CANCELED, reason, {Status.CANCELING})
+    return finished or store.get(job.tenant, job.jobId) or job

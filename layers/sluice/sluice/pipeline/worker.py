@@ -1,0 +1,183 @@
+"""The worker's step: validate a chunk's rows, apply the good ones, record errors, count once.
+
+Order matters for crash safety: records -> ledger (errors, created keys) -> result part -> commit.
+Every step before the commit is idempotent; the commit is the one conditional write that counts."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from sluice import observability
+from sluice.models.chunk import ChunkMessage
+from sluice.models.clock import now_ms
+from sluice.models.filespec import FileSpec, first_seen_decode
+from sluice.models.job import Job, Outcome, RowCounts, Status
+from sluice.models.schemas import KEY_SEPARATOR, ItemTypeDefinition, RowError, RowValidator, is_blank, short
+from sluice.notify.announcer import announced_jobs
+from sluice.pipeline.finalize import ResultRow, result_part, settle
+from sluice.store.blobs import Storage, result_part_key
+from sluice.store.clients import Clients
+from sluice.store.jobs import JobStore
+from sluice.store.records import Candidate, RecordStore
+
+logger = Logger(child=True)
+_GENERATED_KEYS = uuid.UUID("6f0a7c64-7f55-4a35-9d0e-2b8c2b0f5a11")
+
+
+@lru_cache(maxsize=64)
+def _validator(definition_json: str) -> RowValidator:
+    return RowValidator(ItemTypeDefinition.model_validate_json(definition_json))
+
+
+def generated_key(job_id: str, row: int) -> str:
+    """Records of a schema without a natural key get an id that is the same on every redelivery."""
+    return str(uuid.uuid5(_GENERATED_KEYS, f"{job_id}:{row}"))
+
+
+@dataclass
+class Checked:
+    """A chunk's rows after validation: the ones to apply, and the failed ones with their errors."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    failed: dict[int, list[RowError]] = field(default_factory=dict)
+
+
+def process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore | None = None) -> str:
+    started = time.perf_counter()
+    try:
+        return _process_chunk(clients, message, records)
+    finally:
+        observability.milliseconds("ChunkLatency", (time.perf_counter() - started) * 1000)
+
+
+def _process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore | None) -> str:
+    store = announced_jobs(clients)
+    job = store.get(message.tenant, message.jobId)
+    if job is None:
+        logger.warning("chunk for an unknown job", extra={"jobId": message.jobId})
+        return "no-job"
+    if message.chunk in job.doneChunks:
+        return settle(clients, job).status.value
+    if job.status == Status.CANCELING:
+        return skip_chunk(clients, message, "job canceled before this row was processed")
+    if job.status != Status.PROCESSING:
+        return f"skipped-{job.status.value}"
+
+    spec = job.spec(message.file)
+    checked = _check_rows(job, spec, message)
+    dry_run = job.mode == "dry-run"
+    outcomes = (records or RecordStore(clients)).apply(
+        message.tenant, spec.itemType, spec.schema_snapshot().shards, message.jobId, checked.candidates,
+        merge=spec.merge, dry_run=dry_run,
+    )
+    counts, created, errors, part_rows = _tally(message, checked, outcomes, dry_run)
+    expires_at = (now_ms() // 1000) + clients.settings.retention_days * 86_400 * 2
+    store.write_ledger(store.ledger_items(message.jobId, message.chunk, counts, created, errors, expires_at))
+    Storage(clients).put(result_part_key(message.tenant, message.jobId, message.chunk), result_part(part_rows))
+    return _commit(clients, store, message, counts, job)
+
+
+def _check_rows(job: Job, spec: FileSpec, message: ChunkMessage) -> Checked:
+    """Validates every row of the chunk against the job's schema snapshot."""
+    validator = _validator(spec.schema_snapshot().definition)
+    file_label = spec.name if job.staged else None
+    checked = Checked()
+    for chunk_row in message.rows:
+        row, line = chunk_row.row, chunk_row.line
+        if chunk_row.error is not None:
+            checked.failed[row] = [RowError(row=row, line=line, file=file_label, message=chunk_row.error,
+                                            value=short(",".join(str(v) for v in chunk_row.values)))]
+            continue
+        raw, conflicts = _raw_fields(row, message.fields, message.header, chunk_row.values)
+        attributes, row_errors = validator.validate(row, raw)
+        row_errors = conflicts + row_errors
+        if not row_errors and chunk_row.duplicate_of:
+            row_errors = [_duplicate_error(job, message, validator, row, attributes, chunk_row.duplicate_of)]
+        if row_errors:
+            for error in row_errors:
+                error.line = line
+                error.file = file_label
+            checked.failed[row] = row_errors
+            continue
+        key = validator.key_of(attributes) if validator.key_fields else generated_key(message.jobId, row)
+        checked.candidates.append(Candidate(row=row, key=key, attributes=attributes))
+    return checked
+
+
+def _duplicate_error(job: Job, message: ChunkMessage, validator: RowValidator, row: int,
+                     attributes: dict[str, Any], duplicate_of: int) -> RowError:
+    first_file, first_row = first_seen_decode(duplicate_of)
+    where = f"row {first_row}" if first_file == message.file else f"row {first_row} of {job.spec(first_file).name}"
+    return RowError(row=row, field=KEY_SEPARATOR.join(validator.key_fields), value=short(validator.key_of(attributes)),
+                    message=f"duplicate key, first seen at {where}")
+
+
+def _tally(message: ChunkMessage, checked: Checked, outcomes: dict[int, Outcome], dry_run: bool
+           ) -> tuple[RowCounts, list[str], list[RowError], list[ResultRow]]:
+    """Each row's outcome, in row order: the chunk's counts, the keys it created, its errors, its result rows."""
+    counts = RowCounts()
+    created: list[str] = []
+    errors: list[RowError] = []
+    part_rows: list[ResultRow] = []
+    key_of_row = {c.row: c.key for c in checked.candidates}
+    for chunk_row in message.rows:
+        row = chunk_row.row
+        if row in checked.failed:
+            counts.add(Outcome.FAILED)
+            errors.extend(checked.failed[row])
+            text = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in checked.failed[row])
+            part_rows.append(ResultRow(row, Outcome.FAILED, text, chunk_row.values))
+            continue
+        outcome = outcomes[row]
+        counts.add(outcome)
+        if outcome == Outcome.CREATED and not dry_run:
+            created.append(key_of_row[row])
+        part_rows.append(ResultRow(row, outcome, key_of_row[row], chunk_row.values))
+    return counts, created, errors, part_rows
+
+
+def skip_chunk(clients: Clients, message: ChunkMessage, reason: str, *, dead: bool = False) -> str:
+    """Counts a chunk's rows as not processed (its job is canceling, or it went to the dead-letter queue),
+    once, and puts them in the unprocessed result file with the reason."""
+    rows = [ResultRow(r.row, Outcome.UNPROCESSED, reason, r.values) for r in message.rows]
+    Storage(clients).put(result_part_key(message.tenant, message.jobId, message.chunk), result_part(rows))
+    counts = RowCounts(unprocessed=len(rows), dead=len(rows) if dead else 0)
+    return _commit(clients, announced_jobs(clients), message, counts, None)
+
+
+def _commit(clients: Clients, store: JobStore, message: ChunkMessage, counts: RowCounts, job: Job | None) -> str:
+    committed = store.commit_chunk(message.tenant, message.jobId, message.chunk, counts, message.file)
+    if committed is not None:  # counted once, so measured once
+        for outcome in ("created", "updated", "unchanged", "failed", "unprocessed"):
+            observability.count(f"Rows{outcome.capitalize()}", getattr(counts, outcome))
+    latest = committed or store.get(message.tenant, message.jobId) or job
+    if latest is None:
+        return "no-job"
+    settled = settle(clients, latest)
+    return "committed" if committed else f"already-committed-{settled.status.value}"
+
+
+def _raw_fields(row: int, fields: list[str | None], header: list[str], values: list[Any]
+                ) -> tuple[dict[str, Any], list[RowError]]:
+    raw: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    conflicts: list[RowError] = []
+    for position, name in enumerate(fields):
+        if name is None or position >= len(values):
+            continue
+        value = values[position]
+        if name in raw and not is_blank(value) and not is_blank(raw[name]):
+            conflicts.append(RowError(row=row, field=name, value=short(value),
+                                      message=f"both '{source[name]}' and '{header[position]}' give this field"))
+            continue
+        if name not in raw or not is_blank(value):
+            raw[name] = value
+            source[name] = header[position]
+    return raw, conflicts
+

@@ -1,0 +1,95 @@
+"""S3 layout: every key is built here from validated ids, never from a client's file name."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sluice.store.clients import Clients
+
+UPLOAD_NAME = "data"
+_UPLOAD_KEY = re.compile(r"^uploads/(?P<tenant>[a-z0-9][a-z0-9-]{0,62})/(?P<job>[0-9A-Z]{26})/(?P<name>[a-z0-9-]+)$")
+RESULT_KINDS = ("succeeded", "failed", "unprocessed")
+SCHEDULE_MARKER = "schedule"
+REDRIVE_MARKER = "redrive"
+
+
+INBOX_PREFIX = "inbox/"
+_INBOX_KEY = re.compile(r"^inbox/(?P<tenant>[^/]+)/(?P<item_type>[^/]+)/(?P<name>.+)$")
+
+
+def parse_inbox_key(key: str) -> tuple[str, str, str] | None:
+    """inbox/{tenant}/{itemType}/{name} -> its three parts (unchecked: the tenant and name may be anything)."""
+    match = _INBOX_KEY.match(key)
+    return (match["tenant"], match["item_type"], match["name"]) if match else None
+
+
+def rejected_drop_key(key: str) -> str:
+    """Where a drop that cannot be taken (an unknown tenant's) is moved aside."""
+    return "rejected/" + key
+
+
+def upload_key(tenant: str, job_id: str) -> str:
+    return f"uploads/{tenant}/{job_id}/{UPLOAD_NAME}"
+
+
+def parse_upload_key(key: str) -> tuple[str, str] | None:
+    match = _UPLOAD_KEY.match(key)
+    return (match["tenant"], match["job"]) if match else None
+
+
+def staging_key(tenant: str, job_id: str, index: int) -> str:
+    """A staged job's declared file, waiting (no notification fires under staging/)."""
+    return f"staging/{tenant}/{job_id}/{index}"
+
+
+def marker_key(tenant: str, job_id: str, name: str = SCHEDULE_MARKER) -> str:
+    """An empty object whose upload event starts (or re-drives) ingest of a job's files."""
+    return f"uploads/{tenant}/{job_id}/{name}"
+
+
+def export_part_key(tenant: str, export_id: str, part: int, extension: str) -> str:
+    return f"exports/{tenant}/{export_id}/part-{part:04d}.{extension}"
+
+
+def result_part_key(tenant: str, job_id: str, chunk: int) -> str:
+    return f"results/{tenant}/{job_id}/parts/{chunk:08d}.csv"
+
+
+def result_key(tenant: str, job_id: str, kind: str, file_index: int | None = None) -> str:
+    """A job's result file of one kind; jobs of several files have one per file."""
+    if file_index is None:
+        return f"results/{tenant}/{job_id}/{kind}.csv"
+    return f"results/{tenant}/{job_id}/{file_index}/{kind}.csv"
+
+
+class Storage:
+    def __init__(self, clients: Clients) -> None:
+        self.s3 = clients.s3
+        self.bucket = clients.settings.bucket
+
+    def put(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
+    def open(self, key: str) -> Any:
+        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+
+    def size(self, key: str) -> int:
+        return int(self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+
+    def presign_get(self, key: str, seconds: int, file_name: str | None = None) -> str:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if file_name:
+            params["ResponseContentDisposition"] = f'attachment; filename="{file_name}"'
+        return str(self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds))
+
+    def presign_put(self, key: str, seconds: int) -> str:
+        """A PUT to exactly this key. S3 cannot cap a presigned PUT's size: ingest rejects oversized files."""
+        return str(self.s3.generate_presigned_url("put_object", Params={"Bucket": self.bucket, "Key": key},
+                                                  ExpiresIn=seconds))
+
+    def presign_post(self, key: str, seconds: int, max_bytes: int) -> dict[str, Any]:
+        """A browser-style form POST to exactly this key, which S3 itself refuses above max_bytes."""
+        form = self.s3.generate_presigned_post(self.bucket, key, Conditions=[["content-length-range", 1, max_bytes]],
+                                               ExpiresIn=seconds)
+        return {"url": form["url"], "fields": form["fields"], "maxBytes": max_bytes}

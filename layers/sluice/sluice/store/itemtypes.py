@@ -1,0 +1,62 @@
+"""Item types: a tenant's schemas, stored in the jobs table under the tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from sluice.models.clock import now_ms
+from sluice.models.itemtype import ItemType
+from sluice.models.schemas import ItemTypeDefinition
+from sluice.store.clients import Clients
+from sluice.store.dynamo import from_item, query_pages, to_item
+
+
+def _pk(tenant: str) -> str:
+    return f"TENANT#{tenant}"
+
+
+class ItemTypeStore:
+    def __init__(self, clients: Clients) -> None:
+        self._db = clients.dynamodb
+        self._table = clients.settings.jobs_table
+        self._shards = clients.settings.record_shards
+
+    def put(self, tenant: str, name: str, definition: ItemTypeDefinition) -> tuple[ItemType, bool]:
+        """Create or replace; the shard count is fixed when the item type is first created."""
+        existing = self.get(tenant, name)
+        now = now_ms()
+        item_type = ItemType(
+            tenant, name, definition,
+            version=(existing.version + 1) if existing else 1,
+            shards=existing.shards if existing else self._shards,
+            created_ms=existing.created_ms if existing else now,
+            updated_ms=now,
+        )
+        self._db.put_item(TableName=self._table, Item=to_item({
+            "pk": _pk(tenant), "sk": f"ITEMTYPE#{name}", "name": name,
+            "definition": definition.model_dump_json(exclude_none=True),
+            "version": item_type.version, "shards": item_type.shards,
+            "createdMs": item_type.created_ms, "updatedMs": now,
+        }))
+        return item_type, existing is None
+
+    def get(self, tenant: str, name: str) -> ItemType | None:
+        response = self._db.get_item(TableName=self._table, Key={"pk": {"S": _pk(tenant)},
+                                                                 "sk": {"S": f"ITEMTYPE#{name}"}})
+        item = response.get("Item")
+        return self._load(tenant, from_item(item)) if item else None
+
+    def list(self, tenant: str) -> list[ItemType]:
+        items = query_pages(
+            self._db, TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": _pk(tenant)}, ":prefix": {"S": "ITEMTYPE#"}},
+        )
+        return [self._load(tenant, from_item(i)) for i in items]
+
+    @staticmethod
+    def _load(tenant: str, item: dict[str, Any]) -> ItemType:
+        return ItemType(tenant, item["name"], ItemTypeDefinition.model_validate(orjson.loads(item["definition"])),
+                        int(item["version"]), int(item["shards"]), int(item["createdMs"]), int(item["updatedMs"]))

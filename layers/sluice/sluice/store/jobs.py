@@ -1,0 +1,201 @@
+"""Import jobs in the jobs table: the job item (`TENANT#{tenant}` / `JOB#{jobId}`), its ledger under
+`JOB#{jobId}` (one item per chunk with its counts and created keys, and pages of row errors), and the
+cursors that page through them. No other module knows these keys.
+
+The job item is the single commit point of the pipeline: a chunk is counted by one conditional UpdateItem
+that adds its counts and its index to `doneChunks` unless the index is already there, so a redelivered or
+concurrently delivered chunk can never be counted twice."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from sluice.models.clock import now_ms
+from sluice.models.errors import BadRequest
+from sluice.models.job import OBJECTS_CREATED_MAX, Job, RowCounts
+from sluice.models.schemas import RowError
+from sluice.store import dynamo
+from sluice.store.dynamo import conditional_write, decode_cursor, encode_cursor
+from sluice.store.lifecycle import LifecycleStore, tenant_pk
+
+# stored counter attribute -> RowCounts field; per-file counters are f{index}{Name}
+_COUNTERS = {"cCreated": "created", "cUpdated": "updated", "cUnchanged": "unchanged", "cFailed": "failed",
+             "cUnprocessed": "unprocessed", "cDead": "dead"}
+_FILE_COUNTER = re.compile(r"^f(\d+)(Processed|Created|Updated|Unchanged|Failed|Unprocessed)$")
+_FILE_COUNTERS = (("Processed", "p"), ("Created", "c"), ("Updated", "u"), ("Unchanged", "n"), ("Failed", "f"),
+                  ("Unprocessed", "x"))
+_BAD_CURSOR = "cursor is not valid; pass back nextCursor exactly as returned"
+OPEN_JOBS = "OPENJOBS"
+
+
+def ledger_pk(job_id: str) -> str:
+    return f"JOB#{job_id}"
+
+
+class JobStore(LifecycleStore[Job]):
+    prefix = "JOB"
+    open_index = OPEN_JOBS
+    metric_prefix = "Jobs"
+    model = Job
+
+    def _to_values(self, model: Job) -> dict[str, Any]:
+        values = super()._to_values(model)
+        for name in ("counts", "fileCounts", "doneChunks"):  # added by chunk commits, never written whole
+            values.pop(name, None)
+        return values
+
+    def _from_values(self, values: dict[str, Any]) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        file_counts: dict[int, dict[str, int]] = {}
+        for name in list(values):
+            if name in _COUNTERS:
+                counts[_COUNTERS[name]] = int(values.pop(name))
+            elif name == "cProcessed":
+                values.pop(name)  # derived: created + updated + unchanged + failed
+            elif match := _FILE_COUNTER.match(name):
+                value = int(values.pop(name))
+                if match[2] != "Processed":
+                    file_counts.setdefault(int(match[1]), {})[match[2].lower()] = value
+        values["counts"] = counts
+        values["fileCounts"] = file_counts
+        return values
+
+    def commit_chunk(self, tenant: str, job_id: str, chunk: int, counts: RowCounts, file: int = 0) -> Job | None:
+        """Adds a chunk's counts (to the job and to its file) exactly once.
+
+        None: this chunk was already counted (or the job is gone)."""
+        per_file = ", ".join(f"f{file}{name} :{value}" for name, value in _FILE_COUNTERS)
+        token = uuid.uuid4().hex  # tells this commit's own retry (after a lost reply) from another delivery's
+        written = conditional_write(
+            self._db, "UpdateItem", lambda current: current.get("lastCommit") == {"S": token},
+            TableName=self._table,
+            Key=self._key(tenant, job_id),
+            UpdateExpression=(
+                "ADD doneChunks :chunkSet, cProcessed :p, cCreated :c, cUpdated :u, cUnchanged :n, "
+                f"cFailed :f, cUnprocessed :x, cDead :d, {per_file} SET lastProgressMs = :now, lastCommit = :token"
+            ),
+            ConditionExpression="attribute_exists(pk) AND NOT contains(doneChunks, :chunk)",
+            ExpressionAttributeValues={
+                ":chunkSet": {"NS": [str(chunk)]},
+                ":chunk": {"N": str(chunk)},
+                ":p": {"N": str(counts.processed)},
+                ":c": {"N": str(counts.created)},
+                ":u": {"N": str(counts.updated)},
+                ":n": {"N": str(counts.unchanged)},
+                ":f": {"N": str(counts.failed)},
+                ":x": {"N": str(counts.unprocessed)},
+                ":d": {"N": str(counts.dead)},
+                ":now": {"N": str(now_ms())},
+                ":token": {"S": token},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return None if written is None else self.load(written)
+
+    def open_jobs(self) -> list[Job]:
+        """Every unfinished job of every tenant (the sweeper's worklist), oldest first."""
+        return self.open_items()
+
+    def page(self, tenant: str, limit: int, cursor: str | None, keep: Callable[[Job], bool] = lambda _: True,
+             max_reads: int = 20) -> tuple[list[Job], str | None]:
+        """A tenant's jobs newest first, those `keep` accepts, `limit` at most; and the cursor to the next page."""
+        start = decode_cursor(cursor) if cursor else None
+        if start is not None and (not isinstance(start, dict) or set(start) != {"pk", "sk"}
+                                  or start.get("pk") != {"S": tenant_pk(tenant)}
+                                  or not str(start["sk"].get("S", "")).startswith("JOB#")):
+            raise BadRequest(_BAD_CURSOR)
+        jobs: list[Job] = []
+        for _ in range(max_reads):
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+                "ExpressionAttributeValues": {":pk": {"S": tenant_pk(tenant)}, ":prefix": {"S": "JOB#"}},
+                "ScanIndexForward": False,
+                "Limit": limit,
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            response = self._db.query(**kwargs)
+            start = response.get("LastEvaluatedKey")
+            for item in response.get("Items", []):
+                job = self.load(item)
+                if keep(job):
+                    jobs.append(job)
+                    if len(jobs) == limit:
+                        last = self._key(tenant, job.jobId)
+                        return jobs, encode_cursor(last)
+            if not start:
+                break
+        return jobs, encode_cursor(start) if start else None
+
+    # --- the per-job ledger: one item per chunk (counts, created keys) and pages of row errors ------------
+
+    def ledger_items(self, job_id: str, chunk: int, counts: RowCounts, created: list[str],
+                     errors: list[RowError], expires_at: int) -> list[dict[str, Any]]:
+        pk = {"S": ledger_pk(job_id)}
+        items = [{
+            "pk": pk, "sk": {"S": f"CHUNK#{chunk:08d}"},
+            "counts": {"B": orjson.dumps(counts.model_dump())},
+            "created": {"B": orjson.dumps(created)},
+            "expiresAt": {"N": str(expires_at)},
+        }]
+        dumped = [e.model_dump() for e in errors]
+        for page, start in enumerate(range(0, len(dumped), 500)):
+            items.append({
+                "pk": pk, "sk": {"S": f"ERR#{chunk:08d}#{page:04d}"},
+                "errors": {"B": orjson.dumps(dumped[start : start + 500])},
+                "expiresAt": {"N": str(expires_at)},
+            })
+        return items
+
+    def write_ledger(self, items: list[dict[str, Any]]) -> None:
+        dynamo.batch_write(self._db, self._table, items)
+
+    def errors(self, job_id: str, limit: int, cursor: str | None = None) -> tuple[list[RowError], str | None]:
+        """Row errors in row order, and the cursor to continue from, if any."""
+        after: tuple[str, int] | None = None
+        if cursor:
+            position = decode_cursor(cursor)
+            if not (isinstance(position, list) and len(position) == 2 and isinstance(position[0], str)
+                    and position[0].startswith("ERR#") and isinstance(position[1], int)):
+                raise BadRequest(_BAD_CURSOR)
+            after = (position[0], position[1])
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :from AND :to",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": ledger_pk(job_id)},
+                ":from": {"S": after[0] if after else "ERR#"},
+                ":to": {"S": "ERR#~"},
+            },
+        }
+        out: list[RowError] = []
+        for item in dynamo.query_pages(self._db, **kwargs):
+            sk = item["sk"]["S"]
+            page = orjson.loads(item["errors"]["B"])
+            first = after[1] if after and sk == after[0] else 0
+            for index in range(first, len(page)):
+                if len(out) == limit:
+                    return out, encode_cursor([sk, index])
+                out.append(RowError.model_validate(page[index]))
+        return out, None
+
+    def objects_created(self, job_id: str, limit: int = OBJECTS_CREATED_MAX) -> list[str]:
+        keys: list[str] = []
+        for item in dynamo.query_pages(
+            self._db,
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": ledger_pk(job_id)}, ":prefix": {"S": "CHUNK#"}},
+            ProjectionExpression="created",
+        ):
+            keys.extend(orjson.loads(item["created"]["B"]))
+            if len(keys) >= limit:
+                return keys[:limit]
+        return keys
+
