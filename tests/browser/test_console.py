@@ -121,6 +121,23 @@ def test_jobs_list_newest_first_with_filters_and_pages(page: Any, stack: Stack) 
     expect_counts(page, "Completed", total=1, created=1, failed=0)
 
 
+def test_jobs_list_is_live(page: Any, stack: Stack) -> None:
+    item_type = unique("live")
+    stack.put_item_type(item_type, PERSON)
+    path = unique("LIVE").upper()
+    sign_in(page, path=f"/console/jobs?creationPath=API:{path}")
+    expect(page.get_by_text("No jobs match.")).to_be_visible()
+    reply = stack.call("POST", "/v1/jobs", json={"itemType": item_type, "fileName": "later.csv", "creationPath": path})
+    job_id = reply.json()["jobId"]
+    table = page.get_by_role("table", name="Import jobs, newest first")
+    row = table.locator("tr", has=page.get_by_role("link", name=job_id))
+    expect(row.get_by_text("Initialized")).to_be_visible(timeout=10_000)
+    expect(row.get_by_role("progressbar", name=f"Progress of job {job_id}")).to_be_visible()
+    stack.call("POST", f"/v1/jobs/{job_id}/cancel")
+    expect(row.get_by_text("Canceled")).to_be_visible(timeout=10_000)
+    expect(row.get_by_role("progressbar")).to_have_count(0)
+
+
 def test_job_page_counts_errors_downloads_and_retry(page: Any, stack: Stack) -> None:
     item_type = unique("person")
     stack.put_item_type(item_type, PERSON)

@@ -22,7 +22,7 @@ export function JobsPage({ me, search }) {
   const { data, error, loading } = usePolling(
     () => (denied ? Promise.resolve(null)
       : api(`/v1/jobs${query({ ...filters, limit: PAGE_SIZE, cursor: pages.cursor })}`)),
-    (page) => (!page ? null : page.items.some((job) => !job.finished) ? 1500 : 10000),
+    (page) => (!page ? null : page.items.some((job) => !job.finished) ? 1500 : 3000),
     [filterKey, pages.cursor, denied],
   );
 
