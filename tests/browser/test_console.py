@@ -298,7 +298,15 @@ def test_dry_run_then_commit(page: Any, stack: Stack, tmp_path: Path) -> None:
     expect(page.get_by_label("Item type")).to_have_value(item_type)
     page.get_by_label("File").set_input_files(str(data))
     page.get_by_label("Dry run").check()
+    held: list[Any] = []  # the upload to S3 is held until the progress bar has been seen
+    page.route(f"{stack.aws}/**", lambda route: held.append(route))
     page.get_by_role("button", name="Start import").click()
+    progress = page.get_by_role("progressbar", name="Uploading people.csv")
+    expect(progress).to_be_visible()
+    assert held and held[0].request.method == "POST"
+    assert b'name="file"; filename="people.csv"' in held[0].request.post_data_buffer
+    shoot(page, "06a-uploading")
+    held[0].continue_()
     expect(page).to_have_url(re.compile(r"/console/jobs/[0-9A-Z]{26}$"), timeout=30_000)
     dry_id = page.url.rsplit("/", 1)[1]
     expect_counts(page, "Completed", total=4, created=2, updated=0, unchanged=0, failed=2)
