@@ -14,8 +14,12 @@ const KEY_STORAGE = "sluice.apiKey";
 export const session = {
   get key() { return sessionStorage.getItem(KEY_STORAGE); },
   set key(value) {
-    if (value) sessionStorage.setItem(KEY_STORAGE, value);
-    else sessionStorage.removeItem(KEY_STORAGE);
+    if (value) {
+      sessionStorage.setItem(KEY_STORAGE, value);
+    } else {
+      sessionStorage.removeItem(KEY_STORAGE);
+      sessionStorage.removeItem("sluice.exports"); // the exports watched in this tab belong to the key's tenant
+    }
   },
 };
 
