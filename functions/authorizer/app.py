@@ -22,7 +22,10 @@ logger = Logger()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     try:
-        principal = KeyStore(get_clients()).authenticate(headers.get("authorization"))
+        keys = KeyStore(get_clients())
+        principal = keys.authenticate(headers.get("authorization"))
+        if principal is None and headers.get("ocp-apim-subscription-key"):  # TeamTracks (004) clients' other header
+            principal = keys.authenticate(f"apikey {headers['ocp-apim-subscription-key']}")
     except (ClientError, BotoCoreError) as exc:
         if aws_unavailable(exc) is None:
             raise

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.exports.run import run_export
-from sluice.observability import metrics
+from sluice.observability import failures_logged, metrics
 from sluice.store.clients import get_clients
 
 logger = Logger()
@@ -24,7 +24,9 @@ def record_handler(record: SQSRecord) -> None:
     message = orjson.loads(record.body)
     logger.set_correlation_id(message["exportId"])
     logger.append_keys(tenant=message["tenant"], exportId=message["exportId"])
-    logger.info("export", extra={"outcome": run_export(get_clients(), message["tenant"], message["exportId"])})
+    with failures_logged(logger):
+        outcome = run_export(get_clients(), message["tenant"], message["exportId"])
+    logger.info("export", extra={"outcome": outcome})
 
 
 @metrics.log_metrics

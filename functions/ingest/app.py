@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.intake.dropfolder import take_drop
-from sluice.observability import metrics
+from sluice.observability import failures_logged, metrics
 from sluice.pipeline.ingest import ingest_upload
 from sluice.store.blobs import INBOX_PREFIX, parse_upload_key
 from sluice.store.clients import get_clients
@@ -41,7 +41,8 @@ def record_handler(record: SQSRecord) -> None:
             logger.append_keys(tenant=ids[0], jobId=ids[1])
         logger.append_keys(objectKey=key)
         clients = get_clients()
-        outcome = take_drop(clients, key, etag) if key.startswith(INBOX_PREFIX) else ingest_upload(clients, key)
+        with failures_logged(logger):
+            outcome = take_drop(clients, key, etag) if key.startswith(INBOX_PREFIX) else ingest_upload(clients, key)
         logger.info("ingested", extra={"outcome": outcome})
 
 

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.models.chunk import ChunkMessage
-from sluice.observability import metrics
+from sluice.observability import failures_logged, metrics
 from sluice.pipeline.worker import process_chunk
 from sluice.store.clients import get_clients
 
@@ -24,7 +24,8 @@ def record_handler(record: SQSRecord) -> None:
     message = ChunkMessage.from_body(record.body)
     logger.set_correlation_id(message.jobId)
     logger.append_keys(jobId=message.jobId, tenant=message.tenant, chunk=message.chunk)
-    outcome = process_chunk(get_clients(), message)
+    with failures_logged(logger):
+        outcome = process_chunk(get_clients(), message)
     logger.info("chunk done", extra={"outcome": outcome, "rows": len(message.rows)})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import time
 import uuid
@@ -89,10 +90,13 @@ class Gateway:
                 return route, found.groupdict()
         return None
 
-    def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
-               ) -> tuple[int, dict[str, str], bytes]:
+    def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
+               client: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(target)
         if method == "POST" and parts.path.startswith("/_local/invoke/"):
+            # invokes any function with any event, skipping auth: the local stack's own tool, for this machine only
+            if not ipaddress.ip_address(client).is_loopback:
+                return _json(403, {"error": {"code": "forbidden", "message": "/_local/invoke answers loopback only"}})
             return self._local_invoke(parts.path.rsplit("/", 1)[-1], body)
         if len(body) > MAX_REQUEST_BYTES:
             return _json(413, {"message": "Request Entity Too Large"})
@@ -161,7 +165,8 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
                 status, headers, data = _json(413, {"message": "Request Entity Too Large"})
             else:
                 body = self.rfile.read(length) if length else b""
-                status, headers, data = gateway.handle(self.command, self.path, list(self.headers.items()), body)
+                status, headers, data = gateway.handle(self.command, self.path, list(self.headers.items()), body,
+                                                       self.client_address[0])
             self.send_response(status)
             for name, value in headers.items():
                 if name not in ("content-length", "connection"):

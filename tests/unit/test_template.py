@@ -145,7 +145,9 @@ def test_the_openapi_document_lists_every_route_the_api_serves() -> None:
     assert public == unauthenticated
 
 
-_OPENAPI_NAMES = {"item_type": "itemType", "job_id": "jobId", "export_id": "exportId", "key_id": "keyId"}
+_OPENAPI_NAMES = {"item_type": "itemType", "job_id": "jobId", "export_id": "exportId", "key_id": "keyId",
+                  "track_id": "trackId"}
+_OPENAPI_NAMES.update({"webhook_id": "webhookId", "delivery_id": "deliveryId"})
 
 
 def test_the_authorizer_does_not_cache_so_revocation_is_immediate() -> None:

@@ -28,7 +28,8 @@ class Settings(BaseModel):
     retention_days: int = Field(30, alias="RETENTION_DAYS", ge=1, le=3650)
     record_shards: int = Field(8, alias="RECORD_SHARDS", ge=1, le=99)
     inline_body_max: int = Field(4 * 1024 * 1024, alias="INLINE_BODY_MAX", ge=1)
-    upload_url_seconds: int = Field(3600, alias="UPLOAD_URL_SECONDS", ge=60, le=7 * 86_400)
+    # upload links outlive a revoked key by at most this long (an upload after revocation ends the job Rejected)
+    upload_url_seconds: int = Field(900, alias="UPLOAD_URL_SECONDS", ge=60, le=900)
     result_url_seconds: int = Field(3600, alias="RESULT_URL_SECONDS", ge=60, le=7 * 86_400)
     chunk_dlq_url: str = Field("", alias="CHUNK_DLQ_URL")
     ingest_dlq_url: str = Field("", alias="INGEST_DLQ_URL")
@@ -41,6 +42,11 @@ class Settings(BaseModel):
     link_secret_arn: str = Field("", alias="LINK_SECRET_ARN")
     public_api_url: str = Field("", alias="PUBLIC_API_URL")
     key_rate_limit: int = Field(50, alias="KEY_RATE_LIMIT", ge=0)
+    webhook_queue_url: str = Field("", alias="WEBHOOK_QUEUE_URL")
+    # local stack only (sluice_local sets them; the template never does): endpoints on 127.0.0.1 / ::1 over
+    # plain HTTP, and the retry schedule run this many times faster
+    webhooks_allow_loopback: bool = Field(False, alias="SLUICE_WEBHOOKS_ALLOW_LOOPBACK")
+    webhook_retry_speedup: float = Field(1.0, alias="SLUICE_WEBHOOK_RETRY_SPEEDUP", ge=1, le=1_000_000)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

@@ -6,6 +6,8 @@ JobsCompleted/Failed/Rejected/Canceled, ExportsCompleted."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -30,3 +32,14 @@ def count(name: str, value: int = 1) -> None:
 
 def milliseconds(name: str, value: float) -> None:
     _add(name, MetricUnit.Milliseconds, value)
+
+
+@contextmanager
+def failures_logged(log: Logger, **keys: object) -> Iterator[None]:
+    """Logs an exception at ERROR (with the logger's keys, such as jobId) before it propagates: Powertools'
+    batch processor records a failed message only at DEBUG, and its retry would otherwise leave no trace."""
+    try:
+        yield
+    except Exception:
+        log.exception("message failed; it will be retried", extra=keys)
+        raise

@@ -12,7 +12,8 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from sluice.api import exports, itemtypes, jobs, keys, meta, records
+from sluice.api import exports, itemtypes, jobs, keys, meta, records, webhooks
+from sluice.api.doors import routes as doors
 from sluice.api.request import json_response
 from sluice.models.errors import ApiError, validation_message
 from sluice.store.clients import aws_unavailable
@@ -25,8 +26,10 @@ def _dumps(value: Any) -> str:
 
 
 app = APIGatewayHttpResolver(serializer=_dumps)
-for module in (meta, itemtypes, jobs, exports, records, keys):
+for module in (meta, itemtypes, jobs, exports, records, keys, webhooks):
     app.include_router(module.router)
+for router in doors.ROUTERS:  # the seeds' own paths, wire formats and errors (API.md, "Seed-compatible endpoints")
+    app.include_router(router)
 
 
 def _error(status: int, code: str, message: str, retry_after: int | None = None) -> Response:
@@ -56,7 +59,8 @@ def _validation_error(exc: ValidationError) -> Response:
 
 @app.not_found
 def _not_found(_: NotFoundError) -> Response:
-    return _error(404, "not_found", f"no route {app.current_event.http_method} {app.current_event.path}")
+    message = f"no route {app.current_event.http_method} {app.current_event.path}"
+    return doors.not_found(app.current_event.path, message) or _error(404, "not_found", message)
 
 
 @app.exception_handler(Exception)

@@ -3,10 +3,12 @@ models live with what they describe)."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from sluice.models.fields import EmailAddress
 from sluice.models.principal import PERMISSIONS
 
 
@@ -18,7 +20,7 @@ class StagedJobRequest(BaseModel):
     comment: str | None = Field(default=None, max_length=500)
     jobName: str | None = Field(default=None, max_length=200)
     creationPath: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:/-]*$")
-    notificationEmail: str | None = Field(default=None, max_length=254)
+    notificationEmail: EmailAddress | None = None
 
 
 class StagedFileLinkRequest(BaseModel):
@@ -37,3 +39,11 @@ class KeyRequest(BaseModel):
     name: str = Field(default="", max_length=100)
     permissions: list[str] = Field(min_length=1, max_length=len(PERMISSIONS),
                                    description=f"any of: {', '.join(sorted(PERMISSIONS))}")
+
+    @field_validator("name")
+    @classmethod
+    def _normalised(cls, name: str) -> str:
+        name = unicodedata.normalize("NFC", name)
+        if any(unicodedata.category(c).startswith("C") for c in name):
+            raise ValueError("must not hold control or format characters")
+        return name

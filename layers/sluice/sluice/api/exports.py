@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from sluice.api.idempotency import idempotent
 from sluice.api.request import base_url, body_as, checked_job_id, json_response, principal
 from sluice.exports.links import download_links, resolve_link
 from sluice.exports.submit import create_export, find_export
@@ -26,11 +27,15 @@ def export_body(clients: Clients, export: Export, base: str) -> dict[str, Any]:
 def post_export() -> Response:
     event = router.current_event
     caller = principal(event, "exports:write")
-    request = body_as(event, ExportRequest, "{\"itemType\": ..., \"contentType\": \"text/csv\"}")
-    clients = get_clients()
-    export = create_export(clients, caller, request)
-    return json_response(export_body(clients, export, base_url(event)), 202,
-                         {"Location": f"/v1/exports/{export.exportId}"})
+
+    def start() -> Response:
+        request = body_as(event, ExportRequest, "{\"itemType\": ..., \"contentType\": \"text/csv\"}")
+        clients = get_clients()
+        export = create_export(clients, caller, request)
+        return json_response(export_body(clients, export, base_url(event)), 202,
+                             {"Location": f"/v1/exports/{export.exportId}"})
+
+    return idempotent(event, caller, start)
 
 
 @router.get("/v1/exports/<export_id>")

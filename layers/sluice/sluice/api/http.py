@@ -8,7 +8,8 @@ from email import policy
 from email.parser import BytesParser
 from typing import Any
 
-from sluice.models.errors import BadRequest
+from sluice.models.errors import BadRequest, PayloadTooLarge
+from sluice.models.limits import MAX_FORM_FIELD_BYTES, MAX_FORM_PARTS
 
 
 @dataclass
@@ -26,9 +27,14 @@ def raw_body(event: Any) -> bytes:
 
 
 def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], dict[str, UploadedFile]]:
-    """Form fields and files of a multipart/form-data body."""
+    """Form fields and files of a multipart/form-data body (at most MAX_FORM_PARTS parts, counted before the
+    parse; text fields of at most MAX_FORM_FIELD_BYTES)."""
     if "boundary=" not in content_type:
         raise BadRequest("multipart/form-data needs a boundary parameter in Content-Type")
+    boundary = content_type.split("boundary=", 1)[1].split(";", 1)[0].strip().strip('"').encode("latin-1")
+    parts = body.count(b"--" + boundary) - 1 if boundary else 0
+    if parts > MAX_FORM_PARTS:
+        raise PayloadTooLarge(f"the form has {parts} parts; a form has at most {MAX_FORM_PARTS}")
     message = BytesParser(policy=policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\nMIME-Version: 1.0\r\n\r\n" + body
     )
@@ -47,6 +53,9 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], dic
             files[name] = UploadedFile(file_name, part.get_content_type() if part.get("content-type") else None,
                                        payload)
         else:
+            if len(payload) > MAX_FORM_FIELD_BYTES:
+                raise PayloadTooLarge(f"form field '{name[:64]}' is {len(payload)} bytes; text fields are at most "
+                                      f"{MAX_FORM_FIELD_BYTES} bytes")
             try:
                 fields[name] = payload.decode("utf-8")
             except UnicodeDecodeError:

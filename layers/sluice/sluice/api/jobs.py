@@ -7,9 +7,11 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sluice.api.bodies import ScheduleRequest, StagedFileLinkRequest, StagedJobRequest
 from sluice.api.http import parse_bool, parse_limit, parse_multipart, raw_body
+from sluice.api.idempotency import idempotent
 from sluice.api.request import (
     body_as,
     checked_job_id,
@@ -22,6 +24,7 @@ from sluice.intake import staging, submit
 from sluice.models.clock import iso_from_ms, now_ms
 from sluice.models.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType
 from sluice.models.job import ERRORS_ON_JOB, Job, JobOptions, Status
+from sluice.models.principal import Principal
 from sluice.pipeline.cancel import cancel
 from sluice.store.blobs import RESULT_KINDS, Storage, result_key
 from sluice.store.clients import get_clients
@@ -33,11 +36,12 @@ OPTION_FIELDS = ("itemType", "jobName", "merge", "mode", "creationPath", "notifi
                  "headerRow", "delimiter", "encoding")
 
 
-def job_response(job: Job, status: int) -> Response:
-    """A job as every job route answers it: its view with the first row errors and created keys."""
+def job_response(job: Job, status: int, caller: Principal) -> Response:
+    """A job as every job route answers it: its view with the first row errors and created keys (and, for a key
+    that may write imports, its upload link while it waits for its file)."""
     store = JobStore(get_clients())
     errors, _ = store.errors(job.jobId, ERRORS_ON_JOB)
-    view = job.view(errors, store.objects_created(job.jobId))
+    view = job.view(errors, store.objects_created(job.jobId), upload=caller.allows("imports:write"))
     return json_response(view.body(), status, {"Location": f"/v1/jobs/{job.jobId}"})
 
 
@@ -45,6 +49,11 @@ def job_response(job: Job, status: int) -> Response:
 def create_job() -> Response:
     event = router.current_event
     caller = principal(event, "imports:write")
+    return idempotent(event, caller, lambda: submit_job(event, caller))
+
+
+def submit_job(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
+    """The three forms of POST /v1/jobs, and staged jobs (JSON with `control`)."""
     clients = get_clients()
     content_type = (event.headers.get("content-type") or "").strip()
     base_type = content_type.split(";")[0].strip().lower()
@@ -56,8 +65,8 @@ def create_job() -> Response:
             staged = StagedJobRequest.model_validate(body)
             job = staging.open_job(clients, caller, staged.control, staged.comment,
                                    staged.model_dump(include={"jobName", "creationPath", "notificationEmail"}))
-            return job_response(job, 201)
-        return job_response(submit.submit_for_upload(clients, caller, JobOptions.model_validate(body)), 201)
+            return job_response(job, 201, caller)
+        return job_response(submit.submit_for_upload(clients, caller, JobOptions.model_validate(body)), 201, caller)
     data = raw_body(event.raw_event)
     limit = clients.settings.inline_body_max
     if len(data) > limit:
@@ -76,14 +85,14 @@ def create_job() -> Response:
         if not values.get("contentType") and upload.content_type not in (None, "application/octet-stream"):
             values["contentType"] = upload.content_type
         options = JobOptions.model_validate(values)
-        return job_response(submit.submit_inline(clients, caller, options, upload.data), 202)
+        return job_response(submit.submit_inline(clients, caller, options, upload.data), 202, caller)
     if base_type in JSONL_TYPES:
         params = query(event)
         values = {k: v for k, v in params.items() if k in OPTION_FIELDS}
         values["merge"] = parse_bool("merge", params.get("merge"))
         values["contentType"] = "application/x-ndjson"
         options = JobOptions.model_validate(values)
-        return job_response(submit.submit_inline(clients, caller, options, data), 202)
+        return job_response(submit.submit_inline(clients, caller, options, data), 202, caller)
     raise UnsupportedMediaType(
         f"Content-Type '{content_type or '(none)'}' is not accepted: a request body must be JSON Lines "
         "(application/x-ndjson); files go as multipart/form-data, upload URLs are asked for with application/json"
@@ -104,7 +113,7 @@ def list_jobs() -> dict[str, Any]:
 @router.get("/v1/jobs/<job_id>")
 def get_job(job_id: str) -> Response:
     caller = principal(router.current_event, "imports:read")
-    return job_response(submit.find_job(get_clients(), caller.tenant, checked_job_id(job_id)), 200)
+    return job_response(submit.find_job(get_clients(), caller.tenant, checked_job_id(job_id)), 200, caller)
 
 
 @router.get("/v1/jobs/<job_id>/errors")
@@ -144,7 +153,7 @@ def get_results(job_id: str, kind: str) -> dict[str, Any]:
 @router.post("/v1/jobs/<job_id>/cancel")
 def cancel_job(job_id: str) -> Response:
     caller = principal(router.current_event, "imports:write")
-    return job_response(cancel(get_clients(), caller.tenant, checked_job_id(job_id)), 202)
+    return job_response(cancel(get_clients(), caller.tenant, checked_job_id(job_id)), 202, caller)
 
 
 @router.post("/v1/controls")
@@ -192,16 +201,17 @@ def schedule_job(job_id: str) -> Response:
     caller = principal(event, "imports:write")
     wanted = ScheduleRequest() if json_body(event) is None else \
         body_as(event, ScheduleRequest, "{\"mode\": \"dry-run\" | \"commit\"}")
-    return job_response(staging.schedule(get_clients(), caller.tenant, checked_job_id(job_id), wanted.mode), 202)
+    job = staging.schedule(get_clients(), caller.tenant, checked_job_id(job_id), wanted.mode)
+    return job_response(job, 202, caller)
 
 
 @router.post("/v1/jobs/<job_id>/commit")
 def commit_job(job_id: str) -> Response:
     caller = principal(router.current_event, "imports:write")
-    return job_response(staging.commit_dry_run(get_clients(), caller, checked_job_id(job_id)), 202)
+    return job_response(staging.commit_dry_run(get_clients(), caller, checked_job_id(job_id)), 202, caller)
 
 
 @router.post("/v1/jobs/<job_id>/retry-failed")
 def retry_failed(job_id: str) -> Response:
     caller = principal(router.current_event, "imports:write")
-    return job_response(submit.retry_failed(get_clients(), caller, checked_job_id(job_id)), 202)
+    return job_response(submit.retry_failed(get_clients(), caller, checked_job_id(job_id)), 202, caller)

@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from sluice.api.bodies import KeyRequest
 from sluice.api.request import body_as, json_response, principal
-from sluice.models.errors import NotFound
+from sluice.models.errors import Forbidden, NotFound
+from sluice.models.principal import PERMISSIONS
 from sluice.store.clients import get_clients
 from sluice.store.keys import KeyStore
 
@@ -21,6 +22,10 @@ def create_key() -> Response:
     event = router.current_event
     caller = principal(event, "keys:admin")
     wanted = body_as(event, KeyRequest, "{\"name\": ..., \"permissions\": [...]}")
+    withheld = caller.cannot_grant([p for p in wanted.permissions if p in PERMISSIONS])  # unknown ones: 400 below
+    if withheld:
+        raise Forbidden(f"a key can grant only permissions it holds itself; this key does not hold: "
+                        f"{', '.join(withheld)}")
     created = KeyStore(get_clients()).create(caller.tenant, wanted.name, wanted.permissions)
     return json_response(created, 201)
 

@@ -13,9 +13,11 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from sluice.api.bodies import KeyRequest, ScheduleRequest, StagedFileLinkRequest, StagedJobRequest
+from sluice.api.doors import openapi as doors
 from sluice.models.export import ExportRequest, ExportView
 from sluice.models.job import JobOptions, JobView
 from sluice.models.schemas import ItemTypeDefinition, RowError
+from sluice.models.webhook import DeliveryAttempt, WebhookPatch, WebhookRequest, WebhookSecretView, WebhookView
 from sluice.pipeline.attribute_updates import UpdateEntry
 
 JSON = "application/json"
@@ -75,6 +77,8 @@ def _components() -> dict[str, Any]:
         [(ItemTypeDefinition, "validation"), (JobOptions, "validation"), (ExportRequest, "validation"),
          (UpdateEntry, "validation"), (StagedJobRequest, "validation"), (StagedFileLinkRequest, "validation"),
          (ScheduleRequest, "validation"), (KeyRequest, "validation"),
+         (WebhookRequest, "validation"), (WebhookPatch, "validation"), (WebhookView, "serialization"),
+         (WebhookSecretView, "serialization"), (DeliveryAttempt, "serialization"),
          (JobView, "serialization"), (ExportView, "serialization"), (RowError, "serialization")],
         ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
@@ -96,6 +100,36 @@ def _components() -> dict[str, Any]:
                                         "permissions": {"type": "array", "items": {"type": "string"}},
                                         "revoked": {"type": "boolean"}, "key": {"type": "string"}}}
     return schemas
+
+
+def _webhook_paths() -> dict[str, Any]:
+    webhook = _path("webhookId", "a webhook id (wh_...)")
+    view = _json(_ref("WebhookView"))
+    with_secret = _json(_ref("WebhookSecretView"))
+    return {
+        "/v1/webhooks": {
+            "get": _operation("List webhook endpoints", {"200": _json(_page(_ref("WebhookView")))}),
+            "post": _operation("Register an endpoint (the signing secret is shown once)", {"201": with_secret},
+                               body={JSON: {"schema": _ref("WebhookRequest")}}),
+        },
+        "/v1/webhooks/{webhookId}": {
+            "parameters": [webhook],
+            "get": _operation("Get an endpoint", {"200": view}),
+            "patch": _operation("Change an endpoint (enabled: true turns a disabled one back on)", {"200": view},
+                                body={JSON: {"schema": _ref("WebhookPatch")}}),
+            "delete": _operation("Remove an endpoint", {"200": _json(
+                {"type": "object", "required": ["webhookId", "deleted"]})}),
+        },
+        "/v1/webhooks/{webhookId}/rotate-secret": {"parameters": [webhook], "post": _operation(
+            "A new signing secret (shown once); the old one still signs for 24 hours", {"200": with_secret})},
+        "/v1/webhooks/{webhookId}/deliveries": {"parameters": [webhook], "get": _operation(
+            "The delivery log: every attempt, newest first", {"200": _json(_page(_ref("DeliveryAttempt")))},
+            parameters=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "page size"), CURSOR])},
+        "/v1/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver": {
+            "parameters": [webhook, _path("deliveryId", "a delivery id (dlv_...)")],
+            "post": _operation("Attempt a delivery once more, now", {"202": _json(
+                {"type": "object", "required": ["deliveryId", "eventId", "attempt"]})})},
+    }
 
 
 @lru_cache(maxsize=1)
@@ -178,11 +212,15 @@ def document() -> dict[str, Any]:
         "/v1/api-keys/{keyId}": {"parameters": [_path("keyId", "a key id")], "delete": _operation(
             "Revoke an API key", {"200": _json({"type": "object", "required": ["keyId", "revoked"]})})},
     }
+    paths.update(_webhook_paths())
+    paths.update(doors.paths())  # the seed front doors, one tag per seed
     return {
         "openapi": "3.1.0",
         "info": {"title": "Sluice", "version": "1", "description": "Bulk imports, exports and attribute updates."},
         "paths": paths,
         "components": {"schemas": _components(), "securitySchemes": {
-            "apiKey": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API key>"}}},
+            "apiKey": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API key>"},
+            **doors.SECURITY_SCHEMES}},
+        "tags": doors.TAGS,
         "security": [{"apiKey": []}],
     }

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-import orjson
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -14,6 +13,7 @@ from pydantic import BaseModel
 
 from sluice.api.access import require
 from sluice.api.http import raw_body
+from sluice.models import jsontext
 from sluice.models.errors import BadRequest, NotFound
 from sluice.models.ids import is_job_id, is_name
 from sluice.models.principal import Principal
@@ -34,8 +34,8 @@ def principal(event: APIGatewayProxyEventV2, *permissions: str) -> Principal:
 
 def json_body(event: APIGatewayProxyEventV2) -> Any:
     try:
-        return orjson.loads(raw_body(event.raw_event) or b"null")
-    except orjson.JSONDecodeError as exc:
+        return jsontext.loads(raw_body(event.raw_event) or b"null")
+    except ValueError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
 
 

@@ -16,6 +16,7 @@ from sluice.models.errors import NotFound
 from sluice.models.export import LINK_DAYS, Export
 from sluice.store.blobs import Storage, export_part_key
 from sluice.store.clients import Clients
+from sluice.store.keys import KeyStore
 
 REDIRECT_SECONDS = 300
 
@@ -42,7 +43,8 @@ def download_links(clients: Clients, export: Export, base_url: str | None = None
     extension = export.request.file_format
     links = []
     for part in range(1, export.parts + 1):
-        claims = {"k": export_part_key(export.tenant, export.exportId, part, extension), "x": expires}
+        claims = {"k": export_part_key(export.tenant, export.exportId, part, extension), "x": expires,
+                  "t": export.tenant, "s": export.submittedBy}
         payload = _b64(orjson.dumps(claims))
         signature = _b64(hmac.new(_secret(clients), payload.encode(), hashlib.sha256).digest())
         links.append(f"{base}/v1/export-links/{payload}.{signature}")
@@ -61,4 +63,6 @@ def resolve_link(clients: Clients, token: str) -> str:
         raise NotFound("this download link is not valid") from None
     if now_ms() > int(claims["x"]):
         raise NotFound(f"this download link expired {LINK_DAYS} days after its export finished; export again")
+    if "s" in claims and KeyStore(clients).is_revoked(str(claims["t"]), str(claims["s"])):
+        raise NotFound("this download link ended when the key that created the export was revoked")
     return Storage(clients).presign_get(str(claims["k"]), REDIRECT_SECONDS)

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from sluice.exports.links import download_links
 from sluice.exports.sql import run_sql
 from sluice.exports.submit import columns_of
 from sluice.exports.writer import PartWriter
 from sluice.models.clock import now_ms
-from sluice.models.errors import RejectedInput
+from sluice.models.errors import LimitReached, RejectedInput
 from sluice.models.job import Status
 from sluice.notify.announcer import announced_exports
-from sluice.store.clients import Clients
+from sluice.store.clients import Clients, aws_unavailable
 from sluice.store.itemtypes import ItemTypeStore
 from sluice.store.records import RecordStore
+
+logger = Logger(child=True)
 
 
 def run_export(clients: Clients, tenant: str, export_id: str) -> str:
@@ -48,6 +52,17 @@ def run_export(clients: Clients, tenant: str, export_id: str) -> str:
     except RejectedInput as rejected:
         store.finish(started, Status.REJECTED, rejected.reason, {Status.PROCESSING})
         return "rejected"
+    except LimitReached as limit:
+        store.finish(started, Status.FAILED, limit.reason, {Status.PROCESSING})
+        return "failed"
+    except Exception as exc:
+        if aws_unavailable(exc) is not None:
+            raise  # AWS busy after every retry: the message comes back and the export runs again
+        # anything else would fail the same way on every redelivery: the export ends now, the error logged
+        logger.exception("export failed", extra={"exportId": export_id})
+        store.finish(started, Status.FAILED, "the export failed unexpectedly; the error was logged. Request it "
+                     "again, and if it fails again, report its exportId", {Status.PROCESSING})
+        return "failed"
     counted = store.update(tenant, export_id, {"recordsProcessed": writer.rows, "parts": writer.parts},
                            allowed_from={Status.PROCESSING})
     store.finish(counted or started, Status.COMPLETED, None, {Status.PROCESSING})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 import tempfile
 import threading
 from decimal import Decimal
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.exports.writer import PartWriter
-from sluice.models.errors import RejectedInput
+from sluice.models.errors import LimitReached, RejectedInput
 from sluice.models.export import Export
 from sluice.models.itemtype import ItemType
 from sluice.store.clients import Clients
@@ -40,6 +41,7 @@ def run_sql(clients: Clients, export: Export, item_type: ItemType) -> PartWriter
             if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
                 raise RejectedInput("sqlQuery must be exactly one read-only SELECT statement over the table 'records'")
             fields = list(item_type.definition.fields.items())
+            _check_column_names(["key", *(name for name, _ in fields)])
             columns = ", ".join(['"key" VARCHAR'] + [f'"{name}" {_DUCK_TYPES[spec.type]}' for name, spec in fields])
             connection.execute(f"CREATE TABLE records ({columns})")
             staged = Path(directory) / "records.csv"
@@ -47,7 +49,11 @@ def run_sql(clients: Clients, export: Export, item_type: ItemType) -> PartWriter
                 out = csv.writer(handle)
                 for record in RecordStore(clients).every(item_type):
                     out.writerow([record["key"]] + [_sql_text(record.get(name)) for name, _ in fields])
-            connection.execute(f"COPY records FROM '{staged}' (FORMAT csv, HEADER false, NULLSTR '\\N')")
+            try:
+                connection.execute(f"COPY records FROM '{staged}' (FORMAT csv, HEADER false, NULLSTR '\\N')")
+            except duckdb.Error as exc:
+                raise RejectedInput("a stored record does not fit its item type's field types (was a field's type "
+                                    f"changed after records were imported?): {_clean(exc, directory)}") from None
             staged.unlink()
             connection.execute("SET enable_external_access = false")
             connection.execute("SET lock_configuration = true")
@@ -66,13 +72,38 @@ def run_sql(clients: Clients, export: Export, item_type: ItemType) -> PartWriter
                 writer.finish()
                 return writer
             except duckdb.InterruptException:
-                raise RejectedInput(f"sqlQuery ran longer than {SQL_MAX_SECONDS} s and was stopped") from None
+                raise LimitReached(f"sqlQuery ran longer than {SQL_MAX_SECONDS} s and was stopped") from None
             except duckdb.Error as exc:
-                raise RejectedInput(f"sqlQuery failed: {str(exc).splitlines()[0]}") from None
+                raise RejectedInput(f"sqlQuery failed: {_clean(exc, directory)}") from None
             finally:
                 timer.cancel()
         finally:
             connection.close()
+
+
+def _check_column_names(names: list[str]) -> None:
+    """SQL names are case-insensitive: two fields differing only in case (or a field named like the `key`
+    column) cannot both be columns."""
+    seen: dict[str, str] = {}
+    for name in names:
+        folded = name.casefold()
+        if folded in seen:
+            raise RejectedInput(f"fields '{seen[folded]}' and '{name}' differ only in case, so sqlQuery cannot tell "
+                                "them apart; export with filters and a template instead")
+        seen[folded] = name
+
+
+_INTERNALS = re.compile(r"(?i)\b(temp_directory|memory_limit|enable_external_access|lock_configuration|threads)\b")
+
+
+def _clean(exc: Exception, directory: str) -> str:
+    """DuckDB's message, first line only, without our paths or settings."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = text.replace(directory, "<temporary directory>")
+    text = re.sub(r"/tmp/[^\s'\"]*", "<temporary file>", text)
+    if _INTERNALS.search(text):
+        return "the query uses something exports do not allow (files, extensions or settings)"
+    return text[:500]
 
 
 def _sql_text(value: Any) -> str:

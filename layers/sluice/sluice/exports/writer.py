@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import tempfile
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 import orjson
 
 from sluice.models.csvsafe import neutralise
+from sluice.models.errors import LimitReached
 from sluice.models.export import Export
+from sluice.models.limits import EXPORT_MAX_BYTES, EXPORT_MAX_SECONDS
 from sluice.store.blobs import Storage, export_part_key
 from sluice.store.clients import Clients
 
@@ -40,8 +43,10 @@ class PartWriter:
         self.header = header
         self.row_header = export.request.rowHeader
         self.part_rows = clients.settings.export_part_rows
+        self.deadline = time.monotonic() + EXPORT_MAX_SECONDS
         self.parts = 0
         self.rows = 0
+        self.bytes_before_part = 0  # output of the parts already closed
         self._in_part = 0
         self._directory = tempfile.TemporaryDirectory(prefix="sluice-export-")
         self._file: Any = None
@@ -68,10 +73,21 @@ class PartWriter:
             self._file.write(orjson.dumps(obj, default=str).decode() + "\n")
         self._in_part += 1
         self.rows += 1
+        if self.rows % 1000 == 0:
+            self._check_limits()
+
+    def _check_limits(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise LimitReached(f"the export ran longer than {EXPORT_MAX_SECONDS} s and was stopped after "
+                               f"{self.rows} records; narrow it with filters or sqlQuery")
+        if self.bytes_before_part + self._file.tell() > EXPORT_MAX_BYTES:
+            raise LimitReached(f"the export's output passed {EXPORT_MAX_BYTES} bytes and was stopped after "
+                               f"{self.rows} records; narrow it with filters or sqlQuery")
 
     def _close(self) -> None:
         if self._file is None:
             return
+        self.bytes_before_part += self._file.tell()
         self._file.close()
         storage = Storage(self.clients)
         key = export_part_key(self.export.tenant, self.export.exportId, self.parts, self.fmt)

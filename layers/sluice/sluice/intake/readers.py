@@ -10,10 +10,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from sluice.models import jsontext
 from sluice.models.errors import RejectedInput
-from sluice.models.limits import MAX_COLUMNS
+from sluice.models.fields import TEXT_ENCODINGS, is_text_encoding
+from sluice.models.limits import MAX_COLUMNS, MAX_LINE_BYTES
 
 csv.field_size_limit(1024 * 1024)
 
@@ -95,12 +95,9 @@ def sniff_encoding(head: bytes, declared: str | None) -> TextEncoding:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return TextEncoding("utf-16", "utf-16")
     if declared:
-        try:
-            codec = codecs.lookup(declared).name
-        except LookupError:
-            raise RejectedInput(f"unknown encoding '{declared}'; use a name such as utf-8, utf-16, cp1252, "
-                                "latin-1 or shift_jis") from None
-        return TextEncoding(codec, declared)
+        if not is_text_encoding(declared):  # checked at submit too; a job stored before the check ends here
+            raise RejectedInput(f"'{declared}' is not an accepted text encoding; one of: {', '.join(TEXT_ENCODINGS)}")
+        return TextEncoding(codecs.lookup(declared).name, declared)
     sample = head[:4096]
     if len(sample) >= 8:
         even_nuls = sample[0::2].count(0) / len(sample[0::2])
@@ -154,15 +151,51 @@ def text_stream(stream: io.RawIOBase, codec: str = "utf-8-sig") -> io.TextIOWrap
     return io.TextIOWrapper(io.BufferedReader(stream, 1 << 16), encoding=codec, newline="")
 
 
-class LineCounter:
-    """Yields a text file's physical lines with stray NUL characters removed, counting both."""
+class LineLengthCheck:
+    """Fed a text file's bytes in blocks (the first pass), rejects it at the first line longer than
+    MAX_LINE_BYTES, naming the line: the parse never meets a line it would have to hold whole."""
 
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = iter(lines)
+    def __init__(self) -> None:
+        self.line = 1
+        self._run = 0  # bytes since the last newline
+
+    def feed(self, data: bytes) -> None:
+        start = 0
+        while True:
+            newline = data.find(b"\n", start)
+            length = (len(data) if newline < 0 else newline) - start
+            if self._run + length > MAX_LINE_BYTES:
+                raise RejectedInput(f"line {self.line} is longer than {MAX_LINE_BYTES} bytes; lines of at most "
+                                    f"{MAX_LINE_BYTES} bytes are read (is a line ending or a quote missing?)")
+            if newline < 0:
+                self._run += length
+                return
+            self._run = 0
+            self.line += 1
+            start = newline + 1
+
+
+class LineCounter:
+    """Yields a text file's physical lines with stray NUL characters removed, counting both. Lines are read at
+    most MAX_LINE_BYTES characters at a time (LineLengthCheck rejected longer ones already)."""
+
+    def __init__(self, lines: Iterable[str] | io.TextIOBase) -> None:
+        self._source = lines
         self.nuls = 0
+        self.lines = 0
+
+    def _raw_lines(self) -> Iterator[str]:
+        if not isinstance(self._source, io.TextIOBase):
+            yield from self._source
+            return
+        while line := self._source.readline(MAX_LINE_BYTES + 1):
+            yield line
 
     def __iter__(self) -> Iterator[str]:
-        for line in self._lines:
+        for line in self._raw_lines():
+            self.lines += 1
+            if len(line) > MAX_LINE_BYTES:
+                raise RejectedInput(f"line {self.lines} is longer than {MAX_LINE_BYTES} characters")
             if "\x00" in line:
                 self.nuls += line.count("\x00")
                 line = line.replace("\x00", "")
@@ -273,8 +306,8 @@ def read_jsonl(text: Iterable[str]) -> RowSource:
                 continue
             number += 1
             try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
+                obj = jsontext.loads(line)
+            except ValueError as exc:
                 yield SourceRow(number, [line.rstrip("\r\n")], f"is not valid JSON: {exc}", line_number)
                 continue
             if not isinstance(obj, dict):

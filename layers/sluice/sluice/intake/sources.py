@@ -15,6 +15,7 @@ from typing import Any
 from sluice.intake.readers import (
     DecodeCheck,
     LineCounter,
+    LineLengthCheck,
     RowSource,
     SourceRow,
     StreamingBodyIO,
@@ -92,7 +93,13 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
 
     encoding = sniff_encoding(head, spec.encoding)
     check = DecodeCheck(encoding, fallback_allowed=spec.encoding is None and encoding.codec == "utf-8")
-    digest = _digest_of(storage, key, check.feed)
+    line_lengths = LineLengthCheck()
+
+    def first_pass(data: bytes) -> None:
+        check.feed(data)
+        line_lengths.feed(data)
+
+    digest = _digest_of(storage, key, first_pass)
     encoding = check.result()
     facts: dict[str, Any] = {"format": file_format, "encoding": encoding.name}
     lines = LineCounter(text_stream(StreamingBodyIO(storage.open(key)), encoding.codec))

@@ -42,14 +42,14 @@ def store_control(clients: Clients, tenant: str, data: bytes, comment: str | Non
         raise validation_message(exc) from None
     item_types = ItemTypeStore(clients)
     for name, spec in document.files.items():
-        item_type = item_types.get(tenant, spec.itemType)
+        item_type = item_types.resolve(tenant, spec.itemType)  # a name, else an alias (seed clients' ids)
         if item_type is None:
             raise BadRequest(f"file '{name}' names unknown item type '{spec.itemType}'", code="unknown_item_type")
         targets: dict[str, str] = {}
         for column, target in spec.columns.items():
             if target not in item_type.definition.fields:
                 raise BadRequest(f"file '{name}': column '{column}' maps to '{target}', which item type "
-                                 f"'{spec.itemType}' does not have")
+                                 f"'{item_type.name}' does not have")
             folded = normalise_header(column)
             if folded in targets:
                 raise BadRequest(f"file '{name}': columns '{targets[folded]}' and '{column}' are the same header")
@@ -68,11 +68,11 @@ def open_job(clients: Clients, principal: Principal, digest: str, comment: str |
     item_types = ItemTypeStore(clients)
     specs = []
     for name, declared in document.files.items():
-        item_type = item_types.get(principal.tenant, declared.itemType)
+        item_type = item_types.resolve(principal.tenant, declared.itemType)
         if item_type is None:
             raise BadRequest(f"file '{name}' names unknown item type '{declared.itemType}'", code="unknown_item_type")
         specs.append(FileSpec(
-            name=name, itemType=declared.itemType, snapshot=item_type.snapshot(), objectKey="",
+            name=name, itemType=item_type.name, snapshot=item_type.snapshot(), objectKey="",
             merge=declared.merge, columns=declared.columns,
             contentType=FORMAT_CONTENT_TYPES.get(declared.format or ""), fileName=name, sheet=declared.sheet,
             headerRow=declared.headerRow, delimiter=declared.delimiter, encoding=declared.encoding,

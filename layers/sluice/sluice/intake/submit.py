@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sluice.models.clock import iso_from_ms
 from sluice.models.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
@@ -18,9 +19,11 @@ from sluice.store.jobs import JobStore
 
 
 def new_job(clients: Clients, principal: Principal, options: JobOptions, status: Status, *,
-            creation_path: str | None = None, check_item_type: bool = True, **fields: object) -> Job:
+            creation_path: str | None = None, check_item_type: bool = True, columns: dict[str, str] | None = None,
+            **fields: object) -> Job:
     """A job (not yet stored) for one file. Without check_item_type, an unknown item type is allowed
-    so that a drop-folder or scheduled job can be recorded as Rejected."""
+    so that a drop-folder or scheduled job can be recorded as Rejected. columns: source headers -> fields, for
+    this job only (a seed door's template)."""
     item_type = ItemTypeStore(clients).get(principal.tenant, options.itemType)
     if item_type is None and check_item_type:
         raise BadRequest(f"unknown item type '{options.itemType}'; create it first with "
@@ -29,6 +32,7 @@ def new_job(clients: Clients, principal: Principal, options: JobOptions, status:
         creation_path = "API" if not options.creationPath else f"API:{options.creationPath}"
     spec = FileSpec(name=options.fileName or "data", itemType=options.itemType,
                     snapshot=item_type.snapshot() if item_type else None, objectKey="", merge=options.merge,
+                    columns=columns or {},
                     contentType=options.contentType, fileName=options.fileName, sheet=options.sheet,
                     headerRow=options.headerRow, delimiter=options.delimiter, encoding=options.encoding)
     job = Job.begin(
@@ -43,13 +47,15 @@ def new_job(clients: Clients, principal: Principal, options: JobOptions, status:
     return job
 
 
-def submit_inline(clients: Clients, principal: Principal, options: JobOptions, data: bytes) -> Job:
-    """Forms 1 and 2: the data came with the request; store it and let the upload event start ingest."""
+def submit_inline(clients: Clients, principal: Principal, options: JobOptions, data: bytes, **job_fields: Any
+                  ) -> Job:
+    """Forms 1 and 2: the data came with the request; store it and let the upload event start ingest.
+    job_fields: what new_job takes besides the options (a seed door's creation path, columns, emails)."""
     lines = data.count(b"\n")
     if lines > MAX_INLINE_LINES:
         raise PayloadTooLarge(f"the body has {lines} lines; a request carries at most {MAX_INLINE_LINES}. For more "
                               "rows POST application/json {\"itemType\": ..., \"fileName\": ...} and upload the file")
-    job = new_job(clients, principal, options, Status.ACCEPTED)
+    job = new_job(clients, principal, options, Status.ACCEPTED, **job_fields)
     store = announced_jobs(clients)
     store.create(job)
     try:

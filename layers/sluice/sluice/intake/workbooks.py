@@ -6,6 +6,7 @@ are refused before any decompression of sheet data happens."""
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
@@ -16,6 +17,7 @@ import python_calamine as calamine
 
 from sluice.intake.readers import RowSource, SourceRow
 from sluice.models.errors import RejectedInput
+from sluice.models.limits import MAX_SHEET_CELLS, MAX_SHEET_COLUMNS, MAX_SHEET_ROWS
 
 MAX_EXPANDED_BYTES = 512 * 1024 * 1024  # all parts of an XLSX/XLSB, decompressed
 MAX_RATIO = 200  # decompressed / compressed, per part (text XML compresses ~10-30x)
@@ -48,6 +50,74 @@ def _check_container(path: Path, file_format: str) -> None:
                                     f"{MAX_EXPANDED_BYTES // (1024 * 1024)} MiB are read (split it, or export CSV)")
     except zipfile.BadZipFile:
         raise RejectedInput("corrupt or truncated workbook: the file is not a readable .xlsx (zip) archive") from None
+
+
+_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+_SHEET = re.compile(rb'<(?:\w+:)?sheet\b[^>]*>')
+_ATTRIBUTE = re.compile(rb'([\w:]+)="([^"]*)"')
+_RELATIONSHIP = re.compile(rb'<(?:\w+:)?Relationship\b[^>]*>')
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+def _sheet_parts(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """(sheet name, worksheet part) in workbook order."""
+    try:
+        workbook = archive.read("xl/workbook.xml")
+        rels = archive.read("xl/_rels/workbook.xml.rels")
+    except KeyError:
+        return []
+    targets = {}
+    for tag in _RELATIONSHIP.findall(rels):
+        attributes = dict(_ATTRIBUTE.findall(tag))
+        target = attributes.get(b"Target", b"").decode()
+        targets[attributes.get(b"Id", b"").decode()] = target.lstrip("/") if target.startswith("/") else \
+            f"xl/{target}"
+    parts = []
+    for tag in _SHEET.findall(workbook):
+        attributes = {k.split(b":")[-1]: v for k, v in _ATTRIBUTE.findall(tag)}
+        parts.append((attributes.get(b"name", b"").decode(), targets.get(attributes.get(b"id", b"").decode(), "")))
+    return parts
+
+
+def _check_sheet_extent(path: Path, sheet: str | None) -> None:
+    """Reads the chosen worksheet's cell references (streamed, before calamine builds the sheet in memory, which
+    takes rows x columns cells however sparse the sheet is) and refuses sheets past the documented limits."""
+    with zipfile.ZipFile(path) as archive:
+        parts = _sheet_parts(archive)
+        if not parts:
+            return
+        if sheet is None or sheet == "":
+            chosen = parts[0]
+        elif sheet.isdigit() and int(sheet) < len(parts):
+            chosen = parts[int(sheet)]
+        else:
+            chosen = next((p for p in parts if p[0] == sheet), ("", ""))
+        if chosen[1] not in archive.namelist():
+            return  # calamine answers for a sheet that is not there
+        rows = columns = 0
+        tail = b""
+        with archive.open(chosen[1]) as stream:
+            while block := stream.read(1 << 20):
+                data = tail + block
+                for letters, digits in _CELL_REF.findall(data):
+                    rows = max(rows, int(digits))
+                    columns = max(columns, _column_number(letters))
+                tail = data[-256:]
+    where = f"sheet '{chosen[0]}'"
+    if columns > MAX_SHEET_COLUMNS:
+        raise RejectedInput(f"{where} has a cell in column {columns}; sheets of at most {MAX_SHEET_COLUMNS} columns "
+                            "are read")
+    if rows > MAX_SHEET_ROWS:
+        raise RejectedInput(f"{where} has a cell in row {rows}; sheets of at most {MAX_SHEET_ROWS} rows are read")
+    if rows * columns > MAX_SHEET_CELLS:
+        raise RejectedInput(f"{where} spans {rows} rows x {columns} columns = {rows * columns} cells; sheets of at "
+                            f"most {MAX_SHEET_CELLS} cells (rows x columns, empty ones included) are read")
 
 
 def plain(value: Any) -> Any:
@@ -83,6 +153,11 @@ def _select_sheet(book: Any, sheet: str | None) -> Any:
 
 def read_workbook(path: Path, file_format: str, sheet: str | None, header_row: int) -> RowSource:
     _check_container(path, file_format)
+    if file_format == "xlsx":
+        _check_sheet_extent(path, sheet)
+    elif file_format == "xlsb":
+        # a binary workbook's cells cannot be bounded before calamine allocates the whole sheet
+        raise RejectedInput("binary workbooks (.xlsb) are not read; save the sheet as .xlsx or CSV")
     try:
         book = calamine.CalamineWorkbook.from_path(str(path))
         chosen = _select_sheet(book, sheet)

@@ -6,6 +6,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sluice.models.fields import TextEncoding
 from sluice.models.filespec import FILE_NAME_PATTERN
 
 MAX_FILES = 20
@@ -24,7 +25,7 @@ class ControlFile(BaseModel):
     sheet: str | None = Field(default=None, max_length=100)
     headerRow: int = Field(default=1, ge=1, le=1000)
     delimiter: str | None = Field(default=None, max_length=10)
-    encoding: str | None = Field(default=None, max_length=40)
+    encoding: TextEncoding | None = None
 
 
 class ControlDocument(BaseModel):
@@ -35,7 +36,7 @@ class ControlDocument(BaseModel):
     @field_validator("files")
     @classmethod
     def _names(cls, files: dict[str, ControlFile]) -> dict[str, ControlFile]:
-        bad = [name for name in files if not re.match(FILE_NAME_PATTERN, name)]
+        bad = [name for name in files if not re.fullmatch(FILE_NAME_PATTERN, name)]
         if bad:
             raise ValueError(f"file names must match {FILE_NAME_PATTERN}: {', '.join(bad)}")
         return files

@@ -63,6 +63,14 @@ class ServiceUnavailable(ApiError):
     code = "service_unavailable"
 
 
+class LimitReached(Exception):
+    """Work stopped at a documented limit (run time, output size): it ends Failed with this reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class RejectedInput(Exception):
     """The file or options are unusable: the job ends Rejected with this reason."""
 

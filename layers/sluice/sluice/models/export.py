@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sluice.models.clock import iso_from_ms, now_ms
+from sluice.models.fields import EmailAddress
 from sluice.models.ids import new_sortable_id
 from sluice.models.job import Status, Tracked
+from sluice.models.limits import FILTER_MAX_OPTIONS, FILTER_MAX_VALUE_CHARS
 
 LINK_DAYS = 7
 LINK_MS = LINK_DAYS * 86_400_000
@@ -27,7 +29,21 @@ class ExportRequest(BaseModel):
     sqlQuery: str | None = Field(default=None, max_length=20_000)
     template: list[str] | dict[str, str] | None = None  # fields in order, or {field: column header} in order
     jobName: str | None = Field(default=None, max_length=200)
-    notificationEmail: str | None = Field(default=None, max_length=254)
+    notificationEmail: EmailAddress | None = None
+
+    @field_validator("filters")
+    @classmethod
+    def _bounded_filters(cls, filters: dict[str, Any] | None) -> dict[str, Any] | None:
+        for field, wanted in (filters or {}).items():
+            options = wanted if isinstance(wanted, list) else [wanted]
+            if len(options) > FILTER_MAX_OPTIONS:
+                raise ValueError(f"filter '{field}' lists {len(options)} values; at most {FILTER_MAX_OPTIONS}")
+            for option in options:
+                if isinstance(option, dict | list):
+                    raise ValueError(f"filter '{field}' holds a nested value; filters compare with plain values")
+                if len(str(option)) > FILTER_MAX_VALUE_CHARS:
+                    raise ValueError(f"a value of filter '{field}' is longer than {FILTER_MAX_VALUE_CHARS} characters")
+        return filters
 
     @property
     def file_format(self) -> str:

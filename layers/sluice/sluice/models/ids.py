@@ -31,12 +31,12 @@ def new_key_id() -> str:
 
 
 def is_name(value: str) -> bool:
-    return bool(NAME_PATTERN.match(value))
+    return bool(NAME_PATTERN.fullmatch(value))
 
 
 def is_tenant(value: str) -> bool:
-    return bool(TENANT_PATTERN.match(value))
+    return bool(TENANT_PATTERN.fullmatch(value))
 
 
 def is_job_id(value: str) -> bool:
-    return bool(JOB_ID_PATTERN.match(value))
+    return bool(JOB_ID_PATTERN.fullmatch(value))

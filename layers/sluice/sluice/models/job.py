@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sluice.models.clock import iso_from_ms, now_ms
+from sluice.models.fields import EmailAddress, TextEncoding
 from sluice.models.filespec import FileFacts, FileSpec, ReadingFacts, StagedFile
 from sluice.models.ids import new_sortable_id
 from sluice.models.schemas import RowError
@@ -51,6 +52,7 @@ class RowCounts(BaseModel):
     failed: int = 0
     unprocessed: int = 0
     dead: int = 0  # of the unprocessed rows, those whose chunk went to the dead-letter queue
+    failedExisting: int = 0  # of the failed rows, those whose key matched a stored record (004's failedToUpdate)
 
     @property
     def processed(self) -> int:
@@ -68,13 +70,13 @@ class JobOptions(BaseModel):
     merge: bool = False
     mode: Literal["commit", "dry-run"] = "commit"
     creationPath: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:/-]*$")
-    notificationEmail: str | None = Field(default=None, max_length=254)
+    notificationEmail: EmailAddress | None = None
     contentType: str | None = Field(default=None, max_length=200)
     fileName: str | None = Field(default=None, max_length=255)
     sheet: str | None = Field(default=None, max_length=100, description="workbooks: sheet name or 0-based index")
     headerRow: int = Field(default=1, ge=1, le=1000, description="1-based row holding the column headers")
     delimiter: str | None = Field(default=None, max_length=10, description="CSV: , ; tab | (detected if absent)")
-    encoding: str | None = Field(default=None, max_length=40, description="text encoding (detected if absent)")
+    encoding: TextEncoding | None = Field(default=None, description="text encoding (detected if absent)")
 
 
 class UploadForm(BaseModel):
@@ -132,6 +134,8 @@ class Job(Tracked):
     mode: Literal["commit", "dry-run"] = "commit"
     merge: bool = False
     notificationEmail: str | None = None
+    successEmailTo: str | None = None  # 000's sendSuccessEmailTo: mailed when the job completes with no failed row
+    failureEmailTo: str | None = None  # 000's sendFailureEmailTo: mailed when a row failed or the job did not complete
     contentType: str | None = None
     fileName: str | None = None
     sheet: str | None = None
@@ -191,8 +195,9 @@ class Job(Tracked):
         return self.fileSpecs[index]
 
     def view(self, errors: list[RowError] | None = None, objects_created: list[str] | None = None,
-             base_url: str = "") -> JobView:
-        """The job as the API (and everything that renders jobs) shows it."""
+             base_url: str = "", *, upload: bool = False) -> JobView:
+        """The job as the API (and everything that renders jobs) shows it. upload: include the job's upload
+        link while it waits for its file (only for the submitter's answer, or a key that may write)."""
         self_link = f"{base_url}/v1/jobs/{self.jobId}"
         listed = self.files or self.stagedFiles
         return JobView(
@@ -209,7 +214,7 @@ class Job(Tracked):
             control=self.control, comment=self.comment,
             itemTypes=self.itemTypes or ([self.itemType] if self.itemType else []), commitOf=self.commitOf,
             links=JobLinks(self=self_link, errors=f"{self_link}/errors", results=f"{self_link}/results/{{kind}}"),
-            **(self.upload.model_dump() if self.upload and self.status == Status.INITIALIZED else {}),
+            **(self.upload.model_dump() if upload and self.upload and self.status == Status.INITIALIZED else {}),
         )
 
     def _file_view(self, index: int, file: FileFacts | StagedFile) -> FileView:

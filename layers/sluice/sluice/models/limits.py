@@ -9,6 +9,19 @@ import orjson
 MAX_UPLOAD_BYTES = 2 * 1024**3  # one uploaded file; ingest reads ~45k rows/s, so this fits its 15 minutes
 MAX_INLINE_LINES = 100_000  # lines in a request body (CSV or JSON Lines); larger jobs upload a file
 MAX_COLUMNS = 1000  # columns in a file's header (keys across a JSON Lines file)
+MAX_SHEET_ROWS = 1_048_576  # a worksheet's last row (Excel's own limit)
+MAX_SHEET_COLUMNS = MAX_COLUMNS  # a worksheet's last column
+MAX_SHEET_CELLS = 10_000_000  # rows x columns of a worksheet, empty cells included: the reader holds ~30 bytes each
+MAX_FORM_PARTS = 50  # parts of one multipart/form-data request (413 beyond, counted before parsing)
+MAX_FORM_FIELD_BYTES = 64 * 1024  # one text field of a form (413 beyond)
+MAX_LINE_BYTES = 1024 * 1024  # one physical line of a text file: longer rejects the file, naming the line
+MAX_KEY_BYTES = 1024  # a record key, UTF-8 (DynamoDB's sort key limit): longer is a row error
+INTEGER_MIN, INTEGER_MAX = -(2**63), 2**63 - 1  # integer fields: 64-bit, as the JSON encoder and SQL exports hold them
+MAX_DECIMAL_DIGITS = 38  # significant digits of a decimal field (DynamoDB numbers are exact to 38 digits)
+EXPORT_MAX_SECONDS = 600  # an export (or its SQL) running longer ends Failed, well inside the function's 15 min
+EXPORT_MAX_BYTES = 5 * 1024**3  # an export's output across its parts: beyond, it ends Failed
+FILTER_MAX_OPTIONS = 100  # values one export filter may list
+FILTER_MAX_VALUE_CHARS = 1000  # one filter value
 MAX_ROW_BYTES = 128 * 1024  # one row's values, encoded: a record must fit a DynamoDB item and an SQS message
 _CHEAP_ROW_CHARS = MAX_ROW_BYTES // 8  # below this many characters a row cannot reach MAX_ROW_BYTES
 

@@ -5,24 +5,26 @@ function that coerces a raw value or raises FieldError with a message a user can
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from decimal import Context, Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sluice.models.fields import EMAIL
 from sluice.models.ids import NAME_PATTERN
+from sluice.models.limits import INTEGER_MAX, INTEGER_MIN, MAX_DECIMAL_DIGITS, MAX_KEY_BYTES
 
+MAX_ALIASES = 50
+# An item type's other name, as a seed client sends it (an importProcessId, entityTypeAbbr or trackId)
+Alias = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
 FieldType = Literal["string", "integer", "decimal", "boolean", "date", "datetime", "email", "enum"]
 MAX_FIELDS = 200
 DEFAULT_MAX_STRING = 10_000
 MAX_VALUE_IN_ERROR = 200
 KEY_SEPARATOR = "|"
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
 
@@ -37,6 +39,8 @@ class FieldSpec(BaseModel):
     min: Decimal | None = None
     max: Decimal | None = None
     values: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+    id: int | None = Field(default=None, ge=0, le=2**53 - 1, strict=True,
+                           description="the field's id for seed clients (002's attrDefId); unique in its item type")
 
     @model_validator(mode="after")
     def _check(self) -> FieldSpec:
@@ -57,11 +61,14 @@ class ItemTypeDefinition(BaseModel):
     key: list[str] | None = Field(default=None, min_length=1, max_length=8)
     fields: dict[str, FieldSpec] = Field(min_length=1, max_length=MAX_FIELDS)
     columns: dict[str, str] = Field(default_factory=dict, max_length=1000)
+    aliases: list[Alias] | None = Field(default=None, max_length=MAX_ALIASES,
+                                        description="other names seed clients use for this item type "
+                                                    "(unique within the tenant, case-sensitive)")
 
     @field_validator("fields")
     @classmethod
     def _names(cls, fields: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
-        bad = [name for name in fields if not NAME_PATTERN.match(name)]
+        bad = [name for name in fields if not NAME_PATTERN.fullmatch(name)]
         if bad:
             raise ValueError(f"field names must match {NAME_PATTERN.pattern}: {', '.join(bad)}")
         return fields
@@ -76,7 +83,15 @@ class ItemTypeDefinition(BaseModel):
         for column, target in self.columns.items():
             if target not in self.fields:
                 raise ValueError(f"column '{column}' maps to unknown field '{target}'")
+        _unique("aliases", "alias", self.aliases or [])
+        _unique("field ids", "id", [spec.id for spec in self.fields.values() if spec.id is not None])
         return self
+
+
+def _unique(what: str, each: str, values: list[Any]) -> None:
+    repeated = sorted({str(v) for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{what} must be unique; {each} {', '.join(repeated)} appears more than once")
 
 
 class FieldError(ValueError):
@@ -118,32 +133,50 @@ def _string(spec: FieldSpec) -> Coercer:
     return coerce
 
 
+# Decimal's default context rounds to 28 digits; values are kept to MAX_DECIMAL_DIGITS, so normalising uses more.
+_EXACT = Context(prec=2 * MAX_DECIMAL_DIGITS)
+_INTEGER_RANGE = f"integers are stored from {INTEGER_MIN} to {INTEGER_MAX}"
+_LONGEST_INTEGER_TEXT = 40  # beyond this many characters no text can hold an integer in range (exponents aside)
+
+
 def _integer(spec: FieldSpec) -> Coercer:
     def coerce(raw: Any) -> int:
-        if isinstance(raw, bool):
-            raise FieldError("expected an integer, got a boolean")
-        if isinstance(raw, int):
-            value = raw
-        elif isinstance(raw, float):
-            if not raw.is_integer():
-                raise FieldError("expected an integer")
-            value = int(raw)
-        else:
-            text = _text(raw).replace("_", "x")
-            try:
-                value = int(text)
-            except ValueError:
-                try:
-                    number = Decimal(text)
-                except InvalidOperation:
-                    raise FieldError("expected an integer") from None
-                if not number.is_finite() or number != number.to_integral_value():
-                    raise FieldError("expected an integer") from None
-                value = int(number)
+        value = _whole_number(raw)
+        if not INTEGER_MIN <= value <= INTEGER_MAX:
+            raise FieldError(f"is out of range: {_INTEGER_RANGE}")
         _bounds(spec, value)
         return value
 
     return coerce
+
+
+def _whole_number(raw: Any) -> int:
+    """The integer a raw value holds (a float or text with a zero fraction counts), else a FieldError."""
+    if isinstance(raw, bool):
+        raise FieldError("expected an integer, got a boolean")
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, float):
+        if not raw.is_integer():
+            raise FieldError("expected an integer")
+        value = int(raw)
+    else:
+        text = _text(raw).replace("_", "x")
+        if len(text) > _LONGEST_INTEGER_TEXT and "e" not in text.lower():
+            raise FieldError(f"is {len(text)} characters long, too long for an integer: {_INTEGER_RANGE}")
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                number = Decimal(text)
+            except InvalidOperation:
+                raise FieldError("expected an integer") from None
+            if not number.is_finite() or number != number.to_integral_value():
+                raise FieldError("expected an integer") from None
+            if number.adjusted() > 20:
+                raise FieldError(f"is out of range: {_INTEGER_RANGE}") from None
+            value = int(number)
+    return value
 
 
 def _decimal(spec: FieldSpec) -> Coercer:
@@ -158,8 +191,10 @@ def _decimal(spec: FieldSpec) -> Coercer:
             raise FieldError("expected a finite decimal number")
         if value.adjusted() > 100 or value.adjusted() < -100:
             raise FieldError("is out of the supported range (1e-100 to 1e100)")
+        if len(value.normalize(_EXACT).as_tuple().digits) > MAX_DECIMAL_DIGITS:
+            raise FieldError(f"has more than {MAX_DECIMAL_DIGITS} significant digits, which is what is stored exactly")
         _bounds(spec, value)
-        return value.normalize() if value else Decimal(0)
+        return value.normalize(_EXACT) if value else Decimal(0)
 
     return coerce
 
@@ -207,7 +242,7 @@ def _email(spec: FieldSpec) -> Coercer:
 
     def coerce(raw: Any) -> str:
         text = _text(raw)
-        if len(text) > limit or not _EMAIL.match(text):
+        if len(text) > limit or not EMAIL.fullmatch(text):
             raise FieldError("is not a valid email address")
         return text.lower()
 
@@ -252,12 +287,18 @@ def is_blank(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and not raw.strip())
 
 
+def join_key(parts: list[str]) -> str:
+    """A record's key: its key fields' texts joined by `|`, a `\\` escaping `|` and `\\` inside a part, so that
+    different parts never make the same key (`a\\|b|c` is `a|b` and `c`)."""
+    return KEY_SEPARATOR.join(p.replace("\\", "\\\\").replace(KEY_SEPARATOR, "\\" + KEY_SEPARATOR) for p in parts)
+
+
 def key_text(value: Any) -> str:
     """The canonical text of one key field's coerced value."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
+        return format(value.normalize(_EXACT), "f")
     return str(value)
 
 
@@ -301,10 +342,17 @@ class RowValidator:
                 attributes[name] = coerce(value)
             except FieldError as exc:
                 errors.append(RowError(row=row, field=name, value=short(value), message=str(exc)))
+        if self.key_fields and all(name in attributes for name in self.key_fields):
+            key = self.key_of(attributes)
+            size = len(key.encode())
+            if size > MAX_KEY_BYTES:
+                errors.append(RowError(row=row, field=KEY_SEPARATOR.join(self.key_fields), value=short(key),
+                                       message=f"the record key is {size} bytes; keys of at most {MAX_KEY_BYTES} "
+                                               "bytes are stored"))
         return attributes, errors
 
     def key_of(self, attributes: dict[str, Any]) -> str:
-        return KEY_SEPARATOR.join(key_text(attributes[name]) for name in self.key_fields)
+        return join_key([key_text(attributes[name]) for name in self.key_fields])
 
     def key_of_raw(self, raw: dict[str, Any]) -> str | None:
         """The record key of a raw row, or None where a key field is missing or invalid.
@@ -319,7 +367,7 @@ class RowValidator:
                 parts.append(key_text(self._key_coercers[name](value)))
             except FieldError:
                 return None
-        return KEY_SEPARATOR.join(parts)
+        return join_key(parts)
 
 
 def normalise_header(text: str) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sluice.models.export import Export
-from sluice.models.job import Job
+from sluice.models.job import Job, Status
 from sluice.notify.email import export_email, job_email
 from sluice.notify.events import status_changed
+from sluice.notify.webhooks import announce_export, announce_job
 from sluice.store.clients import Clients
 from sluice.store.exports import ExportStore
 from sluice.store.jobs import JobStore
@@ -22,11 +23,23 @@ class JobAnnouncer:
 
     def changed(self, job: Job) -> None:
         status_changed(self._clients, job)
+        announce_job(self._clients, job)
 
     def finished(self, job: Job) -> None:
-        if job.notificationEmail:
+        outcome_address = outcome_recipient(job)
+        if job.notificationEmail or outcome_address:
             errors, _ = JobStore(self._clients).errors(job.jobId, EMAIL_ERRORS)
-            job_email(self._clients, job, errors)
+            if job.notificationEmail:
+                job_email(self._clients, job, errors)
+            if outcome_address:
+                job_email(self._clients, job, errors, to=outcome_address)
+
+
+def outcome_recipient(job: Job) -> str | None:
+    """Who hears how a finished job went (000's sendSuccessEmailTo / sendFailureEmailTo): success is Completed
+    with no failed row; anything else (a failed row, Rejected, Failed, Canceled) is failure."""
+    succeeded = job.status == Status.COMPLETED and job.counts.failed == 0
+    return job.successEmailTo if succeeded else job.failureEmailTo
 
 
 class ExportAnnouncer:
@@ -36,6 +49,7 @@ class ExportAnnouncer:
 
     def changed(self, export: Export) -> None:
         status_changed(self._clients, export)
+        announce_export(self._clients, export, self._download_links)
 
     def finished(self, export: Export) -> None:
         if export.request.notificationEmail:

@@ -13,7 +13,8 @@ logger = Logger(child=True)
 COUNT_NAMES = ("total", "processed", "created", "updated", "unchanged", "failed")
 
 
-def job_email(clients: Clients, job: Job, errors: list[RowError]) -> None:
+def job_email(clients: Clients, job: Job, errors: list[RowError], to: str | None = None) -> None:
+    """to: the address (default the job's notificationEmail)."""
     view = job.view()
     lines = [f"Import id: {job.jobId}", f"Item type: {job.itemType}", f"Status: {job.status.value}"]
     if job.reason:
@@ -23,7 +24,7 @@ def job_email(clients: Clients, job: Job, errors: list[RowError]) -> None:
         where = f"row {error.row}" + (f" ({error.field})" if error.field else "")
         lines.append(f"  {where}: {error.message}")
     lines += [f"job: /v1/jobs/{job.jobId}", f"errors: /v1/jobs/{job.jobId}/errors"]
-    _send(clients, job.notificationEmail, f"Sluice import {job.jobName or job.jobId}: {job.status.value}", lines,
+    _send(clients, to or job.notificationEmail, f"Sluice import {job.jobName or job.jobId}: {job.status.value}", lines,
           job.jobId)
 
 

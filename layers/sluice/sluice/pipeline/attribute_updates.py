@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,25 +49,49 @@ class _Record:
     values: list[tuple[int, AttributeValue]] = field(default_factory=list)  # (position in request, value)
     coerced: dict[str, Any] = field(default_factory=dict)
     removed: set[str] = field(default_factory=set)
-    value_errors: dict[int, str] = field(default_factory=dict)
-    error: str | None = None
+    value_errors: dict[int, Problem] = field(default_factory=dict)
+    error: Problem | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why an entry or a value was not applied: a stable code (for the seed doors' own messages) and the text."""
+
+    code: Literal["unknown_item_type", "not_found", "conflict", "unknown_attribute", "key_attribute", "required",
+                  "invalid"]
+    message: str
+
+
+@dataclass(frozen=True)
+class EntryOutcome:
+    """What became of one entry of a request: its own problem, if any, and each value's, in request order."""
+
+    entry: UpdateEntry
+    problem: Problem | None
+    values: list[Problem | None]
 
 
 def apply_updates(clients: Clients, tenant: str, source: str, entries: list[UpdateEntry]) -> dict[str, Any]:
+    """POST /v1/attribute-updates: applies the entries and answers with the counts and the errors."""
+    return _reply(update_records(clients, tenant, source, entries))
+
+
+def update_records(clients: Clients, tenant: str, source: str, entries: list[UpdateEntry]) -> list[EntryOutcome]:
+    """Applies what can be applied; says, entry by entry and value by value, what was not and why."""
     total = sum(len(e.values) for e in entries)
     if total > MAX_VALUES:
         raise PayloadTooLarge(f"the request holds {total} attribute values; at most {MAX_VALUES} a request")
     item_types = ItemTypeStore(clients)
     known: dict[str, ItemType | None] = {}
     records: dict[tuple[str, str], _Record] = {}
-    failed_entries: list[tuple[UpdateEntry, str]] = []
+    failed_entries: list[tuple[UpdateEntry, Problem]] = []
     position = 0
     for entry in entries:
         if entry.itemType not in known:
             known[entry.itemType] = item_types.get(tenant, entry.itemType)
         item_type = known[entry.itemType]
         if item_type is None:
-            failed_entries.append((entry, f"unknown item type '{entry.itemType}'"))
+            failed_entries.append((entry, Problem("unknown_item_type", f"unknown item type '{entry.itemType}'")))
             position += len(entry.values)
             continue
         record = records.setdefault((entry.itemType, entry.key), _Record(item_type, entry.key))
@@ -77,7 +101,7 @@ def apply_updates(clients: Clients, tenant: str, source: str, entries: list[Upda
     for record in records.values():
         _validate(record)
     _load_and_write(clients, tenant, source, list(records.values()))
-    return _reply(entries, records, failed_entries)
+    return _outcomes(entries, records, failed_entries)
 
 
 def _validate(record: _Record) -> None:
@@ -86,13 +110,13 @@ def _validate(record: _Record) -> None:
     for position, value in record.values:
         spec = definition.fields.get(value.attribute)
         if spec is None:
-            record.value_errors[position] = (f"unknown attribute '{value.attribute}' "
-                                             f"for item type {record.item_type.name}")
+            record.value_errors[position] = Problem("unknown_attribute", f"unknown attribute '{value.attribute}' "
+                                                                         f"for item type {record.item_type.name}")
         elif value.attribute in key_fields:
-            record.value_errors[position] = "is part of the record key and cannot be changed"
+            record.value_errors[position] = Problem("key_attribute", "is part of the record key and cannot be changed")
         elif is_blank(value.value):
             if spec.required:
-                record.value_errors[position] = "is required"
+                record.value_errors[position] = Problem("required", "is required")
             else:
                 record.removed.add(value.attribute)
                 record.coerced.pop(value.attribute, None)
@@ -101,7 +125,7 @@ def _validate(record: _Record) -> None:
                 record.coerced[value.attribute] = compile_field(spec)(value.value)
                 record.removed.discard(value.attribute)
             except FieldError as exc:
-                record.value_errors[position] = str(exc)
+                record.value_errors[position] = Problem("invalid", str(exc))
 
 
 def _load_and_write(clients: Clients, tenant: str, source: str, records: list[_Record]) -> None:
@@ -121,7 +145,7 @@ def _load_and_write(clients: Clients, tenant: str, source: str, records: list[_R
         item = current.get((key["pk"]["S"], key["sk"]["S"]))
         for _ in range(MAX_ATTEMPTS):
             if item is None:
-                record.error = f"no {record.item_type.name} record with key '{record.key}'"
+                record.error = Problem("not_found", f"no {record.item_type.name} record with key '{record.key}'")
                 return
             if not (record.coerced or record.removed):
                 return
@@ -136,35 +160,43 @@ def _load_and_write(clients: Clients, tenant: str, source: str, records: list[_R
                                  ExpressionAttributeValues={":seen": item["m"]}) is not None:
                 return
             item = db.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
-        record.error = "the record kept changing while being updated; try again"
+        record.error = Problem("conflict", "the record kept changing while being updated; try again")
 
     with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
         list(pool.map(write, records))
 
 
-def _reply(entries: list[UpdateEntry], records: dict[tuple[str, str], _Record],
-           failed_entries: list[tuple[UpdateEntry, str]]) -> dict[str, Any]:
-    success = errors = 0
-    out: list[dict[str, Any]] = []
-    entry_errors = {id(entry): reason for entry, reason in failed_entries}
+def _outcomes(entries: list[UpdateEntry], records: dict[tuple[str, str], _Record],
+              failed_entries: list[tuple[UpdateEntry, Problem]]) -> list[EntryOutcome]:
+    entry_problems = {id(entry): problem for entry, problem in failed_entries}
+    out: list[EntryOutcome] = []
     position = 0
     for entry in entries:
-        reason = entry_errors.get(id(entry))
+        problem = entry_problems.get(id(entry))
         record = records.get((entry.itemType, entry.key))
-        if reason is None and record is not None and record.error:
-            reason = record.error
-        failed_values = []
-        for value in entry.values:
-            value_error = reason or (record.value_errors.get(position) if record else None)
-            if value_error:
-                failed_values.append({"attribute": value.attribute, "value": _shown(value.value),
-                                      "error": value_error})
+        if problem is None and record is not None and record.error:
+            problem = record.error
+        values: list[Problem | None] = []
+        for _ in entry.values:
+            values.append(problem or (record.value_errors.get(position) if record else None))
             position += 1
+        out.append(EntryOutcome(entry, problem, values))
+    return out
+
+
+def _reply(outcomes: list[EntryOutcome]) -> dict[str, Any]:
+    success = errors = 0
+    out: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        entry = outcome.entry
+        failed_values = [{"attribute": value.attribute, "value": _shown(value.value), "error": problem.message}
+                         for value, problem in zip(entry.values, outcome.values, strict=True) if problem]
         errors += len(failed_values)
         success += len(entry.values) - len(failed_values)
         if failed_values:
             out.append({"itemType": entry.itemType, "key": entry.key,
-                        "error": reason or f"{len(failed_values)} of {len(entry.values)} values not applied",
+                        "error": outcome.problem.message if outcome.problem
+                        else f"{len(failed_values)} of {len(entry.values)} values not applied",
                         "values": failed_values})
     return {"successCount": success, "errorCount": errors, "errors": out}
 

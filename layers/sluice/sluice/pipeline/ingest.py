@@ -26,6 +26,7 @@ from sluice.pipeline.finalize import settle
 from sluice.store.blobs import Storage, parse_upload_key
 from sluice.store.clients import Clients
 from sluice.store.jobs import JobStore
+from sluice.store.keys import KeyStore
 from sluice.store.queue import MESSAGE_MAX_BYTES, SEND_BATCH_MAX, MessageSender
 
 logger = Logger(child=True)
@@ -61,6 +62,10 @@ def ingest_upload(clients: Clients, key: str) -> str:
                                allowed_from={Status.INITIALIZED, Status.ACCEPTED, Status.PROCESSING})
     if started is None:
         return "state-changed"
+    if (started.upload or started.staged) and KeyStore(clients).is_revoked(tenant, started.submittedBy):
+        store.finish(started, Status.REJECTED, f"the key that created this job ({started.submittedBy}) was revoked "
+                     "before its data was read; submit again with a valid key", {Status.PROCESSING})
+        return "rejected"
     try:
         summary = Enqueuer(clients, store, started, redrive=redrive).run()
     except RejectedInput as rejected:

@@ -46,6 +46,7 @@ class Checked:
 
     candidates: list[Candidate] = field(default_factory=list)
     failed: dict[int, list[RowError]] = field(default_factory=dict)
+    failed_keys: dict[int, str] = field(default_factory=dict)  # failed rows whose key could be read
 
 
 def process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore | None = None) -> str:
@@ -72,11 +73,15 @@ def _process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore
     spec = job.spec(message.file)
     checked = _check_rows(job, spec, message)
     dry_run = job.mode == "dry-run"
-    outcomes = (records or RecordStore(clients)).apply(
-        message.tenant, spec.itemType, spec.schema_snapshot().shards, message.jobId, checked.candidates,
-        merge=spec.merge, dry_run=dry_run,
-    )
+    records = records or RecordStore(clients)
+    shards = spec.schema_snapshot().shards
+    outcomes = records.apply(message.tenant, spec.itemType, shards, message.jobId, checked.candidates,
+                             merge=spec.merge, dry_run=dry_run)
     counts, created, errors, part_rows = _tally(message, checked, outcomes, dry_run)
+    # failed rows whose key names a stored record (TeamTracks' failedToUpdate); read after this chunk's own
+    # writes, so that a redelivered chunk finds the same
+    existing = records.existing(message.tenant, spec.itemType, shards, list(checked.failed_keys.values()))
+    counts.failedExisting = sum(1 for key in checked.failed_keys.values() if key in existing)
     expires_at = (now_ms() // 1000) + clients.settings.retention_days * 86_400 * 2
     store.write_ledger(store.ledger_items(message.jobId, message.chunk, counts, created, errors, expires_at))
     Storage(clients).put(result_part_key(message.tenant, message.jobId, message.chunk), result_part(part_rows))
@@ -104,6 +109,8 @@ def _check_rows(job: Job, spec: FileSpec, message: ChunkMessage) -> Checked:
                 error.line = line
                 error.file = file_label
             checked.failed[row] = row_errors
+            if validator.key_fields and (failed_key := validator.key_of_raw(raw)) is not None:
+                checked.failed_keys[row] = failed_key
             continue
         key = validator.key_of(attributes) if validator.key_fields else generated_key(message.jobId, row)
         checked.candidates.append(Candidate(row=row, key=key, attributes=attributes))

@@ -20,7 +20,7 @@ _INBOX_KEY = re.compile(r"^inbox/(?P<tenant>[^/]+)/(?P<item_type>[^/]+)/(?P<name
 
 def parse_inbox_key(key: str) -> tuple[str, str, str] | None:
     """inbox/{tenant}/{itemType}/{name} -> its three parts (unchecked: the tenant and name may be anything)."""
-    match = _INBOX_KEY.match(key)
+    match = _INBOX_KEY.fullmatch(key)
     return (match["tenant"], match["item_type"], match["name"]) if match else None
 
 
@@ -34,7 +34,7 @@ def upload_key(tenant: str, job_id: str) -> str:
 
 
 def parse_upload_key(key: str) -> tuple[str, str] | None:
-    match = _UPLOAD_KEY.match(key)
+    match = _UPLOAD_KEY.fullmatch(key)
     return (match["tenant"], match["job"]) if match else None
 
 

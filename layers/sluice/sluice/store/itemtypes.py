@@ -7,10 +7,12 @@ from typing import Any
 import orjson
 
 from sluice.models.clock import now_ms
+from sluice.models.ids import is_name
 from sluice.models.itemtype import ItemType
 from sluice.models.schemas import ItemTypeDefinition
 from sluice.store.clients import Clients
 from sluice.store.dynamo import from_item, query_pages, to_item
+from sluice.store.itemnames import AliasStore
 
 
 def _pk(tenant: str) -> str:
@@ -22,10 +24,14 @@ class ItemTypeStore:
         self._db = clients.dynamodb
         self._table = clients.settings.jobs_table
         self._shards = clients.settings.record_shards
+        self._aliases = AliasStore(clients)
 
     def put(self, tenant: str, name: str, definition: ItemTypeDefinition) -> tuple[ItemType, bool]:
         """Create or replace; the shard count is fixed when the item type is first created."""
         existing = self.get(tenant, name)
+        lookup = lambda other: self.get(tenant, other)  # noqa: E731
+        self._aliases.check_name(tenant, name, lookup)
+        self._aliases.claim(tenant, name, definition.aliases or [], lookup)
         now = now_ms()
         item_type = ItemType(
             tenant, name, definition,
@@ -40,7 +46,19 @@ class ItemTypeStore:
             "version": item_type.version, "shards": item_type.shards,
             "createdMs": item_type.created_ms, "updatedMs": now,
         }))
+        dropped = set(existing.definition.aliases or []) - set(definition.aliases or []) if existing else set()
+        self._aliases.release(tenant, name, sorted(dropped))
         return item_type, existing is None
+
+    def resolve(self, tenant: str, reference: str) -> ItemType | None:
+        """The item type a seed client means: the one with that name, else the one with that alias."""
+        if is_name(reference):
+            found = self.get(tenant, reference)
+            if found is not None:
+                return found
+        if not 0 < len(reference) <= 128:
+            return None
+        return self._aliases.resolve(tenant, reference, lambda name: self.get(tenant, name))
 
     def get(self, tenant: str, name: str) -> ItemType | None:
         response = self._db.get_item(TableName=self._table, Key={"pk": {"S": _pk(tenant)},

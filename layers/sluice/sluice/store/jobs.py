@@ -25,7 +25,7 @@ from sluice.store.lifecycle import LifecycleStore, tenant_pk
 
 # stored counter attribute -> RowCounts field; per-file counters are f{index}{Name}
 _COUNTERS = {"cCreated": "created", "cUpdated": "updated", "cUnchanged": "unchanged", "cFailed": "failed",
-             "cUnprocessed": "unprocessed", "cDead": "dead"}
+             "cUnprocessed": "unprocessed", "cDead": "dead", "cFailedExisting": "failedExisting"}
 _FILE_COUNTER = re.compile(r"^f(\d+)(Processed|Created|Updated|Unchanged|Failed|Unprocessed)$")
 _FILE_COUNTERS = (("Processed", "p"), ("Created", "c"), ("Updated", "u"), ("Unchanged", "n"), ("Failed", "f"),
                   ("Unprocessed", "x"))
@@ -42,6 +42,8 @@ class JobStore(LifecycleStore[Job]):
     open_index = OPEN_JOBS
     metric_prefix = "Jobs"
     model = Job
+    json_fields = frozenset({"fileSpecs", "files", "stagedFiles", "upload", "sourceHeader", "ignoredColumns",
+                             "warnings", "itemTypes", "sheetNames"})
 
     def _to_values(self, model: Job) -> dict[str, Any]:
         values = super()._to_values(model)
@@ -77,7 +79,8 @@ class JobStore(LifecycleStore[Job]):
             Key=self._key(tenant, job_id),
             UpdateExpression=(
                 "ADD doneChunks :chunkSet, cProcessed :p, cCreated :c, cUpdated :u, cUnchanged :n, "
-                f"cFailed :f, cUnprocessed :x, cDead :d, {per_file} SET lastProgressMs = :now, lastCommit = :token"
+                f"cFailed :f, cUnprocessed :x, cDead :d, cFailedExisting :fe, {per_file} "
+                "SET lastProgressMs = :now, lastCommit = :token"
             ),
             ConditionExpression="attribute_exists(pk) AND NOT contains(doneChunks, :chunk)",
             ExpressionAttributeValues={
@@ -90,6 +93,7 @@ class JobStore(LifecycleStore[Job]):
                 ":f": {"N": str(counts.failed)},
                 ":x": {"N": str(counts.unprocessed)},
                 ":d": {"N": str(counts.dead)},
+                ":fe": {"N": str(counts.failedExisting)},
                 ":now": {"N": str(now_ms())},
                 ":token": {"S": token},
             },

@@ -3,6 +3,7 @@ digest compared in constant time. Generated keys look like `sk_<keyId>_<random>`
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -21,14 +22,27 @@ def digest(key: str) -> str:
 
 
 def key_from_header(header: str | None) -> str | None:
-    """`Bearer <key>` or `apikey <key>` -> the key."""
+    """`Bearer <key>`, `apikey <key>`, or HTTP Basic with any user name and the key as password -> the key."""
     if not header:
         return None
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
-    if scheme.lower() not in ("bearer", "apikey") or not token or len(token) > 512:
+    if scheme.lower() == "basic" and 0 < len(token) <= 1024:
+        token = _basic_password(token)
+    elif scheme.lower() not in ("bearer", "apikey"):
+        return None
+    if not token or len(token) > 512:
         return None
     return token
+
+
+def _basic_password(credentials: str) -> str:
+    """The password of HTTP Basic credentials (`curl --user haplo:$KEY`), or "" when they are malformed."""
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[2] if ":" in decoded else ""
 
 
 class KeyStore:
@@ -93,6 +107,11 @@ class KeyStore:
         """A key of the tenant as listed (never its secret), or None."""
         item = self._find(tenant, key_id)
         return self._view(from_item(item)) if item else None
+
+    def is_revoked(self, tenant: str, key_id: str) -> bool:
+        """True for a key of the tenant that was revoked (False for an unknown id, such as a drop folder's)."""
+        item = self._find(tenant, key_id)
+        return item is not None and "revokedMs" in item
 
     def revoke(self, tenant: str, key_id: str) -> bool:
         item = self._find(tenant, key_id)

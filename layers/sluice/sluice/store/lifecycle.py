@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+import orjson
 from pydantic import BaseModel
 
 from sluice import observability
@@ -65,14 +66,24 @@ class LifecycleStore(Generic[M]):
     def _key(self, tenant: str, item_id: str) -> dict[str, Any]:
         return {"pk": {"S": tenant_pk(tenant)}, "sk": {"S": f"{self.prefix}#{item_id}"}}
 
+    # Nested fields nothing queries are stored as one JSON string each: an attribute value tree costs every
+    # reader and writer (botocore's parser, DynamoDB's item size accounting) per node.
+    json_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def _stored(self, name: str, value: Any) -> Any:
+        value = plain(value)
+        return orjson.dumps(value).decode() if name in self.json_fields else value
+
     def _to_values(self, model: M) -> dict[str, Any]:
-        return {name: plain(value) for name, value in model if value is not None}
+        return {name: self._stored(name, value) for name, value in model if value is not None}
 
     def _from_values(self, values: dict[str, Any]) -> dict[str, Any]:
         return values
 
     def load(self, item: Item) -> M:
         values = {k: v for k, v in from_item(item).items() if k not in _STORE_ATTRIBUTES}
+        for name in self.json_fields & values.keys():
+            values[name] = orjson.loads(values[name])
         return self.model.model_validate(self._from_values(values))
 
     def _announce(self, model: M, finished: bool = False) -> None:
@@ -113,7 +124,7 @@ class LifecycleStore(Generic[M]):
         unknown = set(values) - set(self.model.model_fields)
         if unknown:
             raise TypeError(f"{self.model.__name__} has no field(s) {sorted(unknown)}")
-        stored = {name: plain(value) for name, value in values.items()}
+        stored = {name: self._stored(name, value) for name, value in values.items()}
         names = {f"#f{i}": name for i, name in enumerate(stored)}
         attr_values = {f":v{i}": to_av(value) for i, value in enumerate(stored.values())}
         expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(stored)))

@@ -131,6 +131,14 @@ class RecordStore:
             self.calls["BatchWriteItem"] += dynamo.batch_write(self._db, self._table, writes)
         return outcomes
 
+    def existing(self, tenant: str, item_type: str, shards: int, keys: list[str]) -> set[str]:
+        """Which of the keys have a stored record."""
+        wanted = [self._key(tenant, item_type, shards, key) for key in dict.fromkeys(keys)]
+        if not wanted:
+            return set()
+        self.calls["BatchGetItem"] += (len(wanted) + dynamo.BATCH_GET_MAX - 1) // dynamo.BATCH_GET_MAX
+        return {item["sk"]["S"] for item in dynamo.batch_get(self._db, self._table, wanted)}
+
     def get(self, item_type: ItemType, key: str) -> dict[str, Any] | None:
         response = self._db.get_item(TableName=self._table,
                                      Key=self._key(item_type.tenant, item_type.name, item_type.shards, key))
