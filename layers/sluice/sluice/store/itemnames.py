@@ -7,6 +7,7 @@ lost) is stale: it resolves to nothing and may be taken over."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from sluice.models.errors import Conflict
@@ -73,9 +74,7 @@ class AliasStore:
     def release(self, tenant: str, name: str, aliases: list[str]) -> None:
         """Gives up aliases the item type no longer lists (only where it still holds the claim)."""
         for alias in aliases:
-            try:
+            with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
                 self._db.delete_item(TableName=self._table, Key=_key(tenant, alias),
                                      ConditionExpression="#owner = :name", ExpressionAttributeNames={"#owner": "owner"},
                                      ExpressionAttributeValues={":name": {"S": name}})
-            except self._db.exceptions.ConditionalCheckFailedException:
-                pass

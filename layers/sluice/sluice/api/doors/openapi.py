@@ -39,7 +39,7 @@ SECURITY_SCHEMES = {
     "subscriptionKey": {"type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key",
                         "description": "the API key, when no Authorization header carries it (TeamTracks' clients)"},
 }
-_ANY_KEY = [{"apiKey": []}, {"apikeyHeader": []}, {"basicAuth": []}]
+_ANY_KEY: list[dict[str, list[str]]] = [{"apiKey": []}, {"apikeyHeader": []}, {"basicAuth": []}]
 
 
 def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
