@@ -151,6 +151,8 @@ def test_job_page_counts_errors_downloads_and_retry(page: Any, stack: Stack) -> 
     expect(errors.locator("tbody tr")).to_have_count(2)
     assert errors.locator("thead th").all_inner_texts() == ["Row", "Field", "Value", "Message"]
     assert table_rows(errors) == PEOPLE_ERRORS
+    page.get_by_text("Keys of the records created (2)").click()
+    expect(page.locator(".created-keys li")).to_have_text(["ann@example.org", "dee@example.org"])
     files = page.get_by_role("table", name="Files of this job")
     assert table_rows(files)[0][0] == "data.csv" and table_rows(files)[0][2] == "4"
     shoot(page, "03-job")

@@ -75,6 +75,10 @@ function Details({ job }) {
     <h2 id="details-heading">Details</h2>
     <dl class="details">${rows.map(([term, value]) => html`<div><dt>${term}</dt><dd>${value}</dd></div>`)}</dl>
     ${warnings.length > 0 && html`<div class="warnings"><h3>Warnings</h3><ul>${warnings.map((w) => html`<li>${w}</li>`)}</ul></div>`}
+    ${(job.objectsCreated || []).length > 0 && html`<details class="created-keys">
+      <summary>Keys of the records created (${job.objectsCreated.length}${job.objectsCreated.length >= 1000 ? ", the first 1,000" : ""})</summary>
+      <ul class="plain mono">${job.objectsCreated.map((key) => html`<li>${key}</li>`)}</ul>
+    </details>`}
   </section>`;
 }
 

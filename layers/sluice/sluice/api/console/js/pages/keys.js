@@ -96,7 +96,7 @@ export function KeysPage({ me }) {
             <td>${formatTime(k.createdAt)}</td>
             <td>${k.revoked ? `revoked ${formatTime(k.revokedAt)}` : "active"}</td>
             <td>${k.revoked ? "" : confirming === k.keyId ? html`<span class="confirm">Revoke? It stops working at once.${" "}
-                <button type="button" class="danger" onClick=${() => revoke(k.keyId)}>Yes, revoke ${k.name || k.keyId}</button>
+                <button type="button" class="danger" ref=${(el) => el && el.focus()} onClick=${() => revoke(k.keyId)}>Yes, revoke ${k.name || k.keyId}</button>
                 <button type="button" class="link-button" onClick=${() => setConfirming(null)}>Keep</button></span>`
               : html`<button type="button" onClick=${() => setConfirming(k.keyId)}
                   aria-label=${`Revoke key ${k.name || k.keyId}`}>Revoke</button>`}</td>
