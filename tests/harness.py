@@ -46,7 +46,8 @@ class Reply:
 
 
 class Harness:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, rows_per_chunk: int = 3, key_rate_limit: int = 0) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, rows_per_chunk: int = 3, key_rate_limit: int = 0,
+                 quick_job_bytes: int = 0) -> None:
         self.session = shared_session()
         # Tests fire requests far faster than any client should; the rate limit has its own tests.
         self.template = Template(parameters={"RowsPerChunk": str(rows_per_chunk), "KeyRateLimit": str(key_rate_limit)})
@@ -54,6 +55,8 @@ class Harness:
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("ROWS_PER_CHUNK", str(rows_per_chunk))
+        # Tests deliver ChunkQueue by hand; the small jobs' lane is off unless a test is about it.
+        monkeypatch.setenv("QUICK_JOB_BYTES", str(quick_job_bytes))
         reset_clients()
         self.clients = get_clients()
         self.functions = Functions(self.template, {name: 1 for name in self.template.functions()})

@@ -420,3 +420,27 @@ def test_a_failing_message_is_logged_at_error_with_its_job(harness: Harness, mon
     assert len(failures) == 1
     assert failures[0]["level"] == "ERROR" and failures[0]["jobId"] == job["jobId"]
     assert failures[0]["exception_name"] == "RuntimeError" and "the record store broke" in failures[0]["exception"]
+
+
+# --- fairness --------------------------------------------------------------------------------------------
+
+
+def test_a_small_job_does_not_wait_behind_another_tenants_large_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import mock_aws
+
+    with mock_aws():
+        h = Harness(monkeypatch, rows_per_chunk=100, quick_job_bytes=256 * 1024)
+        h.define(tenant="acme")
+        h.define(tenant="globex")
+        big_rows = "".join(f"user{i:06d}@example.org,Name {i},{i % 100}\n" for i in range(10_000))
+        big = h.submit_csv("email,name,age\n" + big_rows, tenant="acme")  # ~400 KB: the main lane
+        small = h.submit_csv("email\nsolo@x.org\n", tenant="globex")
+        h.drain("IngestQueue")
+        backlog = h.receive("ChunkQueue", 10, hide_seconds=0)
+        assert len(backlog) == 10 and all(m["Attributes"]["MessageGroupId"] == "acme" for m in backlog)
+        h.drain("QuickChunkQueue")  # the small job's lane: nothing of the large job's 100 chunks is ahead of it
+        done = h.job(small["jobId"], tenant="globex")
+        assert done["status"] == "Completed" and done["counts"]["created"] == 1
+        assert h.job(big["jobId"], tenant="acme")["counts"]["processed"] == 0
+        h.pump()
+        assert h.job(big["jobId"], tenant="acme")["counts"]["created"] == 10_000

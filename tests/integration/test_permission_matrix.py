@@ -12,7 +12,8 @@ from sluice.models.principal import GENERAL_PERMISSIONS, PERMISSIONS
 from tests.harness import Harness
 from tests.receiver import acme_webhook_ids
 
-PUBLIC = {"GET /v1/health", "GET /v1/openapi.json", "GET /v1/export-links/<token>"}
+PUBLIC = {"GET /v1/health", "GET /v1/openapi.json", "GET /v1/export-links/<token>", "GET /v1/docs", "GET /console",
+          "GET /console/", "GET /console/.+"}
 READ_SCHEMAS = {"schemas:write", "imports:read", "imports:write"}
 ALLOWED = {
     "GET /v1/item-types": READ_SCHEMAS,

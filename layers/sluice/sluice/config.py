@@ -23,6 +23,8 @@ class Settings(BaseModel):
     records_table: str = Field("RecordsTable", alias="RECORDS_TABLE", min_length=1)
     bucket: str = Field("sluice-data", alias="DATA_BUCKET", min_length=1)
     chunk_queue_url: str = Field("", alias="CHUNK_QUEUE_URL")
+    quick_chunk_queue_url: str = Field("", alias="QUICK_CHUNK_QUEUE_URL")  # small jobs' lane (empty: none)
+    quick_job_bytes: int = Field(256 * 1024, alias="QUICK_JOB_BYTES", ge=0)  # a job this small takes that lane
     rows_per_chunk: int = Field(1000, alias="ROWS_PER_CHUNK", ge=1, le=10_000)
     chunk_max_bytes: int = Field(240_000, alias="CHUNK_MAX_BYTES", ge=1_000, le=262_144)
     retention_days: int = Field(30, alias="RETENTION_DAYS", ge=1, le=3650)

@@ -138,6 +138,8 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/v1/health": {"get": _operation("Liveness", {"200": _json({"type": "object"})}, public=True)},
         "/v1/openapi.json": {"get": _operation("This document", {"200": _json({"type": "object"})}, public=True)},
+        "/v1/docs": {"get": _operation("Swagger UI over this document", {"200": {
+            "description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}}}, public=True)},
         "/v1/whoami": {"get": _operation("The calling key: its tenant and permissions",
                                          {"200": _json(_ref("WhoAmI"))})},
         "/v1/item-types": {"get": _operation("List item types", {"200": _json(_page(_ref("ItemType")))})},

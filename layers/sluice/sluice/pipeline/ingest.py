@@ -125,13 +125,21 @@ class Enqueuer:
         self.store = store
         self.job = job
         self.storage = Storage(clients)
-        self.sender = MessageSender(clients.sqs, clients.settings.chunk_queue_url)
+        self.sender = MessageSender(clients.sqs, self._lane(), group=job.tenant)
         # A re-run after a crash skips what it already sent; a re-drive sends every chunk not yet done.
         self.already_sent = 0 if redrive else job.chunksSent
         self.done = set(job.doneChunks) if redrive else set()
         self.redrive = redrive
         self.chunk = 0
         self.canceled = False
+
+    def _lane(self) -> str:
+        """Small jobs' chunks take their own queue, so that they never wait behind a large job's backlog."""
+        settings = self.clients.settings
+        if not settings.quick_chunk_queue_url:
+            return settings.chunk_queue_url
+        size = sum(self.storage.size(spec.objectKey) for spec in self.job.fileSpecs)
+        return settings.quick_chunk_queue_url if size <= settings.quick_job_bytes else settings.chunk_queue_url
 
     def _open(self, stack: ExitStack, spec: FileSpec) -> _Prepared:
         try:
