@@ -66,6 +66,10 @@ class LocalStack:
         if "POWERTOOLS_LOG_LEVEL" in os.environ:  # the caller's log level wins over the template's default
             environment.pop("POWERTOOLS_LOG_LEVEL", None)
         os.environ.update(environment)
+        # webhooks may call receivers on loopback here (never on AWS), on a retry schedule sped up like the timers
+        os.environ.setdefault("SLUICE_WEBHOOKS_ALLOW_LOOPBACK", "true")
+        os.environ.setdefault("SLUICE_WEBHOOK_RETRY_SPEEDUP",
+                              str(max(1.0, float(os.environ.get("SLUICE_SCHEDULE_SPEEDUP", "1")))))
         try:
             get_settings()  # a malformed setting stops the stack here, not in the first request
         except ConfigError as exc:
