@@ -444,3 +444,12 @@ def test_a_small_job_does_not_wait_behind_another_tenants_large_one(monkeypatch:
         assert h.job(big["jobId"], tenant="acme")["counts"]["processed"] == 0
         h.pump()
         assert h.job(big["jobId"], tenant="acme")["counts"]["created"] == 10_000
+
+
+def test_aliases_are_plain_ascii_so_no_look_alike_can_pass_for_another(harness: Harness) -> None:
+    ok = harness.call("PUT", "/v1/item-types/contact", json_body={"fields": {"a": {"type": "string"}},
+                                                                  "aliases": ["AI", "7"]})
+    assert ok.status_code == 201
+    cyrillic = harness.call("PUT", "/v1/item-types/other", json_body={"fields": {"a": {"type": "string"}},
+                                                                      "aliases": ["\u0410I"]})
+    assert cyrillic.status_code == 400 and "must be printable ASCII" in cyrillic.json()["error"]["message"]

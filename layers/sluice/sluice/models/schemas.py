@@ -5,12 +5,13 @@ function that coerces a raw value or raises FieldError with a message a user can
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Context, Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sluice.models.fields import EMAIL
 from sluice.models.ids import NAME_PATTERN
@@ -18,7 +19,17 @@ from sluice.models.limits import INTEGER_MAX, INTEGER_MIN, MAX_DECIMAL_DIGITS, M
 
 MAX_ALIASES = 50
 # An item type's other name, as a seed client sends it (an importProcessId, entityTypeAbbr or trackId)
-Alias = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Alias = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$"),
+                  AfterValidator(lambda alias: _plain_alias(alias))]
+
+
+def _plain_alias(alias: str) -> str:
+    """Aliases must be unique and are typed by seed clients: printable ASCII only, so that no look-alike letter of
+    another script (a Cyrillic A for a Latin A) makes a second alias that reads the same."""
+    alias = unicodedata.normalize("NFC", alias)
+    if not alias.isascii() or not alias.isprintable():
+        raise ValueError(f"alias {alias!r} must be printable ASCII (look-alike letters of other scripts are refused)")
+    return alias
 FieldType = Literal["string", "integer", "decimal", "boolean", "date", "datetime", "email", "enum"]
 MAX_FIELDS = 200
 DEFAULT_MAX_STRING = 10_000
