@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sluice.models.job import JobView, Status
+from sluice_cli import webhooks
 
 INLINE_MAX = 4 * 1024 * 1024
 
@@ -164,11 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     key.add_argument("--permissions", default="*")
     key.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
     key.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
+    webhooks.add_parser(commands)
     args = parser.parse_args(argv)
     try:
         if args.command == "create-key":
             return create_key(args)
         client = _client()
+        if args.command == "webhooks":
+            return webhooks.run(client, args)
         if args.command == "import":
             if not args.file.is_file():
                 raise ApiFailure(f"no such file: {args.file}")
