@@ -45,6 +45,14 @@ def curl(command: str, cwd: str | None = None, **env: str) -> tuple[int, str]:
     return int(status), body
 
 
+def shell(script: str, cwd: str, **env: str) -> str:
+    """Runs a shell script as its author would (sh, variables from env); its standard output."""
+    run = subprocess.run(["sh", script], capture_output=True, text=True, timeout=120, cwd=cwd,
+                         env={**os.environ, **env})
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
 def sent_mail() -> list[Any]:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends

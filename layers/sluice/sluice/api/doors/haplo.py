@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 
+import orjson
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sluice.api.doors.common import form, seed_errors, text_response
 from sluice.api.http import UploadedFile, raw_body
-from sluice.api.request import principal
+from sluice.api.idempotency import idempotent
+from sluice.api.request import json_response, principal
 from sluice.intake import staging
 from sluice.models.errors import BadRequest, NotFound, PayloadTooLarge
 from sluice.models.ids import is_job_id
@@ -71,12 +73,21 @@ def upload_control() -> Response:
 @router.post(f"{BASE}/batch")
 @seed_errors(error)
 def create_batch() -> Response:
-    caller, fields, _ = _request(router.current_event, with_file=False)
+    event = router.current_event
+    caller, fields, _ = _request(event, with_file=False)
     control = fields.get("control", "").strip().lower()
     if not DIGEST.fullmatch(control):
         raise BadRequest("Missing or invalid parameter 'control': the digest returned by /control (64 hex digits)")
-    job = staging.open_job(get_clients(), caller, control, fields.get("comment") or None, {})
-    return text_response(job.jobId)
+
+    def open_batch() -> Response:
+        job = staging.open_job(get_clients(), caller, control, fields.get("comment") or None, {})
+        return json_response({"batch": job.jobId})
+
+    # Idempotency-Key: the answer is kept as JSON, and given as Haplo's plain text either way
+    answer = idempotent(event, caller, open_batch)
+    body = answer.body if isinstance(answer.body, dict) else orjson.loads(answer.body or b"{}")
+    return text_response(str(body["batch"]), headers={k: v for k, v in (answer.headers or {}).items()
+                                                      if k.lower() == "idempotent-replayed"} or None)
 
 
 @router.post(f"{BASE}/file")

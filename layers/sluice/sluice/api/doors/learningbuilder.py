@@ -17,10 +17,12 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sluice.api.doors.common import base_type, item_type, seed_errors
 from sluice.api.http import raw_body
+from sluice.api.idempotency import idempotent
 from sluice.api.request import base_url, json_response, principal
 from sluice.intake import submit
 from sluice.models.errors import BadRequest, PayloadTooLarge
 from sluice.models.job import JobOptions
+from sluice.models.principal import Principal
 from sluice.models.schemas import FieldError, FieldSpec, compile_field
 from sluice.store.clients import Clients, get_clients
 
@@ -49,6 +51,10 @@ def console_url(clients: Clients, event: APIGatewayProxyEventV2, job_id: str) ->
 def create_batch() -> Response:
     event = router.current_event
     caller = principal(event, PERMISSION, "imports:write")
+    return idempotent(event, caller, lambda: _create_batch(event, caller))
+
+
+def _create_batch(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
     clients = get_clients()
     # ASP.NET binds query-string names case-insensitively; so do we
     params = {name.lower(): value for name, value in (event.query_string_parameters or {}).items()}

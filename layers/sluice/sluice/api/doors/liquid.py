@@ -19,9 +19,11 @@ from typing import Any
 import orjson
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sluice.api.doors.common import form, item_type, seed_errors
 from sluice.api.http import raw_body
+from sluice.api.idempotency import idempotent
 from sluice.api.request import base_url, json_response, principal
 from sluice.exports.links import download_links
 from sluice.exports.submit import create_export
@@ -30,6 +32,7 @@ from sluice.models.errors import BadRequest, NotFound, PayloadTooLarge
 from sluice.models.export import Export, ExportRequest
 from sluice.models.ids import is_job_id
 from sluice.models.job import Job, JobOptions, Status
+from sluice.models.principal import Principal
 from sluice.store.clients import Clients, get_clients
 from sluice.store.exports import ExportStore
 from sluice.store.jobs import JobStore
@@ -112,6 +115,10 @@ def _links(clients: Clients, export: Export) -> list[str] | None:
 def batch_import() -> Response:
     event = router.current_event
     caller = principal(event, "imports:write")
+    return idempotent(event, caller, lambda: _import(event, caller))
+
+
+def _import(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
     clients = get_clients()
     size = len(raw_body(event.raw_event))
     if size > clients.settings.inline_body_max:
@@ -164,6 +171,10 @@ def batch_status() -> Response:
 def batch_export() -> Response:
     event = router.current_event
     caller = principal(event, "exports:write")
+    return idempotent(event, caller, lambda: _export(event, caller))
+
+
+def _export(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
     clients = get_clients()
     fields, _ = form(event)
     target = item_type(clients, caller.tenant, fields.get("itemType", "").strip(), _unknown_item_type)

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sluice.api.doors.common import form, item_type, seed_errors
 from sluice.api.http import raw_body
+from sluice.api.idempotency import idempotent
 from sluice.api.request import checked_job_id, json_response, principal
 from sluice.intake import submit
 from sluice.models.errors import BadRequest, NotFound, PayloadTooLarge
@@ -68,6 +69,10 @@ def job_body(job: Job, store: JobStore) -> dict[str, Any]:
 def object_import(track_id: str) -> Response:
     event = router.current_event
     caller = _caller(event, "imports:write")
+    return idempotent(event, caller, lambda: _object_import(event, caller, track_id))
+
+
+def _object_import(event: APIGatewayProxyEventV2, caller: Principal, track_id: str) -> Response:
     clients = get_clients()
     size = len(raw_body(event.raw_event))
     if size > clients.settings.inline_body_max:
