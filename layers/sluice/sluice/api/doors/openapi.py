@@ -122,7 +122,8 @@ def paths() -> dict[str, Any]:
                         _query("creationPath", "1-15 of A-Z 0-9 _; stored as IMPORT_QUEUE_API:<value>"),
                         _query("sendSuccessEmailTo", "mailed when the job completes with no failed row"),
                         _query("sendFailureEmailTo", "mailed when a row failed or the job did not complete")],
-            body={"application/x-ndjson": {"schema": STRING}})},
+            # JSON Lines whatever the Content-Type says (curl --data-binary sends a form's)
+            body={"application/x-ndjson": {"schema": STRING}, TEXT: {"schema": STRING}})},
         f"{haplo_base}/control": {"post": _operation(
             haplo, "Upload a control file; answers its digest", text_ok, text_error,
             body=_form(MULTIPART, {"comment": STRING, "file": BINARY}, ["file"]))},
