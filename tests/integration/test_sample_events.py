@@ -55,6 +55,6 @@ def test_every_function_has_a_sample_event() -> None:
     samples = {"ApiFunction": "api-health.json", "AuthorizerFunction": "authorizer.json",
                "IngestFunction": "ingest-s3-upload.json", "WorkerFunction": "worker-chunk.json",
                "ScheduledImportFunction": "scheduled-import.json", "SweeperFunction": "sweeper-schedule.json",
-               "ExporterFunction": "exporter-request.json"}
+               "ExporterFunction": "exporter-request.json", "WebhookFunction": "webhook-attempt.json"}
     assert set(samples) == set(Template().functions())
     assert all((EVENTS / name).is_file() for name in samples.values())

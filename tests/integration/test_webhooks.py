@@ -139,6 +139,21 @@ def test_a_jobs_life_arrives_signed_with_the_job_as_get_shows_it(hooks: Hooks) -
     assert {a["eventId"] for a in log} == set(ids) and all(a["durationMs"] >= 0 for a in log)
 
 
+def test_an_upload_url_job_is_accepted_when_its_upload_starts_it(hooks: Hooks) -> None:
+    h = hooks.harness
+    created = hooks.register(events=["job.accepted", "job.completed"])
+    job = h.call("POST", "/v1/jobs", json_body={"itemType": "contact", "fileName": "up.csv"}).json()
+    assert job["status"] == "Initialized"
+    h.pump()
+    assert hooks.receiver.received == []  # Initialized is no event
+    h.s3.put_object(Bucket=h.clients.settings.bucket, Key=f"uploads/acme/{job['jobId']}/data",
+                    Body=b"email\nup@x.org\n")
+    h.pump()
+    events = [_verified(created["secret"], r) for r in hooks.receiver.wait_for(lambda seen: len(seen) >= 2)]
+    assert [(e["type"], e["data"]["status"]) for e in events] == [("job.accepted", "Processing"),
+                                                                  ("job.completed", "Completed")]
+
+
 def test_only_the_events_asked_for_are_sent_and_exports_carry_their_view(hooks: Hooks) -> None:
     h = hooks.harness
     finished_only = hooks.register(events=["job.completed", "export.completed"])

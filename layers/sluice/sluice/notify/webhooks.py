@@ -53,10 +53,9 @@ _EXPORT_EVENTS = {Status.COMPLETED: "export.completed", Status.FAILED: "export.f
 
 def job_event_type(job: Job) -> str | None:
     """The event a job's status is. Upload-URL jobs go from Initialized straight to Processing: that is their
-    job.accepted (for the others, the job.accepted of Accepted is found already and nothing new is sent).
-    A revert job (`revertOf`, once reverts exist) that completes is job.reverted."""
+    job.accepted. A revert job (`revertOf`, once reverts exist) that completes is job.reverted."""
     if job.status == Status.PROCESSING:
-        return "job.accepted"
+        return "job.accepted" if job.upload is not None else None
     if job.status == Status.COMPLETED and getattr(job, "revertOf", None):
         return "job.reverted"
     return _JOB_EVENTS.get(job.status)
