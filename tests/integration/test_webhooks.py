@@ -169,6 +169,21 @@ def test_only_the_events_asked_for_are_sent_and_exports_carry_their_view(hooks: 
     assert data["recordsProcessed"] == shown["recordsProcessed"] == 1 and len(data["links"]["download"]) == 1
 
 
+def test_an_event_too_large_for_an_item_is_kept_in_s3_and_sent_whole(hooks: Hooks, monkeypatch: pytest.MonkeyPatch
+                                                                      ) -> None:
+    from sluice.store import webhooks as webhook_store
+
+    monkeypatch.setattr(webhook_store, "BODY_INLINE_MAX", 64)
+    h = hooks.harness
+    created = hooks.register(events=["job.completed"])
+    job = h.run(h.submit_csv("email\n" + "".join(f"p{i}@x.org\n" for i in range(50)))["jobId"])
+    got = hooks.receiver.wait_for(lambda seen: len(seen) >= 1)
+    event = _verified(created["secret"], got[0])
+    assert len(event["data"]["objectsCreated"]) == 50 and event["data"]["jobId"] == job["jobId"]
+    stored = h.s3.list_objects_v2(Bucket=h.clients.settings.bucket, Prefix="webhooks/acme/")["Contents"]
+    assert [o["Key"] for o in stored] == [f"webhooks/acme/{got[0].headers['webhook-id']}.json"]
+
+
 def test_redelivered_messages_and_repeated_announcements_make_no_second_event(hooks: Hooks) -> None:
     h = hooks.harness
     hooks.register()

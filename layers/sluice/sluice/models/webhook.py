@@ -14,7 +14,7 @@ import hmac
 import ipaddress
 import re
 import secrets
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,7 +24,7 @@ from sluice.models.ids import new_sortable_id
 
 EventType = Literal["job.accepted", "job.completed", "job.failed", "job.rejected", "job.canceled", "job.reverted",
                     "export.completed", "export.failed", "webhook.disabled"]
-EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 ALL_EVENTS = "*"
 WEBHOOKS_PER_TENANT = 20
 
