@@ -158,3 +158,16 @@ def test_multipart_auth_and_case_insensitive_query_names(lb: tuple[Harness, str]
                             headers={"Authorization": "apikey " + harness.key()}, data=b'{"email": "a@x.org"}\n',
                             timeout=30)
     assert lowered.status_code == 200 and harness.job(lowered.json()["queueBatchId"])["jobName"] == "x.jsonl"
+
+
+def test_rows_replace_records_unless_merge_is_asked(lb: tuple[Harness, str]) -> None:
+    harness, _ = lb
+    harness.run(harness.submit_csv("email,name,age\nann@x.org,Ann,30\nbob@x.org,Bob,40\n")["jobId"])
+    for query, email in (("", "ann@x.org"), ("&merge=true", "bob@x.org")):
+        reply = harness.call("POST", f"{PATH}?importProcessId=7{query}", body=f'{{"email": "{email}", "age": 5}}\n'
+                             .encode(), content_type="application/x-ndjson")
+        assert harness.run(reply.json()["queueBatchId"])["counts"]["updated"] == 1
+    assert harness.call("GET", "/v1/records/contact/ann@x.org").json()["attributes"] == {"email": "ann@x.org",
+                                                                                         "age": 5}
+    assert harness.call("GET", "/v1/records/contact/bob@x.org").json()["attributes"] == {
+        "email": "bob@x.org", "name": "Bob", "age": 5}

@@ -137,3 +137,18 @@ def test_a_rejected_file_is_finished_with_its_reason(tt: tuple[Harness, str]) ->
     done = requests.get(f"{url}/job/{reply.json()['jobId']}", headers=auth, timeout=30).json()
     assert done == {**IN_PROGRESS, "finished": True, "dateFinished": done["dateFinished"], "objectsCreated": [],
                     "errors": [{"message": "missing required columns: email"}]}
+
+
+def test_rows_replace_objects_unless_merge_is_asked(tt: tuple[Harness, str]) -> None:
+    harness, url = tt
+    auth = {"Authorization": "Bearer " + harness.key()}
+    for data, email in (({}, "ann@x.org"), ({"merge": "true"}, "cy@x.org")):
+        reply = requests.post(f"{url}/objectimport/{TRACK}", headers=auth, data=data, timeout=30,
+                              files={"file": ("ages.csv", f"email,age\n{email},7\n".encode())})
+        harness.pump()
+        done = requests.get(f"{url}/job/{reply.json()['jobId']}", headers=auth, timeout=30).json()
+        assert done["successfullyUpdated"] == 1
+    assert harness.call("GET", "/v1/records/contact/ann@x.org").json()["attributes"] == {"email": "ann@x.org",
+                                                                                         "age": 7}
+    assert harness.call("GET", "/v1/records/contact/cy@x.org").json()["attributes"] == {
+        "email": "cy@x.org", "name": "Cy", "age": 7}

@@ -3,8 +3,9 @@ body and the options in the query string, answered `{"queueBatchId", "queueBatch
 
 A thin translator over `intake.submit.submit_inline` (the call `POST /v1/jobs` makes for a JSON Lines body):
 `importProcessId` names the item type (its name, else an alias), `fileName` is the job's name, `creationPath`
-is stored as `IMPORT_QUEUE_API:<value>`, and the two addresses hear how the job went (`notify/`). Errors are
-ASP.NET Web API's shape, `{"Message": "..."}`."""
+is stored as `IMPORT_QUEUE_API:<value>`, and the two addresses hear how the job went (`notify/`). Rows replace
+records, as on /v1; `merge=true` (a Sluice extension) changes only the given fields. Errors are ASP.NET Web
+API's shape, `{"Message": "..."}`."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sluice.api.doors.common import base_type, item_type, seed_errors
-from sluice.api.http import raw_body
+from sluice.api.http import parse_bool, raw_body
 from sluice.api.idempotency import idempotent
 from sluice.api.request import base_url, json_response, principal
 from sluice.intake import submit
@@ -73,7 +74,7 @@ def _create_batch(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
         raise BadRequest(f"creationPath '{creation[:40]}' is not valid: use 1 to 15 characters of A-Z, 0-9 and _")
     file_name = params.get("filename", "").strip() or None
     options = JobOptions(itemType=target.name, jobName=file_name[:200] if file_name else None, fileName=file_name,
-                         contentType="application/x-ndjson")
+                         contentType="application/x-ndjson", merge=parse_bool("merge", params.get("merge")))
     job = submit.submit_inline(
         clients, caller, options, data,
         creation_path=f"{CREATION_PREFIX}:{creation}" if creation else CREATION_PREFIX,

@@ -6,6 +6,7 @@ A thin translator over `intake.submit.submit_inline` (multipart `POST /v1/jobs`)
 stored record counts in `failedToUpdate`, any other failed row in `failedToCreate` (the worker counts the first
 kind as `failedExisting`), so the counters add up to the rows processed. Clients' `tenant` header must be the
 key's tenant (else 404); their `Ocp-Apim-Subscription-Key` header may carry the key (the authorizer reads it).
+Rows replace records, as on /v1; a `merge=true` form field (a Sluice extension) changes only the given fields.
 Errors are Azure API Management's shape, `{"statusCode", "message"}`."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sluice.api.doors.common import form, item_type, seed_errors
-from sluice.api.http import raw_body
+from sluice.api.http import parse_bool, raw_body
 from sluice.api.idempotency import idempotent
 from sluice.api.request import checked_job_id, json_response, principal
 from sluice.intake import submit
@@ -78,7 +79,7 @@ def _object_import(event: APIGatewayProxyEventV2, caller: Principal, track_id: s
     if size > clients.settings.inline_body_max:
         raise PayloadTooLarge(f"The request is {size} bytes; files of at most {clients.settings.inline_body_max} "
                               "bytes are imported through this API (larger ones: POST /v1/jobs for an upload URL)")
-    _, files = form(event)
+    fields, files = form(event)
     upload = files.get("file")
     if upload is None:
         raise BadRequest("A file is required: send it as the multipart form field 'file'")
@@ -88,7 +89,8 @@ def _object_import(event: APIGatewayProxyEventV2, caller: Principal, track_id: s
     track = unquote(track_id)
     target = item_type(clients, caller.tenant, track, lambda ref: NotFound(f"Track '{ref[:100]}' was not found"))
     # the file name says what it is (clients label a .csv application/vnd.ms-excel, or nothing at all)
-    options = JobOptions(itemType=target.name, jobName=name[:200], fileName=name[:255])
+    options = JobOptions(itemType=target.name, jobName=name[:200], fileName=name[:255],
+                         merge=parse_bool("merge", fields.get("merge")))  # a Sluice extension; rows replace by default
     job = submit.submit_inline(clients, caller, options, upload.data)
     return json_response({"jobId": job.jobId})
 
