@@ -509,6 +509,7 @@ def test_stack_serves_the_console_and_swagger_ui(stack: Stack) -> None:
     assert docs.status_code == 200 and "/console/swagger/swagger-ui-bundle.js" in docs.text
 
 
+@pytest.mark.axe
 @pytest.mark.parametrize("path", ["/console/jobs", "/console/new-import", "/console/item-types", "/console/exports",
                                   "/console/api-keys", "/console/item-types/_new"])
 def test_pages_are_axe_clean(page: Any, stack: Stack, path: str) -> None:
@@ -517,6 +518,7 @@ def test_pages_are_axe_clean(page: Any, stack: Stack, path: str) -> None:
     assert axe_violations(page) == []
 
 
+@pytest.mark.axe
 def test_job_page_and_sign_in_are_axe_clean_and_keyboard_usable(page: Any, stack: Stack) -> None:
     page.goto("/console/")
     assert axe_violations(page) == []
