@@ -232,7 +232,7 @@ function FixRows({ me, job }) {
   if (!state) {
     return html`<section aria-labelledby="fix-heading">
       <h2 id="fix-heading">Fix failed rows</h2>
-      <p class="muted">Edit the ${failed} failed ${failed === 1 ? "row" : "rows"} here and send them as a new job linked to this one.</p>
+      <p class="muted">Edit the ${failed} failed ${failed === 1 ? "row" : "rows"} here and send ${failed === 1 ? "it" : "them"} as a new job linked to this one.</p>
       <${Guarded} me=${me} permission="imports:write" disabled=${busy} onClick=${open}>Edit failed rows<//>
       <${ErrorMessage} error=${error} />
     </section>`;
