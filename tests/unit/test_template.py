@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,6 +45,71 @@ def test_sam_translates_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     paths = output["Resources"]["HttpApi"]["Properties"]["Body"]["paths"]
     assert paths["/v1/{proxy+}"]["x-amazon-apigateway-any-method"]["security"] == [{"ApiKeyAuthorizer": []}]
     assert "security" not in paths["/v1/health"]["get"] or paths["/v1/health"]["get"]["security"] == [{"NONE": []}]
+
+
+def _translated() -> dict[str, Any]:
+    from samtranslator.translator.transform import transform
+
+    class Policies:
+        def load(self) -> dict:
+            return {}
+
+    doc = copy.deepcopy(load_template())
+    for resource in doc["Resources"].values():
+        props = resource.get("Properties", {})
+        for name in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(name), str):
+                props[name] = f"s3://placeholder/{props[name]}"
+    return dict(transform(doc, {}, Policies())["Resources"])
+
+
+def _references(node: Any, found: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else value.split(".")[0])
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                found.update(name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text))
+                if isinstance(value, list):
+                    _references(value[1], found)
+            else:
+                _references(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _references(item, found)
+
+
+def test_the_deployed_resources_have_no_circular_dependency(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CloudFormation refuses a cycle at deploy time, and cfn-lint misses those SAM creates (a bucket naming the
+    API whose routes need the functions whose policies name the bucket)."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    resources = _translated()
+    graph: dict[str, set[str]] = {}
+    for name, resource in resources.items():
+        found: set[str] = set()
+        _references(resource.get("Properties", {}), found)
+        depends = resource.get("DependsOn", [])
+        found.update([depends] if isinstance(depends, str) else depends)
+        graph[name] = {f for f in found if f in resources and f != name}
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for target in sorted(graph[name]):
+            if state.get(target) == 1:
+                cycles.append([*path[path.index(target):], target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
 
 
 def test_every_queue_with_a_consumer_has_a_dead_letter_queue() -> None:

@@ -33,6 +33,12 @@ class ScheduleRequest(BaseModel):
     mode: Literal["dry-run", "commit"] = "commit"
 
 
+class MappingRequest(BaseModel):
+    """PUT /v1/item-types/{itemType}/mappings/{name}: the same shape as a control document's `columns`."""
+
+    columns: dict[str, str] = Field(min_length=1, max_length=1000, description="source header -> field")
+
+
 class KeyRequest(BaseModel):
     """POST /v1/api-keys."""
 

@@ -7,13 +7,15 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from sluice.api.http import parse_limit
 from sluice.api.idempotency import idempotent
-from sluice.api.request import base_url, body_as, checked_job_id, json_response, principal
+from sluice.api.request import base_url, body_as, checked_job_id, json_response, principal, query
 from sluice.exports.links import download_links, resolve_link
 from sluice.exports.submit import create_export, find_export
 from sluice.models.export import Export, ExportRequest
 from sluice.models.job import Status
 from sluice.store.clients import Clients, get_clients
+from sluice.store.exports import ExportStore
 
 router = APIGatewayHttpRouter()
 
@@ -36,6 +38,17 @@ def post_export() -> Response:
                              {"Location": f"/v1/exports/{export.exportId}"})
 
     return idempotent(event, caller, start)
+
+
+@router.get("/v1/exports")
+def list_exports() -> dict[str, Any]:
+    event = router.current_event
+    caller = principal(event, "exports:read")
+    params = query(event)
+    limit = parse_limit(params.get("limit"), default=20, maximum=100)
+    clients = get_clients()
+    exports, cursor = ExportStore(clients).page(caller.tenant, limit, params.get("cursor"))
+    return {"items": [export_body(clients, e, base_url(event)) for e in exports], "nextCursor": cursor}
 
 
 @router.get("/v1/exports/<export_id>")

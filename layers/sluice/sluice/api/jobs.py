@@ -33,7 +33,7 @@ from sluice.store.jobs import JobStore
 router = APIGatewayHttpRouter()
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines")
 OPTION_FIELDS = ("itemType", "jobName", "merge", "mode", "creationPath", "notificationEmail", "contentType", "sheet",
-                 "headerRow", "delimiter", "encoding")
+                 "headerRow", "delimiter", "encoding", "columns", "mapping", "retryOf")
 
 
 def job_response(job: Job, status: int, caller: Principal) -> Response:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from sluice.api.bodies import KeyRequest, ScheduleRequest, StagedFileLinkRequest, StagedJobRequest
+from sluice.api.bodies import KeyRequest, MappingRequest, ScheduleRequest, StagedFileLinkRequest, StagedJobRequest
 from sluice.api.doors import openapi as doors
 from sluice.models.export import ExportRequest, ExportView
 from sluice.models.job import JobOptions, JobView
@@ -76,7 +76,7 @@ def _components() -> dict[str, Any]:
     _, top = models_json_schema(
         [(ItemTypeDefinition, "validation"), (JobOptions, "validation"), (ExportRequest, "validation"),
          (UpdateEntry, "validation"), (StagedJobRequest, "validation"), (StagedFileLinkRequest, "validation"),
-         (ScheduleRequest, "validation"), (KeyRequest, "validation"),
+         (ScheduleRequest, "validation"), (KeyRequest, "validation"), (MappingRequest, "validation"),
          (WebhookRequest, "validation"), (WebhookPatch, "validation"), (WebhookView, "serialization"),
          (WebhookSecretView, "serialization"), (DeliveryAttempt, "serialization"),
          (JobView, "serialization"), (ExportView, "serialization"), (RowError, "serialization")],
@@ -150,6 +150,16 @@ def document() -> dict[str, Any]:
                                                                   "201": _json(_ref("ItemType"))},
                               body={JSON: {"schema": _ref("ItemTypeDefinition")}}),
         },
+        "/v1/item-types/{itemType}/mappings": {"parameters": [ITEM_TYPE], "get": _operation(
+            "An item type's saved column mappings", {"200": _json(_page({"type": "object"}))})},
+        "/v1/item-types/{itemType}/mappings/{name}": {
+            "parameters": [ITEM_TYPE, _path("name", "a mapping name")],
+            "get": _operation("A saved column mapping", {"200": _json({"type": "object"})}),
+            "put": _operation("Save a column mapping (source header -> field)", {
+                "200": _json({"type": "object"}), "201": _json({"type": "object"})},
+                body={JSON: {"schema": _ref("MappingRequest")}}),
+            "delete": _operation("Delete a saved mapping", {"204": {"description": "deleted"}}),
+        },
         "/v1/jobs": {
             "get": _operation("List jobs", {"200": _json(_page(_ref("JobView")))}, parameters=[
                 LIMIT, CURSOR, _query("status", {"type": "string"}), _query("itemType", {"type": "string"}),
@@ -191,7 +201,9 @@ def document() -> dict[str, Any]:
                                          "201": _json({"type": "object", "required": ["digest"]})},
             parameters=[_query("comment", {"type": "string"})],
             body={JSON: {"schema": {"type": "object"}}, "multipart/form-data": {"schema": FILE_FORM}})},
-        "/v1/exports": {"post": _operation("Start an export", {"202": _json(_ref("ExportView"))},
+        "/v1/exports": {"get": _operation("List exports, newest first", {"200": _json(_page(_ref("ExportView")))},
+                                          parameters=[LIMIT, CURSOR]),
+                        "post": _operation("Start an export", {"202": _json(_ref("ExportView"))},
                                            body={JSON: {"schema": _ref("ExportRequest")}})},
         "/v1/exports/{exportId}": {"parameters": [_path("exportId", "an export id")],
                                    "get": _operation("Get an export", {"200": _json(_ref("ExportView"))})},

@@ -16,6 +16,7 @@ from sluice.store.blobs import Storage, result_key, upload_key
 from sluice.store.clients import Clients
 from sluice.store.itemtypes import ItemTypeStore
 from sluice.store.jobs import JobStore
+from sluice.store.mappings import MappingStore
 
 
 def new_job(clients: Clients, principal: Principal, options: JobOptions, status: Status, *,
@@ -30,9 +31,23 @@ def new_job(clients: Clients, principal: Principal, options: JobOptions, status:
                          f"PUT /v1/item-types/{options.itemType}", code="unknown_item_type")
     if creation_path is None:
         creation_path = "API" if not options.creationPath else f"API:{options.creationPath}"
+    saved: dict[str, str] = {}
+    if options.mapping:
+        found = MappingStore(clients).get(principal.tenant, options.itemType, options.mapping)
+        if found is None:
+            raise BadRequest(f"item type '{options.itemType}' has no mapping '{options.mapping}'; save it with PUT "
+                             f"/v1/item-types/{options.itemType}/mappings/{options.mapping}")
+        saved = found["columns"]
+    columns = {**saved, **(options.columns or {}), **(columns or {})}
+    unknown = sorted({f for f in columns.values() if item_type and f not in item_type.definition.fields})
+    if unknown:
+        raise BadRequest(f"columns map to fields item type '{options.itemType}' does not have: {', '.join(unknown)}")
+    if options.retryOf:
+        find_job(clients, principal.tenant, options.retryOf)  # another tenant's (or no) job: 404
+        fields = {"retryOf": options.retryOf, **fields}
     spec = FileSpec(name=options.fileName or "data", itemType=options.itemType,
                     snapshot=item_type.snapshot() if item_type else None, objectKey="", merge=options.merge,
-                    columns=columns or {},
+                    columns=columns,
                     contentType=options.contentType, fileName=options.fileName, sheet=options.sheet,
                     headerRow=options.headerRow, delimiter=options.delimiter, encoding=options.encoding)
     job = Job.begin(
@@ -63,7 +78,13 @@ def submit_inline(clients: Clients, principal: Principal, options: JobOptions, d
     except Exception:
         store.finish(job, Status.FAILED, "the uploaded data could not be stored; submit again", {Status.ACCEPTED})
         raise
+    _link_retry(clients, job)
     return job
+
+
+def _link_retry(clients: Clients, job: Job) -> None:
+    if job.retryOf:
+        JobStore(clients).add_retry(job.tenant, job.retryOf, job.jobId)
 
 
 def upload_link(clients: Clients, key: str, now: int) -> UploadLink:
@@ -80,6 +101,7 @@ def submit_for_upload(clients: Clients, principal: Principal, options: JobOption
     job = new_job(clients, principal, options, Status.INITIALIZED)
     job.upload = upload_link(clients, upload_key(job.tenant, job.jobId), job.submitMs)
     announced_jobs(clients).create(job)
+    _link_retry(clients, job)
     return job
 
 
@@ -103,6 +125,7 @@ def retry_failed(clients: Clients, principal: Principal, job_id: str) -> Job:
     )
     job = new_job(clients, principal, options, Status.ACCEPTED, retryOf=job_id)
     announced_jobs(clients).create(job)
+    _link_retry(clients, job)
     storage = Storage(clients)
     storage.s3.copy_object(Bucket=storage.bucket, Key=upload_key(job.tenant, job.jobId),
                            CopySource={"Bucket": storage.bucket, "Key": result_key(principal.tenant, job_id, "failed")})

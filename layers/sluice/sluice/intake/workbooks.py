@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import python_calamine as calamine
+from aws_lambda_powertools import Logger
 
 from sluice.intake.readers import RowSource, SourceRow
 from sluice.models.errors import RejectedInput
 from sluice.models.limits import MAX_SHEET_CELLS, MAX_SHEET_COLUMNS, MAX_SHEET_ROWS
 
+logger = Logger(child=True)
 MAX_EXPANDED_BYTES = 512 * 1024 * 1024  # all parts of an XLSX/XLSB, decompressed
 MAX_RATIO = 200  # decompressed / compressed, per part (text XML compresses ~10-30x)
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -75,13 +77,14 @@ def _sheet_parts(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
     targets = {}
     for tag in _RELATIONSHIP.findall(rels):
         attributes = dict(_ATTRIBUTE.findall(tag))
-        target = attributes.get(b"Target", b"").decode()
-        targets[attributes.get(b"Id", b"").decode()] = target.lstrip("/") if target.startswith("/") else \
-            f"xl/{target}"
+        target = attributes.get(b"Target", b"").decode(errors="replace")
+        part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        targets[attributes.get(b"Id", b"").decode(errors="replace")] = part
     parts = []
     for tag in _SHEET.findall(workbook):
         attributes = {k.split(b":")[-1]: v for k, v in _ATTRIBUTE.findall(tag)}
-        parts.append((attributes.get(b"name", b"").decode(), targets.get(attributes.get(b"id", b"").decode(), "")))
+        parts.append((attributes.get(b"name", b"").decode(errors="replace"),
+                      targets.get(attributes.get(b"id", b"").decode(errors="replace"), "")))
     return parts
 
 
@@ -154,7 +157,12 @@ def _select_sheet(book: Any, sheet: str | None) -> Any:
 def read_workbook(path: Path, file_format: str, sheet: str | None, header_row: int) -> RowSource:
     _check_container(path, file_format)
     if file_format == "xlsx":
-        _check_sheet_extent(path, sheet)
+        try:
+            _check_sheet_extent(path, sheet)
+        except RejectedInput:
+            raise
+        except Exception:  # a damaged part: calamine reads it or says what is wrong
+            logger.info("sheet extent not measured", exc_info=True)
     elif file_format == "xlsb":
         # a binary workbook's cells cannot be bounded before calamine allocates the whole sheet
         raise RejectedInput("binary workbooks (.xlsb) are not read; save the sheet as .xlsx or CSV")

@@ -5,10 +5,11 @@ This module is the one place a job's fields are declared; the job store maps the
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sluice.models.clock import iso_from_ms, now_ms
 from sluice.models.fields import EmailAddress, TextEncoding
@@ -77,6 +78,23 @@ class JobOptions(BaseModel):
     headerRow: int = Field(default=1, ge=1, le=1000, description="1-based row holding the column headers")
     delimiter: str | None = Field(default=None, max_length=10, description="CSV: , ; tab | (detected if absent)")
     encoding: TextEncoding | None = Field(default=None, description="text encoding (detected if absent)")
+    columns: dict[str, str] | None = Field(default=None, max_length=1000,
+                                           description="source header -> field, for this job (over the item type's "
+                                                       "own columns); in forms and query strings as JSON text")
+    mapping: str | None = Field(default=None, max_length=64,
+                                description="a saved mapping of the item type (its columns; `columns` win over it)")
+    retryOf: str | None = Field(default=None, pattern="^[0-9A-Z]{26}$",
+                                description="the job whose failed rows these are (corrected rows carry sluice_row)")
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _columns_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("columns must be a JSON object of source header -> field") from None
+        return value
 
 
 class UploadForm(BaseModel):
@@ -145,6 +163,7 @@ class Job(Tracked):
     fileSpecs: list[FileSpec] = Field(default_factory=list)
     # where it came from
     retryOf: str | None = None
+    retries: list[str] = Field(default_factory=list)  # jobs that retried this one's failed rows
     commitOf: str | None = None
     staged: bool = False
     control: str | None = None
@@ -210,7 +229,8 @@ class Job(Tracked):
             counts=CountsView.of(self.total, self.counts), recordsProcessed=self.counts.processed,
             errors=errors or [], objectsCreated=objects_created or [], ignoredColumns=self.ignoredColumns,
             format=self.format, encoding=self.encoding, delimiter=self.delimiter, sheet=self.sheet,
-            headerRow=self.headerRow, warnings=self.warnings, retryOf=self.retryOf, staged=self.staged,
+            headerRow=self.headerRow, warnings=self.warnings, retryOf=self.retryOf, retries=self.retries,
+            staged=self.staged,
             control=self.control, comment=self.comment,
             itemTypes=self.itemTypes or ([self.itemType] if self.itemType else []), commitOf=self.commitOf,
             links=JobLinks(self=self_link, errors=f"{self_link}/errors", results=f"{self_link}/results/{{kind}}"),
@@ -310,6 +330,7 @@ class JobView(BaseModel):
     headerRow: int
     warnings: list[str]
     retryOf: str | None
+    retries: list[str] = Field(default_factory=list, description="jobs that retried this one's failed rows")
     staged: bool
     control: str | None
     comment: str | None

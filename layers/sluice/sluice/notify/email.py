@@ -23,7 +23,10 @@ def job_email(clients: Clients, job: Job, errors: list[RowError], to: str | None
     for error in errors[:10]:
         where = f"row {error.row}" + (f" ({error.field})" if error.field else "")
         lines.append(f"  {where}: {error.message}")
-    lines += [f"job: /v1/jobs/{job.jobId}", f"errors: /v1/jobs/{job.jobId}/errors"]
+    base = clients.settings.public_api_url.rstrip("/")
+    if base:
+        lines.append(f"see it in the console: {base}/console/jobs/{job.jobId}")
+    lines += [f"job: {base}/v1/jobs/{job.jobId}", f"errors: {base}/v1/jobs/{job.jobId}/errors"]
     _send(clients, to or job.notificationEmail, f"Sluice import {job.jobName or job.jobId}: {job.status.value}", lines,
           job.jobId)
 

@@ -136,7 +136,7 @@ class Enqueuer:
     def _lane(self) -> str:
         """Small jobs' chunks take their own queue, so that they never wait behind a large job's backlog."""
         settings = self.clients.settings
-        if not settings.quick_chunk_queue_url:
+        if not settings.quick_chunk_queue_url or not settings.quick_job_bytes:
             return settings.chunk_queue_url
         size = sum(self.storage.size(spec.objectKey) for spec in self.job.fileSpecs)
         return settings.quick_chunk_queue_url if size <= settings.quick_job_bytes else settings.chunk_queue_url

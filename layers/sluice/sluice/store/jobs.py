@@ -8,9 +8,9 @@ concurrently delivered chunk can never be counted twice."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -21,7 +21,7 @@ from sluice.models.job import OBJECTS_CREATED_MAX, Job, RowCounts
 from sluice.models.schemas import RowError
 from sluice.store import dynamo
 from sluice.store.dynamo import conditional_write, decode_cursor, encode_cursor
-from sluice.store.lifecycle import LifecycleStore, tenant_pk
+from sluice.store.lifecycle import BAD_CURSOR, LifecycleStore
 
 # stored counter attribute -> RowCounts field; per-file counters are f{index}{Name}
 _COUNTERS = {"cCreated": "created", "cUpdated": "updated", "cUnchanged": "unchanged", "cFailed": "failed",
@@ -29,7 +29,6 @@ _COUNTERS = {"cCreated": "created", "cUpdated": "updated", "cUnchanged": "unchan
 _FILE_COUNTER = re.compile(r"^f(\d+)(Processed|Created|Updated|Unchanged|Failed|Unprocessed)$")
 _FILE_COUNTERS = (("Processed", "p"), ("Created", "c"), ("Updated", "u"), ("Unchanged", "n"), ("Failed", "f"),
                   ("Unprocessed", "x"))
-_BAD_CURSOR = "cursor is not valid; pass back nextCursor exactly as returned"
 OPEN_JOBS = "OPENJOBS"
 
 
@@ -101,41 +100,19 @@ class JobStore(LifecycleStore[Job]):
         )
         return None if written is None else self.load(written)
 
+    def add_retry(self, tenant: str, job_id: str, retry_id: str) -> None:
+        """Links a retry to the job whose rows it retries (once, however often it is called)."""
+        with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):  # linked already, or gone
+            self._db.update_item(
+                TableName=self._table, Key=self._key(tenant, job_id),
+                UpdateExpression="SET retries = list_append(if_not_exists(retries, :none), :retry)",
+                ConditionExpression="attribute_exists(pk) AND NOT contains(retries, :id)",
+                ExpressionAttributeValues={":none": {"L": []}, ":retry": {"L": [{"S": retry_id}]},
+                                           ":id": {"S": retry_id}})
+
     def open_jobs(self) -> list[Job]:
         """Every unfinished job of every tenant (the sweeper's worklist), oldest first."""
         return self.open_items()
-
-    def page(self, tenant: str, limit: int, cursor: str | None, keep: Callable[[Job], bool] = lambda _: True,
-             max_reads: int = 20) -> tuple[list[Job], str | None]:
-        """A tenant's jobs newest first, those `keep` accepts, `limit` at most; and the cursor to the next page."""
-        start = decode_cursor(cursor) if cursor else None
-        if start is not None and (not isinstance(start, dict) or set(start) != {"pk", "sk"}
-                                  or start.get("pk") != {"S": tenant_pk(tenant)}
-                                  or not str(start["sk"].get("S", "")).startswith("JOB#")):
-            raise BadRequest(_BAD_CURSOR)
-        jobs: list[Job] = []
-        for _ in range(max_reads):
-            kwargs: dict[str, Any] = {
-                "TableName": self._table,
-                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-                "ExpressionAttributeValues": {":pk": {"S": tenant_pk(tenant)}, ":prefix": {"S": "JOB#"}},
-                "ScanIndexForward": False,
-                "Limit": limit,
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            response = self._db.query(**kwargs)
-            start = response.get("LastEvaluatedKey")
-            for item in response.get("Items", []):
-                job = self.load(item)
-                if keep(job):
-                    jobs.append(job)
-                    if len(jobs) == limit:
-                        last = self._key(tenant, job.jobId)
-                        return jobs, encode_cursor(last)
-            if not start:
-                break
-        return jobs, encode_cursor(start) if start else None
 
     # --- the per-job ledger: one item per chunk (counts, created keys) and pages of row errors ------------
 
@@ -167,7 +144,7 @@ class JobStore(LifecycleStore[Job]):
             position = decode_cursor(cursor)
             if not (isinstance(position, list) and len(position) == 2 and isinstance(position[0], str)
                     and position[0].startswith("ERR#") and isinstance(position[1], int)):
-                raise BadRequest(_BAD_CURSOR)
+                raise BadRequest(BAD_CURSOR)
             after = (position[0], position[1])
         kwargs: dict[str, Any] = {
             "TableName": self._table,

@@ -15,14 +15,15 @@ from pydantic import BaseModel
 
 from sluice import observability
 from sluice.models.clock import now_ms
-from sluice.models.errors import Conflict
+from sluice.models.errors import BadRequest, Conflict
 from sluice.models.job import Status, Tracked
 from sluice.store import dynamo
 from sluice.store.clients import Clients
-from sluice.store.dynamo import Item, conditional_write, from_item, to_av, to_item
+from sluice.store.dynamo import Item, conditional_write, decode_cursor, encode_cursor, from_item, to_av, to_item
 
 M = TypeVar("M", bound=Tracked)
 M_contra = TypeVar("M_contra", bound=Tracked, contravariant=True)
+BAD_CURSOR = "cursor is not valid; pass back nextCursor exactly as returned"
 _STORE_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "lastCommit")
 
 
@@ -168,6 +169,37 @@ class LifecycleStore(Generic[M]):
             observability.count(f"{self.metric_prefix}{status.value}")
             self._announce(done, finished=True)
         return done
+
+    def page(self, tenant: str, limit: int, cursor: str | None, keep: Callable[[M], bool] = lambda _: True,
+             max_reads: int = 20) -> tuple[list[M], str | None]:
+        """A tenant's items newest first, those `keep` accepts, `limit` at most; and the cursor to the next page."""
+        start = decode_cursor(cursor) if cursor else None
+        if start is not None and (not isinstance(start, dict) or set(start) != {"pk", "sk"}
+                                  or start.get("pk") != {"S": tenant_pk(tenant)}
+                                  or not str(start["sk"].get("S", "")).startswith(f"{self.prefix}#")):
+            raise BadRequest(BAD_CURSOR)
+        items: list[M] = []
+        for _ in range(max_reads):
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+                "ExpressionAttributeValues": {":pk": {"S": tenant_pk(tenant)}, ":prefix": {"S": f"{self.prefix}#"}},
+                "ScanIndexForward": False,
+                "Limit": limit,
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            response = self._db.query(**kwargs)
+            start = response.get("LastEvaluatedKey")
+            for stored in response.get("Items", []):
+                model = self.load(stored)
+                if keep(model):
+                    items.append(model)
+                    if len(items) == limit:
+                        return items, encode_cursor(self._key(tenant, model.item_id))
+            if not start:
+                break
+        return items, encode_cursor(start) if start else None
 
     def open_items(self, decode: Callable[[Item], M] | None = None) -> list[M]:
         """Every unfinished one of every tenant (the sweeper's worklist), oldest first."""
