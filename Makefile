@@ -32,8 +32,16 @@ lock:
 		--output-file requirements.lock --no-header
 	$(BIN)/python scripts/lambda_requirements.py --write
 
+# State lives in $(SLUICE_DATA_DIR) (default .sluice-data) across stops and crashes; `make reset` empties it.
+SLUICE_DATA_DIR ?= .sluice-data
+
 run: install
-	$(BIN)/sluice-local
+	SLUICE_DATA_DIR="$(SLUICE_DATA_DIR)" $(BIN)/sluice-local
+
+.PHONY: reset soak-persistence
+reset:
+	rm -rf -- "$(SLUICE_DATA_DIR)"
+	@echo "emptied $(SLUICE_DATA_DIR)"
 
 test: install
 	$(BIN)/pytest tests
@@ -55,6 +63,10 @@ SOAK_EXAMPLES ?= 1000
 soak: install
 	SLUICE_PROPERTY_EXAMPLES=$(SOAK_EXAMPLES) SLUICE_PROPERTY_RANDOM=1 $(BIN)/pytest tests/integration/test_properties.py \
 		tests/integration/test_faults.py tests/integration/test_exactly_once.py
+
+# The kill-during-import test at 100k rows (`make test` runs it at 20k).
+soak-persistence: install
+	SLUICE_PERSISTENCE_ROWS=100000 $(BIN)/pytest tests/e2e/test_persistence.py
 
 lint: install
 	$(BIN)/ruff check .

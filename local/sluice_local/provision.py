@@ -24,14 +24,18 @@ def provision(template: Template, session: boto3.session.Session | None = None) 
     dynamodb = session.client("dynamodb")
     sqs = session.client("sqs")
     s3 = session.client("s3")
+    # Idempotent: a restored emulator (SLUICE_DATA_DIR) already has what an earlier start created.
+    existing_tables = set(dynamodb.get_paginator("list_tables").paginate().build_full_result().get("TableNames", []))
+    existing_buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
 
     for logical, resource in template.of_type("AWS::DynamoDB::Table").items():
         props = template.resolve(resource["Properties"])
         name = props.get("TableName", logical)
-        dynamodb.create_table(TableName=name, **{k: v for k, v in props.items() if k in _TABLE_KEYS})
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl:
-            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        if name not in existing_tables:  # restored from the data directory: kept as it is
+            dynamodb.create_table(TableName=name, **{k: v for k, v in props.items() if k in _TABLE_KEYS})
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl:
+                dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
         template.physical[logical] = {"Ref": name, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"}
 
     queues = template.of_type("AWS::SQS::Queue")
@@ -45,14 +49,22 @@ def provision(template: Template, session: boto3.session.Session | None = None) 
                 attributes[key] = str(props[key])
         if "RedrivePolicy" in props:
             attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
-        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        try:
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        except sqs.exceptions.QueueNameExists:  # restored with other attributes: the template's win
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
         template.physical[logical] = {"Ref": url, "QueueName": name,
                                       "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"}
+
+    for logical in template.of_type("AWS::Serverless::HttpApi"):  # the bucket's CORS rule names the API
+        template.physical[logical] = {"Ref": "local"}
 
     for logical, resource in template.of_type("AWS::S3::Bucket").items():
         props = template.resolve(resource.get("Properties", {}))
         name = props.get("BucketName", logical.lower())
-        s3.create_bucket(Bucket=name)
+        if name not in existing_buckets:
+            s3.create_bucket(Bucket=name)
         template.physical[logical] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
         notification = props.get("NotificationConfiguration", {})
         queue_configs: list[QueueConfigurationTypeDef] = []
@@ -68,15 +80,17 @@ def provision(template: Template, session: boto3.session.Session | None = None) 
 
     secrets_manager = session.client("secretsmanager")
     for logical in template.of_type("AWS::SecretsManager::Secret"):
-        arn = secrets_manager.create_secret(Name=f"sluice-{logical}", SecretString=secrets.token_urlsafe(36))["ARN"]
+        try:
+            arn = secrets_manager.describe_secret(SecretId=f"sluice-{logical}")["ARN"]  # restored: same value
+        except secrets_manager.exceptions.ResourceNotFoundException:
+            arn = secrets_manager.create_secret(Name=f"sluice-{logical}",
+                                                SecretString=secrets.token_urlsafe(36))["ARN"]
         template.physical[logical] = {"Ref": arn, "Arn": arn}
 
     for logical in template.of_type("AWS::Serverless::Function"):
         template.physical[logical] = {"Ref": logical, "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical}"}
     for logical in template.of_type("AWS::Serverless::LayerVersion"):
         template.physical[logical] = {"Ref": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{logical}:1"}
-    for logical in template.of_type("AWS::Serverless::HttpApi"):
-        template.physical[logical] = {"Ref": "local"}
 
     environment: dict[str, str] = {}
     for spec in template.functions().values():

@@ -81,15 +81,75 @@ class FunctionPool:
             self._free.put(handler)
 
 
-class Functions:
-    def __init__(self, template: Template, pool_sizes: dict[str, int] | None = None) -> None:
-        self.pools = {name: FunctionPool(spec, (pool_sizes or {}).get(name, 2))
-                      for name, spec in template.functions().items()}
+# Worker processes (`Functions(..., processes=N)`): each loads its own instance of the chosen functions and runs
+# one invocation at a time, as a Lambda sandbox does, so API invocations no longer take turns and run beside
+# the emulator instead of under its interpreter lock.
+_PROCESS_HANDLERS: dict[str, Any] = {}
+
+
+def _process_init(parameters: dict[str, str], logical_ids: list[str]) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the stack stops them
+    specs = Template(parameters=parameters).functions()
+    for logical_id in logical_ids:
+        _PROCESS_HANDLERS[logical_id] = load_handler(specs[logical_id], 0)
+
+
+def _process_invoke(logical_id: str, event: Any, timeout: int) -> Any:
+    return _PROCESS_HANDLERS[logical_id](event, FakeContext(logical_id, timeout))
+
+
+def _process_ready() -> int:
+    import os
+
+    time.sleep(0.2)  # holds this worker while the others start, so each one loads its functions before serving
+    return os.getpid()
+
+
+class ProcessLane:
+    """N worker processes (spawned, so nothing of this process's threads or locks is inherited)."""
+
+    def __init__(self, template: Template, logical_ids: list[str], processes: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.logical_ids = set(logical_ids)
+        self.timeouts = {name: spec.timeout for name, spec in template.functions().items()}
+        self.executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_process_init,
+                                            initargs=(template.parameters, sorted(logical_ids)))
+        ready = [self.executor.submit(_process_ready) for _ in range(processes)]
+        self.pids = {future.result(timeout=120) for future in ready}
 
     def invoke(self, logical_id: str, event: Any) -> Any:
+        return self.executor.submit(_process_invoke, logical_id, event, self.timeouts[logical_id]).result()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Functions:
+    def __init__(self, template: Template, pool_sizes: dict[str, int] | None = None,
+                 processes: dict[str, int] | None = None) -> None:
+        """`pool_sizes`: instances per function in this process (threads); `processes`: functions that run in a
+        lane of worker processes instead, with how many ({"ApiFunction": 2} and the authorizer, say)."""
+        self.lane: ProcessLane | None = None
+        if processes:
+            self.lane = ProcessLane(template, list(processes), max(processes.values()))
+        self.pools = {name: FunctionPool(spec, (pool_sizes or {}).get(name, 2))
+                      for name, spec in template.functions().items() if name not in (processes or {})}
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        if self.lane is not None and logical_id in self.lane.logical_ids:
+            return self.lane.invoke(logical_id, event)
         if logical_id not in self.pools:
             raise KeyError(logical_id)
         return self.pools[logical_id].invoke(event)
+
+    def close(self) -> None:
+        if self.lane is not None:
+            self.lane.close()
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
@@ -151,13 +211,20 @@ class Poller(threading.Thread):
         return len(messages)
 
     def run(self) -> None:
+        # Short polls with a backoff while idle, not long polls: a request held open for seconds would hold off
+        # the emulator's snapshots (which wait for requests in flight) and a stop.
+        idle = 0.0
         while not self.stop_event.is_set():
             try:
-                self.poll_once(self.wait_seconds)
+                received = self.poll_once(0)
             except Exception:
                 if self.stop_event.is_set():
                     return
-                time.sleep(0.5)
+                received = 0
+                idle = 0.5
+            idle = 0.0 if received else min(max(idle * 2, 0.05), float(self.wait_seconds))
+            if idle:
+                self.stop_event.wait(idle)
 
 
 def scheduled_event(source: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import os
 import signal
@@ -9,6 +10,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sluice_local.template import REGION, Template
@@ -30,6 +32,9 @@ class LocalStack:
     stop_event: threading.Event = field(default_factory=threading.Event)
     pollers: list[Any] = field(default_factory=list)
     template: Template | None = None
+    data_dir: Path | None = None  # None: nothing kept across restarts
+    snapshotter: Any = None
+    restored: dict[str, int] | None = None
 
     @property
     def aws_endpoint(self) -> str:
@@ -45,10 +50,7 @@ class LocalStack:
                             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
             os.environ.setdefault(name, value)
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
-        from moto.server import ThreadedMotoServer
-
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
-        self._moto.start()
+        self._start_emulator()
 
         import boto3
 
@@ -66,6 +68,8 @@ class LocalStack:
         if "POWERTOOLS_LOG_LEVEL" in os.environ:  # the caller's log level wins over the template's default
             environment.pop("POWERTOOLS_LOG_LEVEL", None)
         os.environ.update(environment)
+        if not os.environ.get("PUBLIC_API_URL"):  # links in emails and the seed doors point at this stack
+            os.environ["PUBLIC_API_URL"] = self.api_url
         # webhooks may call receivers on loopback here (never on AWS), on a retry schedule sped up like the timers
         os.environ.setdefault("SLUICE_WEBHOOKS_ALLOW_LOOPBACK", "true")
         os.environ.setdefault("SLUICE_WEBHOOK_RETRY_SPEEDUP",
@@ -77,9 +81,14 @@ class LocalStack:
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         reset_clients()
+        # The HTTP API's functions run in worker processes, one per core by default (SLUICE_API_PROCESSES; 0: as
+        # threads of this process, taking turns): each runs one invocation at a time, as a Lambda sandbox does.
+        lanes = int(os.environ.get("SLUICE_API_PROCESSES", str(os.cpu_count() or 1)))
+        api_functions = {name for name in ("ApiFunction", "AuthorizerFunction") if name in self.template.functions()}
         self.functions = Functions(self.template, {"ApiFunction": 4, "AuthorizerFunction": 4,
                                                    "WorkerFunction": 2, "IngestFunction": 1,
-                                                   "SweeperFunction": 1, "ScheduledImportFunction": 1})
+                                                   "SweeperFunction": 1, "ScheduledImportFunction": 1},
+                                   processes={name: lanes for name in api_functions} if lanes > 0 else None)
         sqs = boto3.session.Session(region_name=REGION).client("sqs")
         for source in self.template.sqs_sources():
             copies = 2 if source.function == "WorkerFunction" else 1
@@ -88,6 +97,8 @@ class LocalStack:
                 poller.start()
                 self.pollers.append(poller)
         keys = self.seed_keys(dev_keys)
+        if self.snapshotter:
+            self.snapshotter.start()
         from sluice_local.runtime import Scheduler
 
         speedup = float(os.environ.get("SLUICE_SCHEDULE_SPEEDUP", "1"))
@@ -101,6 +112,35 @@ class LocalStack:
         self._http_thread.start()
         return keys
 
+    def _start_emulator(self) -> None:
+        """moto's server, its state restored from the data directory first and snapshotted there while it runs."""
+        import logging
+
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        from sluice_local.persist import Snapshotter, restore
+
+        app: Any = DomainDispatcherApplication(create_backend_app)
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # the emulator logs every request: to a file in the data directory, not the terminal
+            requests_log = logging.getLogger("werkzeug")
+            handler = logging.FileHandler(self.data_dir / "emulator.log")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+            requests_log.addHandler(handler)
+            requests_log.setLevel(logging.INFO)
+            requests_log.propagate = False
+            started = time.monotonic()
+            self.restored = restore(self.data_dir)
+            if self.restored is not None:
+                self.restored["seconds"] = round(time.monotonic() - started, 2)  # type: ignore[assignment]
+            self.snapshotter = Snapshotter(self.data_dir, float(os.environ.get("SLUICE_SNAPSHOT_SECONDS", "1")))
+            app = self.snapshotter.wrap(app)
+        self._moto = make_server(self.host, self.aws_port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._moto_thread = threading.Thread(target=self._moto.serve_forever, name="emulator", daemon=True)
+        self._moto_thread.start()
+
     def seed_keys(self, spec: str | None) -> list[tuple[str, str]]:
         """SLUICE_DEV_KEYS=tenant:key,... -> those keys with every permission; else one fresh key for demo."""
         from sluice.store.clients import get_clients
@@ -109,9 +149,12 @@ class LocalStack:
         keys = KeyStore(get_clients())
         if spec:
             seeded = []
+            from sluice.models.errors import Conflict
+
             for entry in spec.split(","):
                 tenant, _, key = entry.strip().partition(":")
-                keys.create(tenant, "dev key", ["*"], key=key)
+                with contextlib.suppress(Conflict):  # kept from an earlier start (SLUICE_DATA_DIR)
+                    keys.create(tenant, "dev key", ["*"], key=key)
                 seeded.append((tenant, key))
             return seeded
         return [("demo", keys.create("demo", "dev admin key", ["*"])["key"])]
@@ -121,11 +164,18 @@ class LocalStack:
         if hasattr(self, "_http"):
             self._http.shutdown()
             self._http.server_close()
-        deadline = time.monotonic() + 5  # one budget for every thread: each finishes its current call
+        # One budget for every thread: each finishes its current call. With a data directory the last snapshot
+        # needs its share of the 5 s; an invocation cut short is simply delivered again after the restart.
+        deadline = time.monotonic() + (2.5 if self.snapshotter else 5)
         for poller in self.pollers:
             poller.join(timeout=max(0.0, deadline - time.monotonic()))
+        if hasattr(self, "functions"):
+            self.functions.close()
+        if self.snapshotter:
+            self.snapshotter.close()  # a last snapshot of whatever changed since the latest one
         if hasattr(self, "_moto"):
-            self._moto.stop()
+            self._moto.shutdown()
+            self._moto.server_close()
 
 
 def main() -> None:
@@ -137,17 +187,28 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    data = os.environ.get("SLUICE_DATA_DIR", ".sluice-data")  # empty: in memory only
     stack = LocalStack(api_port=int(os.environ.get("SLUICE_API_PORT", "3000")),
-                       aws_port=int(os.environ.get("SLUICE_AWS_PORT", "5000")))
+                       aws_port=int(os.environ.get("SLUICE_AWS_PORT", "5000")),
+                       data_dir=Path(data).resolve() if data else None)
     keys = stack.start(os.environ.get("SLUICE_DEV_KEYS"))
     print(f"Sluice API   {stack.api_url}", flush=True)
     print(f"AWS emulator {stack.aws_endpoint} (region {REGION})", flush=True)
+    if stack.data_dir is None:
+        print("Data         in memory only (SLUICE_DATA_DIR is empty): nothing is kept after a stop", flush=True)
+    else:
+        kept = "restored" if stack.restored is not None else "new"
+        print(f"Data         {stack.data_dir} ({kept}; `make reset` empties it); emulator log: "
+              f"{stack.data_dir / 'emulator.log'}", flush=True)
     for tenant, key in keys:
         print(f"API key for tenant '{tenant}': {key}", flush=True)
     print("Ctrl-C stops.", flush=True)
-    done.wait()
+    while not done.wait(0.2):  # a bounded wait: a signal taken by another thread still reaches the handler here
+        pass
     print("stopping...", flush=True)
     stack.stop()
+    if stack.snapshotter:
+        print(stack.snapshotter.summary(), flush=True)
     sys.exit(0)
 
 

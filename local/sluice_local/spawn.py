@@ -34,8 +34,10 @@ def free_port() -> int:
 def spawn_stack(dev_keys: str, environment: dict[str, str] | None = None, timeout: float = 90) -> SpawnedStack:
     api_port, aws_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # a data directory of its own unless the caller names one (to restart on the same state): never `.sluice-data`
     env.update({"SLUICE_API_PORT": str(api_port), "SLUICE_AWS_PORT": str(aws_port), "SLUICE_DEV_KEYS": dev_keys,
-                "POWERTOOLS_LOG_LEVEL": "WARNING", **(environment or {})})
+                "POWERTOOLS_LOG_LEVEL": "WARNING", "SLUICE_DATA_DIR": tempfile.mkdtemp(prefix="sluice-data-"),
+                **(environment or {})})
     # Output goes to a file: an unread pipe fills up (moto logs every request) and blocks the stack.
     log = Path(tempfile.mkstemp(prefix="sluice-local-", suffix=".log")[1])
     with log.open("wb") as sink:
