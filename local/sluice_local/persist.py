@@ -27,7 +27,6 @@ import logging
 import os
 import pickle
 import signal
-import sys
 import threading
 import time
 import traceback
@@ -172,8 +171,33 @@ def _reopen_in_flight(state: dict[str, Any]) -> int:
     return reopened
 
 
+_HELD: list[int] = []  # the data directory's lock, held while this process (or a snapshot child of it) lives
+
+
+def hold_directory(directory: Path, timeout: float = 120) -> None:
+    """One stack per data directory; waits for a stopped stack's last snapshot child to finish its file."""
+    import fcntl
+
+    descriptor = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout
+    waited = False
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{directory} is in use by another local stack (its lock file is held)") from None
+            if not waited:
+                print(f"waiting for {directory}: another stack or its last snapshot holds it", flush=True)
+                waited = True
+            time.sleep(0.1)
+    _HELD.append(descriptor)
+
+
 def restore(directory: Path) -> dict[str, int] | None:
     """Loads the snapshot into moto's backends (before provisioning); None when there is none."""
+    hold_directory(directory)
     path = directory / SNAPSHOT
     for stale in directory.glob(f"{SNAPSHOT}.tmp.*"):  # a snapshot cut short by a kill: the last whole one stands
         stale.unlink(missing_ok=True)
@@ -284,7 +308,7 @@ class Snapshotter(threading.Thread):
             os._exit(code)
 
     def snapshot_now(self) -> float:
-        """A snapshot in this process (at stop, everything else halted); returns the seconds it took."""
+        """A snapshot in this process, the stack paused meanwhile; returns the seconds it took."""
         started = time.monotonic()
         self.lock.acquire_write()
         try:
@@ -306,16 +330,15 @@ class Snapshotter(threading.Thread):
                 f"{self.max_duration:.2f} s in a child, longest pause of the emulator {self.max_pause * 1000:.0f} ms")
 
     def close(self) -> None:
-        """Stops the cadence; waits for a running child; a last snapshot if anything changed since it began."""
+        """Stops the cadence; a last snapshot if anything changed since the latest began, written by a child that
+        may outlive this process (the stack stops at once whatever the state's size): it holds the directory's
+        lock until its file is in place, and the next start waits for that lock before restoring."""
         self.stopping.set()
         if self.is_alive():
             self.join(timeout=self.interval + 1)
         if self.child is not None and self.dirty.is_set():  # outdated before it is written: one fresh one instead
             os.kill(self.child, signal.SIGKILL)
-        self._reap(block=True)
+            self._reap(block=True)
         if self.dirty.is_set():
-            try:
-                took = self.snapshot_now()
-                print(f"last snapshot: {took:.2f} s", flush=True)
-            except Exception:
-                print(f"the last snapshot failed:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+            self._fork()
+            print(f"last snapshot: being written by pid {self.child} (the next start waits for it)", flush=True)

@@ -126,7 +126,10 @@ class ProcessLane:
         return self.executor.submit(_process_invoke, logical_id, event, self.timeouts[logical_id]).result()
 
     def close(self) -> None:
+        processes = list(getattr(self.executor, "_processes", {}).values())  # to end them now, not at exit
         self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
 
 
 class Functions:

@@ -197,7 +197,9 @@ def main() -> None:
     if stack.data_dir is None:
         print("Data         in memory only (SLUICE_DATA_DIR is empty): nothing is kept after a stop", flush=True)
     else:
-        kept = "restored" if stack.restored is not None else "new"
+        kept = "new" if stack.restored is None else (
+            f"restored in {stack.restored['seconds']} s, "
+            f"{stack.restored['messagesReopened']} in-flight messages reopened")
         print(f"Data         {stack.data_dir} ({kept}; `make reset` empties it); emulator log: "
               f"{stack.data_dir / 'emulator.log'}", flush=True)
     for tenant, key in keys:
@@ -209,7 +211,10 @@ def main() -> None:
     stack.stop()
     if stack.snapshotter:
         print(stack.snapshotter.summary(), flush=True)
-    sys.exit(0)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped and saved: skip tearing down millions of emulator objects one by one (seconds)
+    os._exit(0)
 
 
 if __name__ == "__main__":
