@@ -85,13 +85,17 @@ class LocalStack:
         # threads of this process, taking turns): each runs one invocation at a time, as a Lambda sandbox does.
         lanes = int(os.environ.get("SLUICE_API_PROCESSES", str(os.cpu_count() or 1)))
         api_functions = {name for name in ("ApiFunction", "AuthorizerFunction") if name in self.template.functions()}
-        self.functions = Functions(self.template, {"ApiFunction": 4, "AuthorizerFunction": 4,
-                                                   "WorkerFunction": 2, "IngestFunction": 1,
-                                                   "SweeperFunction": 1, "ScheduledImportFunction": 1},
+        sizes = {"ApiFunction": 4, "AuthorizerFunction": 4, "WorkerFunction": 2, "IngestFunction": 1,
+                 "SweeperFunction": 1, "ScheduledImportFunction": 1}
+        for name, resource in self.template.of_type("AWS::Serverless::Function").items():
+            reserved = resource.get("Properties", {}).get("ReservedConcurrentExecutions")
+            if reserved is not None:  # the template's reserved concurrency caps the local instances too
+                sizes[name] = max(1, min(sizes.get(name, 2), int(self.template.resolve(reserved))))
+        self.functions = Functions(self.template, sizes,
                                    processes={name: lanes for name in api_functions} if lanes > 0 else None)
         sqs = boto3.session.Session(region_name=REGION).client("sqs")
         for source in self.template.sqs_sources():
-            copies = 2 if source.function == "WorkerFunction" else 1
+            copies = min(2, sizes.get(source.function, 1)) if source.function == "WorkerFunction" else 1
             for _ in range(copies):
                 poller = Poller(source, self.template, self.functions, sqs, self.stop_event)
                 poller.start()
