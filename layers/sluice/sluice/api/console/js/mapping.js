@@ -136,21 +136,24 @@ export function editDistance(a, b) {
   return d[rows - 1][cols - 1];
 }
 
-export function serverField(header, itemType) {
+// `extra`: the job's own columns (a saved mapping's, then the edits), over the item type's, as the API merges them.
+export function serverField(header, itemType, extra = {}) {
   const byName = new Map();
   for (const field of Object.keys(itemType.fields || {})) byName.set(serverKey(field), field);
-  for (const [source, target] of Object.entries(itemType.columns || {})) byName.set(serverKey(source), target);
+  for (const [source, target] of Object.entries({ ...(itemType.columns || {}), ...extra })) {
+    byName.set(serverKey(source), target);
+  }
   return byName.get(serverKey(header)) || null;
 }
 
-export function suggestField(header, itemType, taken = new Set()) {
+export function suggestField(header, itemType, taken = new Set(), extra = {}) {
   const key = fuzzyKey(header);
   if (!key) return null;
   let best = null;
   let bestDistance = Infinity;
   const candidates = [];
   for (const field of Object.keys(itemType.fields || {})) candidates.push([field, field]);
-  for (const [source, target] of Object.entries(itemType.columns || {})) candidates.push([source, target]);
+  for (const [source, target] of Object.entries({ ...(itemType.columns || {}), ...extra })) candidates.push([source, target]);
   for (const [name, field] of candidates) {
     if (taken.has(field)) continue;
     const other = fuzzyKey(name);
@@ -163,10 +166,10 @@ export function suggestField(header, itemType, taken = new Set()) {
 
 // Each header -> {header, field (what the API will use), suggestion (when the API would ignore it), duplicate};
 // plus the required fields no header maps to.
-export function mapHeaders(headers, itemType) {
+export function mapHeaders(headers, itemType, extra = {}) {
   const used = new Set();
   const rows = headers.map((header) => {
-    const field = header.trim() ? serverField(header, itemType) : null;
+    const field = header.trim() ? serverField(header, itemType, extra) : null;
     if (field) used.add(field);
     return { header, field };
   });
@@ -177,11 +180,47 @@ export function mapHeaders(headers, itemType) {
     else seenTargets.set(row.field, row.header);
   }
   for (const row of rows) {
-    if (!row.field && row.header.trim()) row.suggestion = suggestField(row.header, itemType, used);
+    if (!row.field && row.header.trim()) row.suggestion = suggestField(row.header, itemType, used, extra);
   }
   const required = Object.entries(itemType.fields || {})
     .filter(([name, spec]) => spec.required || (itemType.key || []).includes(name))
     .map(([name]) => name);
   const missing = required.filter((name) => !used.has(name));
   return { rows, missing };
+}
+
+// The missing required fields and the fields chosen twice, for a header -> field choice ("" ignores a column).
+export function checkChoices(choices, itemType) {
+  const byField = new Map();
+  for (const [header, field] of Object.entries(choices)) {
+    if (field) byField.set(field, [...(byField.get(field) || []), header]);
+  }
+  const required = Object.entries(itemType.fields || {})
+    .filter(([name, spec]) => spec.required || (itemType.key || []).includes(name))
+    .map(([name]) => name);
+  return {
+    missing: required.filter((name) => !byField.has(name)),
+    twice: [...byField.entries()].filter(([, headers]) => headers.length > 1).map(([field, headers]) => ({ field, headers })),
+  };
+}
+
+// The saved mapping (GET /v1/item-types/{t}/mappings items) whose source headers match the most of the file's
+// headers, compared as the API compares them (ignoring case and whitespace); ties go to the mapping with fewer
+// sources the file lacks, then to the newest. -> {mapping, matched, sources, headers} or null when none matches a header.
+export function bestMapping(headers, mappings) {
+  const keys = new Set(headers.filter((h) => h.trim()).map(serverKey));
+  let best = null;
+  for (const mapping of mappings || []) {
+    const sources = new Set(Object.keys(mapping.columns || {}).map(serverKey));
+    const matched = [...sources].filter((s) => keys.has(s)).length;
+    if (matched === 0) continue;
+    const candidate = { mapping, matched, sources: sources.size, headers: keys.size };
+    if (!best || matched > best.matched
+        || (matched === best.matched && sources.size - matched < best.sources - best.matched)
+        || (matched === best.matched && sources.size - matched === best.sources - best.matched
+          && (mapping.updatedAt || "") > (best.mapping.updatedAt || ""))) {
+      best = candidate;
+    }
+  }
+  return best;
 }

@@ -1,27 +1,27 @@
-// Exports: start one (filters or SQL), watch it, download its parts. The API has no listing of exports, so the
-// console lists those started (or looked up) in this browser tab.
+// Exports: start one (filters or SQL), then the tenant's exports newest first (GET /v1/exports, paged by
+// nextCursor), polled while one on the page runs, with their download links.
 import {
-  ErrorMessage, Guarded, Status, api, formatDuration, formatTime, html, lacking, useEffect, useItemTypes, usePolling,
-  useState,
+  ErrorMessage, Guarded, Pager, Status, api, formatDuration, formatTime, html, lacking, query, useCursorPages,
+  useEffect, useItemTypes, usePolling, useState,
 } from "../lib.js";
 
-const STORAGE = "sluice.exports";
-
-function remembered() {
-  try { return JSON.parse(sessionStorage.getItem(STORAGE) || "[]"); } catch { return []; }
-}
+const PAGE_SIZE = 20;
 
 export function ExportsPage({ me }) {
   const itemTypes = useItemTypes(me);
-  const [ids, setIds] = useState(remembered);
+  const [refresh, setRefresh] = useState(0);
+  const pages = useCursorPages(refresh);
   const [form, setForm] = useState({ itemType: "", contentType: "text/csv", rowHeader: true, filters: "", sqlQuery: "",
     jobName: "" });
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
-  const [lookup, setLookup] = useState("");
   useEffect(() => { document.title = "Exports — Sluice console"; }, []);
-  useEffect(() => { sessionStorage.setItem(STORAGE, JSON.stringify(ids)); }, [ids]);
-  const remember = (id) => setIds((current) => [id, ...current.filter((x) => x !== id)].slice(0, 50));
+  const readDenied = lacking(me, "exports:read");
+  const { data, error: listError, loading } = usePolling(
+    () => (readDenied ? Promise.resolve(null) : api(`/v1/exports${query({ limit: PAGE_SIZE, cursor: pages.cursor })}`)),
+    (page) => (!page ? null : page.items.some((x) => !x.finished) ? 1500 : 5000),
+    [pages.cursor, refresh, readDenied],
+  );
   const set = (name) => (event) => setForm({ ...form, [name]: event.target.type === "checkbox" ? event.target.checked
     : event.target.value });
 
@@ -47,8 +47,8 @@ export function ExportsPage({ me }) {
     if (form.jobName.trim()) body.jobName = form.jobName.trim();
     setBusy(true);
     try {
-      const created = await api("/v1/exports", { method: "POST", body });
-      remember(created.exportId || created.jobId);
+      await api("/v1/exports", { method: "POST", body });
+      setRefresh((n) => n + 1); // back to the first page, where the new export is
     } catch (exc) {
       setError(exc);
     } finally {
@@ -56,7 +56,6 @@ export function ExportsPage({ me }) {
     }
   };
 
-  const readDenied = lacking(me, "exports:read");
   return html`
     <h1>Exports</h1>
     <form class="card form" onSubmit=${start} novalidate>
@@ -103,39 +102,35 @@ export function ExportsPage({ me }) {
     </form>
 
     <section aria-labelledby="exports-heading">
-      <h2 id="exports-heading">Exports in this tab</h2>
+      <h2 id="exports-heading">Exports</h2>
       ${readDenied ? html`<p class="reason" role="note">${readDenied}</p>` : html`
-      <form class="inline-form" onSubmit=${(e) => { e.preventDefault(); if (lookup.trim()) { remember(lookup.trim()); setLookup(""); } }}>
-        <label for="export-lookup">Export ID</label>
-        <input id="export-lookup" class="mono" value=${lookup} onInput=${(e) => setLookup(e.target.value)} />
-        <button type="submit">Show export</button>
-      </form>
-      ${ids.length === 0 ? html`<p class="empty">No exports started in this tab yet.</p>` : html`<div class="table-wrap"><table>
-        <caption class="visually-hidden">Exports started or looked up in this tab, newest first</caption>
+      <${ErrorMessage} error=${listError} />
+      ${loading && !data && html`<p class="loading">Loading exports…</p>`}
+      ${data && data.items.length === 0 && !pages.hasPrevious && html`<p class="empty">No exports yet.</p>`}
+      ${data && data.items.length > 0 && html`<div class="table-wrap"><table>
+        <caption class="visually-hidden">Exports of this tenant, newest first</caption>
         <thead><tr><th scope="col">Export</th><th scope="col">Item type</th><th scope="col">Status</th>
-          <th scope="col" class="num">Records</th><th scope="col">Run time</th><th scope="col">Download</th>
-          <th scope="col"><span class="visually-hidden">Remove</span></th></tr></thead>
-        <tbody>${ids.map((id) => html`<${ExportRow} key=${id} id=${id}
-          onRemove=${() => setIds((current) => current.filter((x) => x !== id))} />`)}</tbody>
-      </table></div>`}`}
+          <th scope="col" class="num">Records</th><th scope="col">Started</th><th scope="col">Run time</th>
+          <th scope="col">Download</th></tr></thead>
+        <tbody>${data.items.map((x) => html`<${ExportRow} key=${x.exportId} data=${x} />`)}</tbody>
+      </table></div>`}
+      ${data && html`<${Pager} label="Export pages" hasPrevious=${pages.hasPrevious} hasNext=${!!data.nextCursor}
+        onPrevious=${pages.previous} onNext=${() => pages.next(data.nextCursor)} />`}`}
     </section>`;
 }
 
-function ExportRow({ id, onRemove }) {
-  const { data, error } = usePolling(() => api(`/v1/exports/${encodeURIComponent(id)}`),
-    (x) => (x.finished ? null : 1500), [id]);
-  const links = (data && data.links && data.links.download) || [];
+function ExportRow({ data }) {
+  const id = data.exportId;
+  const links = (data.links && data.links.download) || [];
   return html`<tr>
-    <td class="mono">${id}${data && data.jobName ? html`<br /><span class="muted">${data.jobName}</span>` : ""}</td>
-    <td>${data ? data.itemType : ""}</td>
-    <td>${error && !data ? html`<span class="error-text">${error.message}</span>` : data ? html`<${Status} status=${data.status} />
-      ${data.reason && html`<div class="reason-text">${data.reason}</div>`}` : "…"}</td>
-    <td class="num">${data ? data.recordsProcessed : ""}</td>
-    <td>${data ? formatDuration(data.runTime) : ""}</td>
+    <td class="mono">${id}${data.jobName ? html`<br /><span class="muted">${data.jobName}</span>` : ""}</td>
+    <td>${data.itemType}</td>
+    <td><${Status} status=${data.status} />${data.reason && html`<div class="reason-text">${data.reason}</div>`}</td>
+    <td class="num">${data.recordsProcessed}</td>
+    <td><time datetime=${data.submitTime}>${formatTime(data.submitTime, true)}</time></td>
+    <td>${formatDuration(data.runTime)}</td>
     <td>${links.length ? html`<ul class="plain">${links.map((url, i) => html`<li><a href=${url}
       aria-label=${`Download export ${id} part ${i + 1}`}>Part ${i + 1}</a></li>`)}</ul>
       ${data.expiresAt && html`<span class="muted">until ${formatTime(data.expiresAt)}</span>`}` : "—"}</td>
-    <td><button type="button" class="link-button" onClick=${onRemove} aria-label=${`Remove export ${id} from this list`}>Remove</button></td>
   </tr>`;
 }
-

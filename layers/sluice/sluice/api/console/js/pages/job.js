@@ -34,6 +34,7 @@ export function JobPage({ me, params }) {
       <h2 id="summary-heading" class="visually-hidden">Summary</h2>
       <p class="job-status"><span class="word">status</span> <${Status} status=${job.status} /></p>
       ${job.reason && html`<p class="reason-text">${job.reason}</p>`}
+      <${Lineage} job=${job} />
       ${!job.finished && html`<div class="running">
         <${Progress} label="Job progress" value=${counts.processed || 0} max=${counts.total} /></div>`}
       <ul class="counts" aria-label="Row counts">
@@ -51,6 +52,18 @@ export function JobPage({ me, params }) {
     <${Details} job=${job} />`;
 }
 
+// The jobs this one retries (retryOf) and those that retried its failed rows (retries), as links.
+function Lineage({ job }) {
+  const retries = job.retries || [];
+  if (!job.retryOf && retries.length === 0) return null;
+  const link = (id) => html`<a class="mono" href="${BASE}/jobs/${encodeURIComponent(id)}">${id}</a>`;
+  return html`<dl class="lineage">
+    ${job.retryOf && html`<div><dt>Retry of</dt><dd>${link(job.retryOf)}</dd></div>`}
+    ${retries.length > 0 && html`<div><dt>Retried by</dt><dd><ul class="plain" aria-label="Jobs that retried this job's failed rows">
+      ${retries.map((id) => html`<li>${link(id)}</li>`)}</ul></dd></div>`}
+  </dl>`;
+}
+
 function Details({ job }) {
   const rows = [
     ["Job ID", html`<span class="mono">${job.jobId}</span>`],
@@ -66,7 +79,6 @@ function Details({ job }) {
   ];
   if (job.format) rows.push(["Format", [job.format, job.encoding, job.delimiter && `delimiter ${JSON.stringify(job.delimiter)}`]
     .filter(Boolean).join(", ")]);
-  if (job.retryOf) rows.push(["Retry of", html`<a class="mono" href="${BASE}/jobs/${job.retryOf}">${job.retryOf}</a>`]);
   if (job.commitOf) rows.push(["Commit of", html`<a class="mono" href="${BASE}/jobs/${job.commitOf}">${job.commitOf}</a>`]);
   if (job.notificationEmail) rows.push(["Notification email", job.notificationEmail]);
   if (job.ignoredColumns && job.ignoredColumns.length) rows.push(["Ignored columns", job.ignoredColumns.join(", ")]);
@@ -233,6 +245,7 @@ function FixRows({ me, job }) {
     return html`<section aria-labelledby="fix-heading">
       <h2 id="fix-heading">Fix failed rows</h2>
       <p class="muted">Edit the ${failed} failed ${failed === 1 ? "row" : "rows"} here and send ${failed === 1 ? "it" : "them"} as a new job linked to this one.</p>
+      ${(job.retries || []).length > 0 && html`<p class="hint">This job's failed rows were retried already: see "Retried by" above.</p>`}
       <${Guarded} me=${me} permission="imports:write" disabled=${busy} onClick=${open}>Edit failed rows<//>
       <${ErrorMessage} error=${error} />
     </section>`;
