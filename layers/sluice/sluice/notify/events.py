@@ -28,15 +28,20 @@ def status_detail(item: Job | Export) -> dict[str, Any]:
 
 
 def status_changed(clients: Clients, item: Job | Export) -> None:
+    publish(clients, DETAIL_TYPE, status_detail(item))
+
+
+def publish(clients: Clients, detail_type: str, detail: dict[str, Any]) -> None:
+    """One event of source `sluice` on the stack's bus, best effort."""
     if clients.events is None:
         return
     try:
         response = clients.events.put_events(Entries=[{
-            "Source": EVENT_SOURCE, "DetailType": DETAIL_TYPE,
-            "Detail": orjson.dumps(status_detail(item), default=str).decode(),
+            "Source": EVENT_SOURCE, "DetailType": detail_type, "Detail": orjson.dumps(detail, default=str).decode(),
             "EventBusName": clients.settings.event_bus, "Resources": [],
         }])
         if response.get("FailedEntryCount"):
-            logger.warning("status event not accepted", extra={"response": response.get("Entries")})
+            logger.warning("event not accepted", extra={"detailType": detail_type,
+                                                        "response": response.get("Entries")})
     except Exception:
-        logger.exception("status event not published")
+        logger.exception("event not published", extra={"detailType": detail_type})

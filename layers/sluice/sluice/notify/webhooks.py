@@ -34,7 +34,7 @@ from sluice.models.webhook import (
     retry_delay_s,
 )
 from sluice.notify import webhook_http
-from sluice.notify.events import EVENT_SOURCE
+from sluice.notify.events import publish
 from sluice.store.clients import Clients
 from sluice.store.jobs import JobStore
 from sluice.store.webhooks import SQS_DELAY_MAX_S, WebhookStore
@@ -218,15 +218,8 @@ def _disable_if_failing(clients: Clients, delivery: Delivery, endpoint: Webhook 
 
 
 def _publish_disabled(clients: Clients, endpoint: Webhook) -> None:
-    if clients.events is None:
-        return
-    detail = {"type": "webhook.disabled", "tenant": endpoint.tenant, **endpoint.view(now_ms()).body()}
-    try:
-        clients.events.put_events(Entries=[{
-            "Source": EVENT_SOURCE, "DetailType": DISABLED_DETAIL_TYPE, "Detail": orjson.dumps(detail).decode(),
-            "EventBusName": clients.settings.event_bus, "Resources": []}])
-    except Exception:
-        logger.exception("webhook.disabled event not published")
+    publish(clients, DISABLED_DETAIL_TYPE,
+            {"type": "webhook.disabled", "tenant": endpoint.tenant, **endpoint.view(now_ms()).body()})
 
 
 # --- the sweep, and redelivery ------------------------------------------------------------------------------
