@@ -55,11 +55,13 @@ def main() -> None:
             data=b'{"email": "solo@example.org", "name": "Solo"}\n').json()
         finished = _wait(stack.api, "small", small["jobId"], {"Completed", "Failed", "Rejected"})
         waited = time.perf_counter() - started
-        big_done = [_wait(stack.api, "big", j, {"Completed"})["counts"]["processed"] for j in big_jobs]
+        progress = [requests.get(f"{stack.api}/v1/jobs/{j}", headers=_headers("big"), timeout=30).json()["counts"]
+                    for j in big_jobs]
         print(f"one-row job of tenant 'small': {finished['status']} after {waited:.2f} s while tenant 'big' ran "
-              f"{args.jobs} x {args.rows} rows (processed then: {big_done})")
+              f"{args.jobs} x {args.rows} rows (rows processed then: {[c['processed'] for c in progress]})",
+              flush=True)
     finally:
-        stack.process.terminate()
+        stack.process.kill()
         stack.process.wait(timeout=30)
 
 
