@@ -123,7 +123,7 @@ def _drain_chunk_dead_letters(clients: Clients, report: Counter[str], max_messag
             report["dead-letters-unreadable"] += 1
             continue
         job = store.get(chunk.tenant, chunk.jobId)
-        if job is None or chunk.chunk in job.doneChunks:
+        if job is None or store.chunk_done(chunk.jobId, chunk.chunk):
             report["dead-letters-already-counted"] += 1
             continue
         skip_chunk(clients, chunk, DEAD_CHUNK_MESSAGE, dead=True)
