@@ -59,11 +59,11 @@ def process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore 
 
 def _process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore | None) -> str:
     store = announced_jobs(clients)
-    job = store.get(message.tenant, message.jobId)
+    job, counted = store.get_for_chunk(message.tenant, message.jobId, message.chunk)
     if job is None:
         logger.warning("chunk for an unknown job", extra={"jobId": message.jobId})
         return "no-job"
-    if store.chunk_done(message.jobId, message.chunk):
+    if counted:
         return settle(clients, job).status.value
     if job.status == Status.CANCELING:
         return skip_chunk(clients, message, "job canceled before this row was processed")

@@ -134,6 +134,14 @@ class JobStore(LifecycleStore[Job]):
         item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
         return item["token"]["S"] if item else None
 
+    def get_for_chunk(self, tenant: str, job_id: str, chunk: int) -> tuple[Job | None, bool]:
+        """The job and whether this chunk of it is counted already, in one consistent read."""
+        job_key = self._key(tenant, job_id)
+        marker_key = {"pk": {"S": ledger_pk(job_id)}, "sk": {"S": done_sk(chunk)}}
+        found = dynamo.batch_get(self._db, self._table, [job_key, marker_key])
+        job = next((self.load(item) for item in found if item["sk"] == job_key["sk"]), None)
+        return job, any(item["sk"] == marker_key["sk"] for item in found)
+
     def chunk_done(self, job_id: str, chunk: int) -> bool:
         """Has this chunk been counted?"""
         return self._done_token(job_id, chunk) is not None
