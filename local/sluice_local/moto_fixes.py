@@ -44,7 +44,7 @@ def install() -> None:
         try:
             yield
         finally:
-            models.copy = copy  # type: ignore[assignment]
+            models.copy = copy
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         before: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []

@@ -69,7 +69,7 @@ def test_a_job_of_any_number_of_chunks_commits_each_once_and_finalises_exact(har
     assert current.counts == RowCounts(created=2 * CHUNKS, failed=CHUNKS)
     done = settle(harness.clients, current)
     assert done.status == Status.COMPLETED
-    again = settle(harness.clients, store.get("acme", job.jobId))  # type: ignore[arg-type]
+    again = settle(harness.clients, store.get("acme", job.jobId))
     assert again.status == Status.COMPLETED and again.finishMs == done.finishMs  # one conditional step: once
     view: dict[str, Any] = harness.job(job.jobId)
     assert view["counts"] == {"total": 3 * CHUNKS, "processed": 3 * CHUNKS, "created": 2 * CHUNKS, "updated": 0,
