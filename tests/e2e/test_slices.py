@@ -45,7 +45,7 @@ def big_csv() -> tuple[bytes, int]:
     multiline = 0
     for n in range(1, ROWS + 1):
         email = f"e{FIRST_ROW}@example.org" if n == DUPLICATE_ROW else f"e{n}@example.org"
-        name = f"Person number {n:06d}"
+        name = f"Person number {n:06d} Smith"
         if not multiline and size + 150 >= SLICE:  # its line break 10 bytes past the boundary
             filler = "f" * (SLICE + 10 - size - len(f'{email},"starts before the boundary {n}'))
             name = f'"starts before the boundary {n}{filler}\nends after it"'
@@ -84,10 +84,10 @@ def test_a_10_mb_file_in_1_mb_slices_is_exact(sliced_stack: Stack) -> None:
     after = requests.get(f"{stack.api}/v1/records/contact/e{multiline + 1}@example.org",
                          headers=stack.headers()).json()
     assert after["attributes"] == {"email": f"e{multiline + 1}@example.org",
-                                   "name": f"Person number {multiline + 1:06d}", "age": (multiline + 1) % 100}
+                                   "name": f"Person number {multiline + 1:06d} Smith", "age": (multiline + 1) % 100}
     link = requests.get(f"{stack.api}/v1/jobs/{job['jobId']}/results/failed", headers=stack.headers()).json()
     failed = list(csv.reader(io.StringIO(requests.get(link["url"], timeout=30).text)))
-    assert failed[1][:4] == [f"e{FIRST_ROW}@example.org", f"Person number {DUPLICATE_ROW:06d}",
+    assert failed[1][:4] == [f"e{FIRST_ROW}@example.org", f"Person number {DUPLICATE_ROW:06d} Smith",
                              str(DUPLICATE_ROW % 100), str(DUPLICATE_ROW)]
     print(f"\n200,000 rows in {file['slices']} slices: {elapsed:.0f} s from upload to Completed "
           f"({ROWS / elapsed:,.0f} rows/s)")

@@ -68,10 +68,13 @@ class OpenedSource:
         return self.lines.bytes if self.lines is not None else self.size
 
     def final_warnings(self) -> list[str]:
-        warnings = list(self.warnings)
+        return list(self.warnings) + self.reading_warnings()
+
+    def reading_warnings(self) -> list[str]:
+        """What the parse found (so far, in a file read in slices: the count carries over)."""
         if self.lines is not None and self.lines.nuls:
-            warnings.append(f"removed {self.lines.nuls} NUL character(s) from the text")
-        return warnings
+            return [f"removed {self.lines.nuls} NUL character(s) from the text"]
+        return []
 
 
 def _digest_of(storage: Storage, key: str, sink: Any = None) -> str:

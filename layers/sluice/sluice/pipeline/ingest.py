@@ -189,7 +189,7 @@ class _Prepared:
             name=self.spec.name, itemType=self.spec.itemType, digest=progress.digest, size=progress.size,
             rows=progress.rowsSent, firstChunk=progress.firstChunk, chunkCount=chunk_count, slices=progress.slices,
             header=list(opened.source.header), ignoredColumns=self.ignored, blankRows=opened.source.blank_rows[0],
-            warnings=progress.warnings + opened.final_warnings(), **progress.facts,
+            warnings=progress.warnings + opened.reading_warnings(), **progress.facts,
         )
 
 
