@@ -196,3 +196,33 @@ def test_one_slice_when_the_file_fits(harness: Harness) -> None:
     harness.define()
     job = harness.run(harness.submit_csv("email,name\na@x.org,A\nb@x.org,B\n")["jobId"])
     assert job["files"][0]["slices"] == 1 and job["counts"]["created"] == 2
+
+
+def test_a_staged_job_of_several_files_reads_each_in_slices(sliced: Harness) -> None:
+    """Three files, two of them longer than a slice: each file's rows, chunks and slices are its own, a key of the
+    first file repeated in the third is found across the slices between them, all under double delivery."""
+    sliced.define()
+    control = {"files": {"a.csv": {"itemType": "contact"}, "b.jsonl": {"itemType": "contact", "format": "jsonl"},
+                         "c.csv": {"itemType": "contact"}}}
+    digest = sliced.call("POST", "/v1/controls", body=json.dumps(control).encode(),
+                         content_type="application/json").json()["digest"]
+    job = sliced.call("POST", "/v1/jobs", json_body={"control": digest}).json()
+    first = "".join(f"a{n}@x.org,{LONG}{n},{n % 100}\n" for n in range(1, 2001))
+    third = "".join(f"{'a1500' if n == 1200 else f'c{n}'}@x.org,{LONG}{n},{n % 100}\n" for n in range(1, 2001))
+    files = {"a.csv": "email,name,age\n" + first, "b.jsonl": '{"email": "b1@x.org"}\n{"email": "b2@x.org"}\n',
+             "c.csv": "email,name,age\n" + third}
+    for name, text in files.items():
+        reply = sliced.call("POST", f"/v1/jobs/{job['jobId']}/files", files={"file": (name, text.encode())},
+                            data={"name": name})
+        assert reply.status_code in (200, 201), reply.content
+    assert sliced.call("POST", f"/v1/jobs/{job['jobId']}/schedule", json_body={"mode": "commit"}).status_code == 202
+    sliced.pump_twice()
+    done = sliced.job(job["jobId"])
+    assert done["status"] == "Completed", done
+    assert done["counts"] == {"total": 4002, "processed": 4002, "created": 4001, "updated": 0, "unchanged": 0,
+                              "failed": 1, "unprocessed": 0}
+    assert [(f["name"], f["rows"], f["counts"]["created"], f["counts"]["failed"]) for f in done["files"]] == [
+        ("a.csv", 2000, 2000, 0), ("b.jsonl", 2, 2, 0), ("c.csv", 2000, 1999, 1)]
+    assert done["files"][0]["slices"] >= 2 and done["files"][2]["slices"] >= 2
+    assert [(e["file"], e["row"], e["line"], e["message"]) for e in done["errors"]] == [
+        ("c.csv", 1200, 1201, "duplicate key, first seen at row 1500 of a.csv")]
