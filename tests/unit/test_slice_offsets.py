@@ -35,10 +35,10 @@ def _open(data: bytes, declared: str | None, fmt: str, position: TextPosition | 
     encoding = sniff_encoding(data[:65536], declared)
     codec, start = resume_codec(encoding.codec, data[:65536])
     if position is None:
-        lines = LineCounter(text_stream(io.BytesIO(data), encoding.codec), codec)  # type: ignore[arg-type]
+        lines = LineCounter(text_stream(io.BytesIO(data), encoding.codec), codec)
         source = read_csv(lines) if fmt == "csv" else read_jsonl(lines)
         return OpenedSource(source, fmt, "", len(data), {"format": fmt, "delimiter": ","}, [], lines, codec, start)
-    lines = LineCounter(text_stream(io.BytesIO(data[position.offset:]), position.codec),  # type: ignore[arg-type]
+    lines = LineCounter(text_stream(io.BytesIO(data[position.offset:]), position.codec),
                         position.codec, position.line, position.nuls)
     kwargs: dict[str, Any] = {"header": position.header, "rows_before": position.row, "lines_before": position.line,
                               "blank_before": position.blankRows}
