@@ -4,6 +4,9 @@ under redelivery, shuffling and crashes between any two steps of a slice."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +14,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from sluice.intake import compression
 from sluice.models.clock import now_ms
 from sluice.pipeline.sweeper import sweep
 from sluice.store.jobs import JobStore
@@ -226,3 +230,45 @@ def test_a_staged_job_of_several_files_reads_each_in_slices(sliced: Harness) -> 
     assert done["files"][0]["slices"] >= 2 and done["files"][2]["slices"] >= 2
     assert [(e["file"], e["row"], e["line"], e["message"]) for e in done["errors"]] == [
         ("c.csv", 1200, 1201, "duplicate key, first seen at row 1500 of a.csv")]
+
+
+def _submit_file(h: Harness, name: str, data: bytes, content_type: str = "application/gzip") -> dict[str, Any]:
+    reply = h.call("POST", "/v1/jobs", files={"file": (name, io.BytesIO(data), content_type)},
+                   data={"itemType": "contact"})
+    assert reply.status_code == 202, reply.content
+    return dict(reply.json())
+
+
+def test_a_gzip_file_is_streamed_and_read_in_slices(sliced: Harness) -> None:
+    """`.csv.gz` (two gzip members in a row, as `cat a.gz b.gz` makes): decompressed as it streams, sliced by
+    offsets in the text; a later slice decompresses from the start and skips to its offset."""
+    text, multiline_row = sliced_csv()
+    data = text.encode()
+    middle = data.index(b"\n", len(data) // 2) + 1
+    compressed = gzip.compress(data[:middle]) + gzip.compress(data[middle:])
+    assert len(compressed) < SLICE  # the text is ~190 KB: slices count text, not compressed bytes
+    sliced.define()
+    job = _submit_file(sliced, "people.csv.gz", compressed)
+    done = sliced.run(job["jobId"])
+    _assert_exact(sliced, done, multiline_row)
+    file = done["files"][0]
+    assert file["compression"] == "gzip" and file["format"] == "csv"
+    assert file["digest"] == hashlib.sha256(compressed).hexdigest() and file["size"] == len(compressed)
+
+
+def test_gzip_that_is_truncated_or_expands_too_far_is_rejected(sliced: Harness,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    sliced.define()
+    whole = gzip.compress(b"email,name\n" + b"".join(b"t%d@x.org,T\n" % n for n in range(5000)))
+    truncated = sliced.run(_submit_file(sliced, "cut.csv.gz", whole[: len(whole) // 2])["jobId"])
+    assert truncated["status"] == "Rejected"
+    assert truncated["reason"] == "the gzip file is truncated: it ends inside its compressed data; upload it again"
+    monkeypatch.setattr(compression, "MAX_DECOMPRESSED_BYTES", 10_000)
+    monkeypatch.setattr(compression.Gunzip.__init__, "__defaults__", (10_000,))
+    bomb = sliced.run(_submit_file(sliced, "big.csv.gz", whole)["jobId"])
+    assert bomb["status"] == "Rejected"
+    assert bomb["reason"] == ("the file expands beyond 10000 bytes when decompressed; compressed files of at most "
+                              "10000 bytes uncompressed are imported")
+    workbook = sliced.run(_submit_file(sliced, "book.xlsx.gz", gzip.compress(b"PK\x03\x04 not really"))["jobId"])
+    assert workbook["status"] == "Rejected" and workbook["reason"].startswith("a compressed workbook is not read")
+    assert sliced.call("GET", "/v1/records/contact/t1@x.org").status_code == 404

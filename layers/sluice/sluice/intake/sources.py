@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sluice.intake.compression import Gunzip, GunzipIO, inner_content_type, inner_name, is_gzip
 from sluice.intake.readers import (
     DecodeCheck,
     LineCounter,
@@ -102,7 +103,15 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
                             "(split it into several jobs)")
     head = storage.s3.get_object(Bucket=storage.bucket, Key=key, Range=f"bytes=0-{HEAD_BYTES - 1}")["Body"].read() \
         if size else b""
-    file_format = detect_format(spec.contentType, spec.fileName or spec.name, head)
+    name, content_type = spec.fileName or spec.name, spec.contentType
+    gunzip = Gunzip() if is_gzip(head, name, content_type) else None
+    if gunzip is not None:
+        head = gunzip.head(head, HEAD_BYTES)
+        name, content_type = inner_name(name), inner_content_type(content_type)
+    file_format = detect_format(content_type, name, head)
+    if gunzip is not None and file_format in WORKBOOK_FORMATS:
+        raise RejectedInput("a compressed workbook is not read: upload the workbook itself (it is compressed "
+                            "already)")
     if file_format in WORKBOOK_FORMATS:
         with tempfile.TemporaryDirectory(prefix="sluice-") as directory:
             path = Path(directory) / f"upload.{file_format}"
@@ -117,14 +126,24 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
     line_lengths = LineLengthCheck()
 
     def first_pass(data: bytes) -> None:
+        if gunzip is not None:  # the checks see the text, the digest the uploaded bytes
+            if not data:
+                gunzip.finish()
+            else:
+                data = gunzip.feed(data)
+                if not data:
+                    return
         check.feed(data)
         line_lengths.feed(data)
 
     digest = _digest_of(storage, key, first_pass)
     encoding = check.result()
     facts: dict[str, Any] = {"format": file_format, "encoding": encoding.name}
+    if gunzip is not None:
+        facts["compression"] = "gzip"
     codec, start = resume_codec(encoding.codec, head)
-    lines = LineCounter(text_stream(StreamingBodyIO(storage.open(key)), encoding.codec), codec)
+    raw = GunzipIO(storage.open(key)) if gunzip is not None else StreamingBodyIO(storage.open(key))
+    lines = LineCounter(text_stream(raw, encoding.codec), codec)
     if file_format == "csv":
         delimiter = parse_delimiter(spec.delimiter)
         if delimiter is None:
@@ -146,12 +165,15 @@ def resume_upload(storage: Storage, spec: FileSpec, position: TextPosition, dige
                   facts: dict[str, Any]) -> Iterator[OpenedSource]:
     """The rest of a text file from a record boundary on: no first pass (the first slice made it), the reader
     set up as the slice before left it."""
-    body: Any = io.BytesIO(b"")
-    if position.offset < size:
-        body = storage.s3.get_object(Bucket=storage.bucket, Key=spec.objectKey,
-                                     Range=f"bytes={position.offset}-")["Body"]
-    lines = LineCounter(text_stream(StreamingBodyIO(body), position.codec), position.codec, position.line,
-                        position.nuls)
+    raw: io.RawIOBase
+    if facts.get("compression") == "gzip":  # no way into the middle of a gzip stream: decompress and skip
+        raw = GunzipIO(storage.open(spec.objectKey), skip=position.offset)
+    elif position.offset < size:
+        raw = StreamingBodyIO(storage.s3.get_object(Bucket=storage.bucket, Key=spec.objectKey,
+                                                    Range=f"bytes={position.offset}-")["Body"])
+    else:
+        raw = StreamingBodyIO(io.BytesIO(b""))
+    lines = LineCounter(text_stream(raw, position.codec), position.codec, position.line, position.nuls)
     if facts.get("format") == "csv":
         source = read_csv(lines, position.delimiter or ",", header=position.header, rows_before=position.row,
                           lines_before=position.line, blank_before=position.blankRows)

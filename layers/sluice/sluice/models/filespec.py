@@ -45,6 +45,7 @@ class ReadingFacts(BaseModel):
     """How a file was read, as the job shows it."""
 
     format: str | None = None
+    compression: str | None = None  # gzip, when the upload was compressed
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None

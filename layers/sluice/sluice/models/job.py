@@ -246,7 +246,8 @@ class Job(Tracked):
             return FileView(**file.model_dump())
         counts = CountsView.of(file.rows, self.fileCounts.get(index, RowCounts()))
         return FileView(name=file.name, itemType=file.itemType, digest=file.digest, size=file.size, rows=file.rows,
-                        format=file.format, encoding=file.encoding, delimiter=file.delimiter, sheet=file.sheet,
+                        format=file.format, compression=file.compression, encoding=file.encoding,
+                        delimiter=file.delimiter, sheet=file.sheet,
                         ignoredColumns=file.ignoredColumns, warnings=file.warnings, counts=counts,
                         slices=file.slices)
 
@@ -284,6 +285,7 @@ class FileView(ReadingFacts):
     size: int | None = Field(default=None, exclude_if=_absent_if_none)
     rows: int | None = Field(default=None, exclude_if=_absent_if_none)
     format: str | None = Field(default=None, exclude_if=_absent_if_none)
+    compression: str | None = Field(default=None, exclude_if=_absent_if_none)
     encoding: str | None = Field(default=None, exclude_if=_absent_if_none)
     delimiter: str | None = Field(default=None, exclude_if=_absent_if_none)
     sheet: str | None = Field(default=None, exclude_if=_absent_if_none)
