@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import io
 import json
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -272,3 +273,29 @@ def test_gzip_that_is_truncated_or_expands_too_far_is_rejected(sliced: Harness,
     workbook = sliced.run(_submit_file(sliced, "book.xlsx.gz", gzip.compress(b"PK\x03\x04 not really"))["jobId"])
     assert workbook["status"] == "Rejected" and workbook["reason"].startswith("a compressed workbook is not read")
     assert sliced.call("GET", "/v1/records/contact/t1@x.org").status_code == 404
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_zip_of_one_file_is_streamed_and_read_in_slices(sliced: Harness) -> None:
+    text, multiline_row = sliced_csv()
+    archive = _zip({"export/people.csv": text.encode(), "__MACOSX/export/._people.csv": b"\x00\x05\x16\x07"})
+    sliced.define()
+    done = sliced.run(_submit_file(sliced, "people.zip", archive, "application/zip")["jobId"])
+    _assert_exact(sliced, done, multiline_row)
+    assert done["files"][0]["compression"] == "zip" and done["files"][0]["format"] == "csv"
+
+
+def test_zips_of_several_files_or_none_are_rejected(sliced: Harness) -> None:
+    sliced.define()
+    two = sliced.run(_submit_file(sliced, "two.zip", _zip({"a.csv": b"email\na@x.org\n", "b.csv": b"email\n"}),
+                                  "application/zip")["jobId"])
+    assert two["status"] == "Rejected" and two["reason"] == "a zip archive must hold exactly one file; this one holds 2"
+    broken = sliced.run(_submit_file(sliced, "broken.zip", b"PK\x03\x04 and nothing else", "application/zip")["jobId"])
+    assert broken["status"] == "Rejected" and broken["reason"].startswith("the file is not a readable zip archive")

@@ -1,5 +1,6 @@
-"""Gzip-compressed text (`.csv.gz`, `.jsonl.gz`, or any upload starting with the gzip magic bytes), streamed: the
-file is never unpacked whole, on disk or in memory. The decompressed size is capped (a small file can expand
+"""Compressed uploads, streamed, never unpacked whole on disk or in memory: gzip (`.csv.gz`, `.jsonl.gz`, or any
+upload starting with the gzip magic bytes) and a zip archive holding one file (`.zip`, read through ranged GETs
+because a zip's directory is at its end). The decompressed size is capped (a small file can expand
 without bound), and a later slice of a compressed file decompresses from the start and skips to its offset
 (a gzip stream cannot be entered in the middle)."""
 
@@ -108,5 +109,109 @@ class GunzipIO(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         data = self._take(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+ZIP_CONTENT_TYPES = ("application/zip", "application/x-zip-compressed", "application/x-zip")
+
+
+def is_zip(head: bytes, name: str | None, content_type: str | None) -> bool:
+    """A zip archive holding the data file (a workbook is a zip too: it is told apart by its name or type)."""
+    base = (content_type or "").split(";")[0].strip().lower()
+    named = bool(name and name.lower().endswith(".zip"))
+    return head.startswith(b"PK\x03\x04") and (base in ZIP_CONTENT_TYPES or named)
+
+
+class RangedObject(io.RawIOBase):
+    """An S3 object as a seekable file, read by ranged GETs (a zip's directory is at its end)."""
+
+    def __init__(self, s3: Any, bucket: str, key: str, size: int) -> None:
+        self._s3, self._bucket, self._key, self._size = s3, bucket, key, size
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        if self._position >= self._size or not len(buffer):
+            return 0
+        last = min(self._size, self._position + len(buffer)) - 1
+        data = self._s3.get_object(Bucket=self._bucket, Key=self._key,
+                                   Range=f"bytes={self._position}-{last}")["Body"].read()
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+
+class ZipMember:
+    """The one data file of a zip archive (directories and macOS `__MACOSX/` entries aside), streamed."""
+
+    def __init__(self, s3: Any, bucket: str, key: str, size: int) -> None:
+        import zipfile
+
+        self._file = io.BufferedReader(RangedObject(s3, bucket, key, size), 1 << 20)
+        try:
+            self._archive = zipfile.ZipFile(self._file)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise RejectedInput(f"the file is not a readable zip archive: {exc}") from None
+        members = [i for i in self._archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+        if len(members) != 1:
+            raise RejectedInput(f"a zip archive must hold exactly one file; this one holds {len(members)}")
+        self.info = members[0]
+        if self.info.file_size > MAX_DECOMPRESSED_BYTES:
+            raise RejectedInput(f"the file in the archive is {self.info.file_size} bytes; files of at most "
+                                f"{MAX_DECOMPRESSED_BYTES} bytes uncompressed are imported")
+        if self.info.flag_bits & 0x1:
+            raise RejectedInput("the zip archive is encrypted; upload it without a password")
+
+    @property
+    def name(self) -> str:
+        return self.info.filename.rsplit("/", 1)[-1]
+
+    def stream(self, skip: int = 0) -> io.RawIOBase:
+        """The member's bytes from `skip` on (decompressed from the start: a deflate stream has no way in)."""
+        import zipfile
+
+        try:
+            member = self._archive.open(self.info)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+            raise RejectedInput(f"the file in the zip archive cannot be read: {exc}") from None
+        return _MemberIO(member, skip)
+
+
+class _MemberIO(io.RawIOBase):
+    def __init__(self, member: Any, skip: int) -> None:
+        self._member = member
+        while skip > 0:
+            taken = self._read(min(skip, _SKIP_BLOCK))
+            if not taken:
+                break
+            skip -= len(taken)
+
+    def readable(self) -> bool:
+        return True
+
+    def _read(self, size: int) -> bytes:
+        import zipfile
+
+        try:
+            return bytes(self._member.read(size))
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a bad CRC, a cut-off member
+            raise RejectedInput(f"the file in the zip archive is damaged: {exc}") from None
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._read(len(buffer))
         buffer[: len(data)] = data
         return len(data)

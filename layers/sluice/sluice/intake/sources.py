@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sluice.intake.compression import Gunzip, GunzipIO, inner_content_type, inner_name, is_gzip
+from sluice.intake.compression import Gunzip, GunzipIO, ZipMember, inner_content_type, inner_name, is_gzip, is_zip
 from sluice.intake.readers import (
     DecodeCheck,
     LineCounter,
@@ -108,8 +108,13 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
     if gunzip is not None:
         head = gunzip.head(head, HEAD_BYTES)
         name, content_type = inner_name(name), inner_content_type(content_type)
+    zipped = ZipMember(storage.s3, storage.bucket, key, size) if gunzip is None and is_zip(head, name, content_type) \
+        else None
+    if zipped is not None:
+        name, content_type = zipped.name, None
+        head = _read_up_to(zipped.stream(), HEAD_BYTES)
     file_format = detect_format(content_type, name, head)
-    if gunzip is not None and file_format in WORKBOOK_FORMATS:
+    if (gunzip is not None or zipped is not None) and file_format in WORKBOOK_FORMATS:
         raise RejectedInput("a compressed workbook is not read: upload the workbook itself (it is compressed "
                             "already)")
     if file_format in WORKBOOK_FORMATS:
@@ -136,13 +141,24 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
         check.feed(data)
         line_lengths.feed(data)
 
-    digest = _digest_of(storage, key, first_pass)
+    if zipped is None:
+        digest = _digest_of(storage, key, first_pass)
+    else:  # the digest is the upload's; the checks read the file inside
+        digest = _digest_of(storage, key)
+        member = zipped.stream()
+        while data := member.read(BLOCK):
+            first_pass(data)
+        first_pass(b"")
     encoding = check.result()
     facts: dict[str, Any] = {"format": file_format, "encoding": encoding.name}
-    if gunzip is not None:
-        facts["compression"] = "gzip"
+    if gunzip is not None or zipped is not None:
+        facts["compression"] = "gzip" if gunzip is not None else "zip"
     codec, start = resume_codec(encoding.codec, head)
-    raw = GunzipIO(storage.open(key)) if gunzip is not None else StreamingBodyIO(storage.open(key))
+    raw: io.RawIOBase = StreamingBodyIO(storage.open(key))
+    if gunzip is not None:
+        raw = GunzipIO(storage.open(key))
+    elif zipped is not None:
+        raw = zipped.stream()
     lines = LineCounter(text_stream(raw, encoding.codec), codec)
     if file_format == "csv":
         delimiter = parse_delimiter(spec.delimiter)
@@ -168,6 +184,8 @@ def resume_upload(storage: Storage, spec: FileSpec, position: TextPosition, dige
     raw: io.RawIOBase
     if facts.get("compression") == "gzip":  # no way into the middle of a gzip stream: decompress and skip
         raw = GunzipIO(storage.open(spec.objectKey), skip=position.offset)
+    elif facts.get("compression") == "zip":
+        raw = ZipMember(storage.s3, storage.bucket, spec.objectKey, size).stream(skip=position.offset)
     elif position.offset < size:
         raw = StreamingBodyIO(storage.s3.get_object(Bucket=storage.bucket, Key=spec.objectKey,
                                                     Range=f"bytes={position.offset}-")["Body"])
@@ -182,6 +200,13 @@ def resume_upload(storage: Storage, spec: FileSpec, position: TextPosition, dige
                             blank_before=position.blankRows)
     yield OpenedSource(_bounded(source), str(facts.get("format")), digest, size, dict(facts), [], lines,
                        position.codec, position.offset)
+
+
+def _read_up_to(stream: io.RawIOBase, size: int) -> bytes:
+    data = b""
+    while len(data) < size and (block := stream.read(size - len(data))):
+        data += block
+    return data
 
 
 def _bounded(source: RowSource) -> RowSource:
