@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -21,7 +22,8 @@ from sluice_local.spawn import SpawnedStack, spawn_stack
 ROUNDS = int(os.environ.get("SLUICE_STOP_ROUNDS", "6"))
 ROWS = 200
 HEADERS = {"Authorization": "Bearer acme-key"}
-SCHEMA = {"key": ["email"], "fields": {"email": {"type": "email", "required": True}, "n": {"type": "integer"}}}
+SCHEMA: dict[str, Any] = {"key": ["email"],
+                          "fields": {"email": {"type": "email", "required": True}, "n": {"type": "integer"}}}
 
 
 def _start(data: Path, processes: int) -> SpawnedStack:
