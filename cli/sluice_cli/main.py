@@ -89,7 +89,7 @@ def _wait_flags(parser: argparse.ArgumentParser, what: str = "the job") -> None:
 def build_parser() -> Parser:
     parser = Parser(prog="sluice", description="Sluice bulk import client.", epilog=EXAMPLES,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default=os.environ.get("SLUICE_URL", DEFAULT_URL),
+    parser.add_argument("--url", dest="base_url", default=os.environ.get("SLUICE_URL", DEFAULT_URL),
                         help=f"the API's base URL (env SLUICE_URL, default {DEFAULT_URL})")
     parser.add_argument("--key", default=os.environ.get("SLUICE_API_KEY"), help="an API key (env SLUICE_API_KEY)")
     parser.add_argument("--json", action="store_true", help="print the API's JSON (for scripts) instead of text")
@@ -501,7 +501,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return create_key(args)
     if not args.key:
         raise CliError(f"set SLUICE_API_KEY (or --key), and SLUICE_URL (or --url; default {DEFAULT_URL})")
-    client = Client(args.url, args.key)
+    client = Client(args.base_url, args.key)
     if args.command == "webhooks":
         return webhooks.run(client, args)
     if args.command == "import":
