@@ -12,8 +12,9 @@ stack snapshots all of them into one pickle, restored before provisioning on the
   (atomic), while the parent goes on serving. A crash at any moment leaves the previous snapshot whole.
 * **Cadence.** Every `SLUICE_SNAPSHOT_SECONDS` (1 s) when a mutating request arrived since the last one, never two
   at once, and at least twice the last one's duration apart (so a big state costs at most half a core); a last
-  one on a clean stop, by a child that may outlive the stack (it holds the directory's lock; the next start
-  waits for it). A SIGKILL loses at most the requests since the last snapshot began, and what it loses
+  one on a clean stop, taken under the exclusive lock, which the stack then keeps until it exits (nothing changes
+  after that cut), by a child that may outlive the stack (it holds the directory's lock; the next start waits
+  for it). A SIGKILL loses at most the requests since the last snapshot began, and what it loses
   is a suffix of history: the state after a restart is the state of one instant, as consistent as at that instant.
 * **Restore.** Messages that were in flight (received, not deleted) become visible again at once: the functions
   holding them died with the stack, and waiting out a 960 s visibility timeout would only delay the job.
