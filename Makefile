@@ -35,8 +35,10 @@ lock:
 # State lives in $(SLUICE_DATA_DIR) (default .sluice-data) across stops and crashes; `make reset` empties it.
 SLUICE_DATA_DIR ?= .sluice-data
 
+# `exec`: the stack replaces the recipe's shell, so a SIGTERM to make (which make passes to its child) reaches it;
+# with a shell in between, the shell died and the stack ran on, orphaned.
 run: install
-	SLUICE_DATA_DIR="$(SLUICE_DATA_DIR)" $(BIN)/sluice-local
+	SLUICE_DATA_DIR="$(SLUICE_DATA_DIR)" exec $(BIN)/sluice-local
 
 .PHONY: reset soak-persistence soak-stop
 reset:

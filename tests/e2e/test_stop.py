@@ -6,6 +6,7 @@ moment; then a last start, where every job a client was answered 202 for finishe
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
@@ -114,3 +115,54 @@ def test_every_stop_under_load_takes_under_5_s_and_loses_nothing_acknowledged(tm
     finally:
         final.process.send_signal(signal.SIGTERM)
         final.process.wait(timeout=10)
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_make_run_stops_on_sigterm_to_make_and_on_ctrl_c(tmp_path: Path) -> None:
+    """`make run` as a person runs it: SIGTERM to make (which passes it to its child only: the recipe must exec
+    the stack, or the stack runs on orphaned) and Ctrl-C (SIGINT to the whole process group)."""
+    import subprocess
+
+    from sluice_local.spawn import free_port
+
+    root = Path(__file__).resolve().parents[2]
+    for how in (signal.SIGTERM, signal.SIGINT):
+        log = tmp_path / f"make-{how.name}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLUICE_", "MAKE"))}
+        env.update({"SLUICE_API_PORT": str(free_port()), "SLUICE_AWS_PORT": str(free_port()),
+                    "SLUICE_DATA_DIR": str(tmp_path / f"data-{how.name}"), "SLUICE_DEV_KEYS": "acme:acme-key"})
+        with log.open("wb") as sink:
+            make = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=root, env=env, stdout=sink,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.time() + 120
+            while "Ctrl-C stops." not in log.read_text() and time.time() < deadline:
+                assert make.poll() is None, log.read_text()
+                time.sleep(0.2)
+            stack = _children(make.pid)
+            assert len(stack) == 1 and "sluice-local" in Path(f"/proc/{stack[0]}/cmdline").read_text()
+            started = time.monotonic()
+            if how == signal.SIGINT:
+                os.killpg(make.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+            else:
+                make.send_signal(signal.SIGTERM)
+            make.wait(timeout=10)
+            while _alive(stack[0]) and time.monotonic() - started < 10:
+                time.sleep(0.05)
+            took = time.monotonic() - started
+            assert not _alive(stack[0]), f"{how.name}: make exited, the stack runs on\n{log.read_text()}"
+            assert took < 5, f"{how.name} took {took:.1f} s"
+            assert "stopping..." in log.read_text()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(make.pid, signal.SIGKILL)
