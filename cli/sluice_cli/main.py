@@ -478,6 +478,7 @@ def do_keys(client: Client, args: argparse.Namespace) -> int:
 def create_key(args: argparse.Namespace) -> int:
     """Writes a first admin key straight into the jobs table (needs AWS credentials for the stack)."""
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
     from sluice.config import get_settings
     from sluice.store.clients import Clients
@@ -485,10 +486,15 @@ def create_key(args: argparse.Namespace) -> int:
 
     os.environ["JOBS_TABLE"] = args.table
     settings = get_settings()
-    session = boto3.session.Session(region_name=args.region)
-    dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url)
-    clients = Clients(dynamodb=dynamodb, s3=None, sqs=None, settings=settings)
-    created = KeyStore(clients).create(args.tenant, args.name, args.permissions.split(","))
+    try:
+        session = boto3.session.Session(region_name=args.region)
+        dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url)
+        clients = Clients(dynamodb=dynamodb, s3=None, sqs=None, settings=settings)
+        created = KeyStore(clients).create(args.tenant, args.name, args.permissions.split(","))
+    except (BotoCoreError, ClientError) as exc:
+        raise CliError(f"cannot write the key to table {args.table}: {exc}") from None
+    except ValueError as exc:  # a tenant, name or permission the key store refuses
+        raise CliError(str(exc)) from None
     print(json.dumps(created, indent=2))
     return 0
 
