@@ -21,6 +21,7 @@ from sluice.pipeline.sweeper import sweep
 from sluice.store.jobs import JobStore
 from sluice.store.queue import MessageSender
 from sluice.store.slices import SliceStore
+from tests.faults import FaultPlan, inject
 from tests.harness import Harness, crash_once
 
 SLICE = 8_192  # small slices keep these tests fast: ~45 KB of rows in ~6 slices
@@ -299,3 +300,27 @@ def test_zips_of_several_files_or_none_are_rejected(sliced: Harness) -> None:
     assert two["status"] == "Rejected" and two["reason"] == "a zip archive must hold exactly one file; this one holds 2"
     broken = sliced.run(_submit_file(sliced, "broken.zip", b"PK\x03\x04 and nothing else", "application/zip")["jobId"])
     assert broken["status"] == "Rejected" and broken["reason"].startswith("the file is not a readable zip archive")
+
+
+@pytest.mark.parametrize("plan", [
+    pytest.param(FaultPlan(throttle=0.1, timeout=0.1, lost_reply=0.1, seed=22), id="all-three"),
+    pytest.param(FaultPlan(lost_reply=0.3, seed=23, only=("dynamodb",)), id="dynamodb-replies-lost"),
+])
+def test_slices_are_exact_under_faults(sliced: Harness, monkeypatch: pytest.MonkeyPatch, plan: FaultPlan) -> None:
+    """Throttles, timeouts and lost replies under botocore (the chunk commit transaction, the slice checkpoint,
+    the state and registry objects, the continuation), with every message shuffled and some delivered twice."""
+    text, multiline_row = sliced_csv()
+    sliced.define()
+    sliced.retry_at_once()
+    faults = inject(monkeypatch, plan)
+    job = sliced.submit_csv(text)
+    sliced.pump_shuffled(seed=plan.seed)
+    finished = sliced.job(job["jobId"])
+    faults.enabled = False
+    _assert_exact(sliced, finished, multiline_row)
+    assert faults.injected["lost_reply"] > 0
+    assert faults.calls["dynamodb.TransactWriteItems"] > 0
+    if plan.only:  # the commit transaction and the slice checkpoint each landed at least once without a reply
+        assert faults.injected["lost_reply:dynamodb.TransactWriteItems"] > 0, faults.injected
+        assert faults.injected["lost_reply:dynamodb.UpdateItem"] > 0, faults.injected
+    assert sliced.dead_letters("IngestDeadLetterQueue") == 0 and sliced.dead_letters("ChunkDeadLetterQueue") == 0
