@@ -40,7 +40,7 @@ SLUICE_DATA_DIR ?= .sluice-data
 run: install
 	SLUICE_DATA_DIR="$(SLUICE_DATA_DIR)" exec $(BIN)/sluice-local
 
-.PHONY: reset soak-persistence soak-stop
+.PHONY: reset soak-persistence soak-stop soak-cli
 reset:
 	rm -rf -- "$(SLUICE_DATA_DIR)"
 	@echo "emptied $(SLUICE_DATA_DIR)"
@@ -73,6 +73,11 @@ soak-persistence: install
 # 20 stops of the local stack under load (`make test` runs 6), each within 5 s, losing nothing acknowledged.
 soak-stop: install
 	SLUICE_STOP_ROUNDS=20 $(BIN)/pytest -s tests/e2e/test_stop.py
+
+# `sluice import` of CSV files of 200 MiB and 1 GiB besides `make test`'s 0-5 MiB: exact counts, flat CLI memory.
+SOAK_CLI_MIB ?= 200,1024
+soak-cli: install
+	SLUICE_CLI_SOAK_MIB=$(SOAK_CLI_MIB) $(BIN)/pytest tests/e2e/test_cli.py -k csv_of_each_size
 
 lint: install
 	$(BIN)/ruff check .
