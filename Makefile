@@ -77,7 +77,7 @@ soak-stop: install
 # `sluice import` of CSV files of 200 MiB and 1 GiB besides `make test`'s 0-5 MiB: exact counts, flat CLI memory.
 SOAK_CLI_MIB ?= 200,1024
 soak-cli: install
-	SLUICE_CLI_SOAK_MIB=$(SOAK_CLI_MIB) $(BIN)/pytest tests/e2e/test_cli.py -k csv_of_each_size
+	SLUICE_CLI_SOAK_MIB=$(SOAK_CLI_MIB) $(BIN)/pytest -s tests/e2e/test_cli.py -k csv_of_each_size
 
 lint: install
 	$(BIN)/ruff check .

@@ -141,6 +141,7 @@ def test_import_of_a_csv_of_each_size_applies_every_row(cli: Cli, tmp_path: Path
     run = cli.run("import", str(data), "--item-type", "person", "--wait", "--interval", "0.3", measure=True,
                   timeout=180 + mebibytes * 3)
     if mebibytes in SOAK_SIZES:  # the CLI never holds the file: its peak memory is far below the file's size
+        print(f"sluice import of {mebibytes} MiB: peak memory {cli.peak_kib // 1024} MiB")
         assert cli.peak_kib < 120 * 1024, f"the CLI peaked at {cli.peak_kib // 1024} MiB for {mebibytes} MiB"
     if mebibytes == 0:
         assert run.returncode == 2, run.stderr
