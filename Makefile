@@ -40,7 +40,7 @@ SLUICE_DATA_DIR ?= .sluice-data
 run: install
 	SLUICE_DATA_DIR="$(SLUICE_DATA_DIR)" exec $(BIN)/sluice-local
 
-.PHONY: reset soak-persistence soak-stop soak-cli
+.PHONY: reset soak-persistence soak-stop soak-ledger soak-cli
 reset:
 	rm -rf -- "$(SLUICE_DATA_DIR)"
 	@echo "emptied $(SLUICE_DATA_DIR)"
@@ -67,6 +67,10 @@ soak: install
 		tests/integration/test_faults.py tests/integration/test_exactly_once.py
 
 # The kill-during-import test at 100k rows (`make test` runs it at 20k).
+# the chunk ledger and finalisation past 40,000 chunks (the ceiling the job item's doneChunks set had), directly
+soak-ledger: install
+	SLUICE_LEDGER_CHUNKS=40001 $(BIN)/pytest tests/integration/test_ledger.py -k any_number
+
 soak-persistence: install
 	SLUICE_PERSISTENCE_ROWS=100000 $(BIN)/pytest tests/e2e/test_persistence.py
 

@@ -97,7 +97,7 @@ class LocalStack:
         api_lane = int(os.environ.get("SLUICE_API_PROCESSES", str(cores)))
         functions = self.template.functions()
         api_functions = {name for name in ("ApiFunction", "AuthorizerFunction") if name in functions}
-        sizes = {"ApiFunction": 4, "AuthorizerFunction": 4, "WorkerFunction": 2, "IngestFunction": 1,
+        sizes = {"ApiFunction": 4, "AuthorizerFunction": 4, "WorkerFunction": 2, "IngestFunction": 2,
                  "SweeperFunction": 1, "ScheduledImportFunction": 1}
         for name, resource in self.template.of_type("AWS::Serverless::Function").items():
             reserved = resource.get("Properties", {}).get("ReservedConcurrentExecutions")
@@ -164,7 +164,9 @@ class LocalStack:
 
     @staticmethod
     def _poller_copies(function: str, sizes: dict[str, int]) -> int:
-        return min(2, sizes.get(function, 1)) if function == "WorkerFunction" else 1
+        # two uploads are read at once and two chunks written at once (on AWS each is its own invocation), so a
+        # small job is never stuck behind another tenant's large file
+        return min(2, sizes.get(function, 1)) if function in ("WorkerFunction", "IngestFunction") else 1
 
     def seed_keys(self, spec: str | None) -> list[tuple[str, str]]:
         """SLUICE_DEV_KEYS=tenant:key,... -> those keys with every permission; else one fresh key for demo."""
