@@ -159,7 +159,7 @@ def test_import_of_a_csv_of_each_size_applies_every_row(cli: Cli, tmp_path: Path
         assert len(cli.records()) == rows
 
 
-@pytest.mark.parametrize("mebibytes", [0, 1, 5])
+@pytest.mark.parametrize("mebibytes", [0, 1, 4, 5])
 def test_import_of_a_workbook_of_each_size_applies_every_row(cli: Cli, tmp_path: Path, mebibytes: int) -> None:
     data = tmp_path / f"people-{mebibytes}.xlsx"
     if mebibytes == 0:
