@@ -40,7 +40,7 @@ SLUICE_DATA_DIR ?= .sluice-data
 run: install
 	SLUICE_DATA_DIR="$(SLUICE_DATA_DIR)" exec $(BIN)/sluice-local
 
-.PHONY: reset soak-persistence soak-stop soak-ledger
+.PHONY: reset soak-persistence soak-stop soak-ledger soak-cli
 reset:
 	rm -rf -- "$(SLUICE_DATA_DIR)"
 	@echo "emptied $(SLUICE_DATA_DIR)"
@@ -77,6 +77,12 @@ soak-persistence: install
 # 20 stops of the local stack under load (`make test` runs 6), each within 5 s, losing nothing acknowledged.
 soak-stop: install
 	SLUICE_STOP_ROUNDS=20 $(BIN)/pytest -s tests/e2e/test_stop.py
+
+# `sluice import` of a 200 MiB CSV besides `make test`'s 0-5 MiB (SOAK_CLI_MIB=200,1024 for 1 GiB too): exact
+# counts, the CLI's memory flat. The pipeline, not the upload, takes the time (minutes on a busy machine).
+SOAK_CLI_MIB ?= 200
+soak-cli: install
+	SLUICE_CLI_SOAK_MIB=$(SOAK_CLI_MIB) $(BIN)/pytest -s tests/e2e/test_cli.py -k csv_of_each_size
 
 lint: install
 	$(BIN)/ruff check .
