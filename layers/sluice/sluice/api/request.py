@@ -47,8 +47,15 @@ def body_as(event: APIGatewayProxyEventV2, model: type[Body], example: str) -> B
     return model.model_validate(body)
 
 
-def query(event: APIGatewayProxyEventV2) -> dict[str, str]:
-    return dict(event.query_string_parameters or {})
+def query(event: APIGatewayProxyEventV2, *known: str) -> dict[str, str]:
+    """The query string's parameters; one the route does not take is a 400 naming it (a misspelt parameter
+    must not be silently ignored)."""
+    params = dict(event.query_string_parameters or {})
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        takes = f"this route takes: {', '.join(known)}" if known else "this route takes none"
+        raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}; {takes}", code="invalid_request")
+    return params
 
 
 def base_url(event: APIGatewayProxyEventV2) -> str:

@@ -31,6 +31,7 @@ from sluice.intake.workbooks import read_workbook
 from sluice.models.errors import RejectedInput
 from sluice.models.filespec import FileSpec
 from sluice.models.limits import MAX_COLUMNS, MAX_UPLOAD_BYTES, row_too_large, shortened
+from sluice.models.warnings import ENCODING_GUESSED, NUL_REMOVED, JobWarning
 from sluice.store.blobs import Storage
 
 HEAD_BYTES = 64 * 1024
@@ -46,13 +47,14 @@ class OpenedSource:
     digest: str
     size: int
     facts: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[JobWarning] = field(default_factory=list)
     lines: LineCounter | None = None
 
-    def final_warnings(self) -> list[str]:
+    def final_warnings(self) -> list[JobWarning]:
         warnings = list(self.warnings)
         if self.lines is not None and self.lines.nuls:
-            warnings.append(f"removed {self.lines.nuls} NUL character(s) from the text")
+            warnings.append(JobWarning(code=NUL_REMOVED,
+                                       message=f"removed {self.lines.nuls} NUL character(s) from the text"))
         return warnings
 
 
@@ -115,8 +117,8 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
         if spec.headerRow != 1:
             raise RejectedInput("headerRow applies to CSV files and workbooks, not JSON Lines")
         source = read_jsonl(lines)
-    yield OpenedSource(_bounded(source), file_format, digest, size, facts, [encoding.note] if encoding.note else [],
-                       lines)
+    noted = [JobWarning(code=ENCODING_GUESSED, message=encoding.note)] if encoding.note else []
+    yield OpenedSource(_bounded(source), file_format, digest, size, facts, noted, lines)
 
 
 def _bounded(source: RowSource) -> RowSource:

@@ -42,7 +42,8 @@ class JobStore(LifecycleStore[Job]):
     metric_prefix = "Jobs"
     model = Job
     json_fields = frozenset({"fileSpecs", "files", "stagedFiles", "upload", "sourceHeader", "ignoredColumns",
-                             "warnings", "itemTypes", "sheetNames"})
+                             "warnings", "requestWarnings", "itemTypes",
+                             "sheetNames"})
 
     def _to_values(self, model: Job) -> dict[str, Any]:
         values = super()._to_values(model)
