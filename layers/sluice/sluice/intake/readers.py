@@ -256,8 +256,31 @@ def _skip_to_header(reader: Any, header_row: int) -> list[str]:
         raise RejectedInput("the file is empty: expected a header row") from None
 
 
+class _RowText:
+    """The physical lines the CSV reader took for the row it is reading (to tell an unclosed quote)."""
+
+    def __init__(self, text: Iterable[str]) -> None:
+        self._text = iter(text)
+        self.lines: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._text)
+        self.lines.append(line)
+        return line
+
+
+def _unclosed_quote(lines: list[str], values: list[str]) -> bool:
+    """A row that ran to the end of the file inside a quoted value: its quotes do not pair up and it spans
+    several lines (a lone quote inside an unquoted value, 5" say, is read as it is)."""
+    return len(lines) > 1 and sum(line.count('"') for line in lines) % 2 == 1 and any("\n" in v for v in values)
+
+
 def read_csv(text: Iterable[str], delimiter: str = ",", header_row: int = 1) -> RowSource:
-    reader = csv.reader(text, delimiter=delimiter)
+    row_text = _RowText(text)
+    reader = csv.reader(row_text, delimiter=delimiter)
     try:
         header = _skip_to_header(reader, header_row)
     except csv.Error as exc:
@@ -272,18 +295,27 @@ def read_csv(text: Iterable[str], delimiter: str = ",", header_row: int = 1) -> 
         width = len(header)
         while True:
             line = reader.line_num + 1
+            row_text.lines = []
             try:
                 values = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
                 number += 1
-                yield SourceRow(number, [], f"cannot be read as CSV: {exc}", line)
+                problem = (f"a value starting on line {line} or after is longer than {csv.field_size_limit()} "
+                           "characters (is a closing quote missing?)" if "field limit" in str(exc) else str(exc))
+                yield SourceRow(number, [], f"cannot be read as CSV: {problem}", line)
                 continue
             if not values or not any(v.strip() for v in values):
                 blank[0] += 1
                 continue
             number += 1
+            if _unclosed_quote(row_text.lines, values):
+                opened = line + next(i for i, text in enumerate(row_text.lines) if text.count('"') % 2 == 1)
+                yield SourceRow(number, [v[:100] for v in values],
+                                f"a quoted value opened on line {opened} is never closed: the rest of the file "
+                                f"(lines {opened} to {reader.line_num}) was read into it", line)
+                continue
             if len(values) != width:
                 yield SourceRow(number, values, f"expected {width} columns, got {len(values)}", line)
                 continue

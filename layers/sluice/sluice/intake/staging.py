@@ -86,7 +86,7 @@ def open_job(clients: Clients, principal: Principal, digest: str, comment: str |
         retention_days=clients.settings.retention_days, submitted_ms=submitted, staged=True, control=digest,
         jobName=options.get("jobName") or comment or f"staged import of {len(specs)} file(s)", comment=comment,
         itemType=item_type_names[0] if len(item_type_names) == 1 else None, itemTypes=item_type_names,
-        notificationEmail=options.get("notificationEmail"),
+        notificationEmail=options.get("notificationEmail"), requestWarnings=options.get("requestWarnings", []),
         stagedFiles=[{"name": s.name, "itemType": s.itemType, "uploaded": False} for s in specs],
         openUntilMs=submitted + clients.settings.open_job_hours * 3_600_000,
     )

@@ -151,6 +151,9 @@ def _string(spec: FieldSpec) -> Coercer:
             raise FieldError("expected text, got a nested JSON value")
         value = raw if isinstance(raw, str) else _text(raw)
         if len(value) > limit:
+            if spec.maxLength is None:
+                raise FieldError(f"is {len(value)} characters long; text values are at most {DEFAULT_MAX_STRING} "
+                                 "characters (the limit for a string field without maxLength)")
             raise FieldError(f"is {len(value)} characters long; at most {limit} allowed")
         if len(value) < minimum:
             raise FieldError(f"is {len(value)} characters long; at least {minimum} required")
