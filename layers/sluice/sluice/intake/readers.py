@@ -337,6 +337,9 @@ def read_jsonl(text: Iterable[str]) -> RowSource:
                 blank[0] += 1
                 continue
             number += 1
+            if number == 1 and line.lstrip("\ufeff \t").startswith("["):
+                raise RejectedInput("the file is a JSON array, but JSON Lines is one JSON object per line: write each "
+                                    "element on its own line, without the brackets and commas")
             try:
                 obj = jsontext.loads(line)
             except ValueError as exc:

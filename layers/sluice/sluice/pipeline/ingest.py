@@ -24,7 +24,7 @@ from sluice.models.warnings import MAX_WARNINGS, JobWarning, unknown_column
 from sluice.notify.announcer import announced_jobs
 from sluice.pipeline.chunking import ChunkBuilder, split_to_fit
 from sluice.pipeline.dedupe import KeyRegistry
-from sluice.pipeline.finalize import settle
+from sluice.pipeline.finalize import OUTCOME_COLUMNS, settle
 from sluice.store.blobs import Storage, parse_upload_key
 from sluice.store.clients import Clients
 from sluice.store.jobs import JobStore
@@ -87,8 +87,10 @@ def settle_latest(clients: Clients, store: JobStore, tenant: str, job_id: str) -
 class _Prepared:
     """One file, opened and matched to its item type's fields."""
 
-    def __init__(self, spec: FileSpec, opened: OpenedSource, file_label: str | None = None) -> None:
+    def __init__(self, spec: FileSpec, opened: OpenedSource, file_label: str | None = None,
+                 bookkeeping: frozenset[str] = frozenset()) -> None:
         self.spec = spec
+        self.bookkeeping = bookkeeping  # a retry's sluice_* columns: read, never reported as unknown
         self.opened = opened
         self.file_label = file_label  # the file's name in warnings, in jobs of several files
         self.definition = ItemTypeDefinition.model_validate_json(spec.schema_snapshot().definition)
@@ -108,6 +110,9 @@ class _Prepared:
             self.fields = [by_position.get(i) for i in range(len(header))]
             self.ignored = column_map.ignored
             self.refuse_unknown(self.ignored)
+
+    def unknown(self, ignored: list[str]) -> list[str]:
+        return [c for c in ignored if c not in self.bookkeeping]
 
     @property
     def is_jsonl(self) -> bool:
@@ -139,6 +144,7 @@ class _Prepared:
             self.refuse_unknown([h for h in header if self.matcher.field_for(h) is None])
 
     def refuse_unknown(self, ignored: list[str]) -> None:
+        ignored = self.unknown(ignored)
         if ignored and self.spec.unknownColumns == "reject":
             shown = ", ".join(f"'{c}'" for c in ignored[:20]) + (", ..." if len(ignored) > 20 else "")
             raise RejectedInput(f"unknownColumns is reject and {len(ignored)} column(s) match no field: {shown}; "
@@ -157,7 +163,7 @@ class _Prepared:
         found = list(self.opened.final_warnings())
         if self.spec.unknownColumns == "warn":
             names = list(self.definition.fields)
-            found += [unknown_column(c, names, self.file_label) for c in self.ignored]
+            found += [unknown_column(c, names, self.file_label) for c in self.unknown(self.ignored)]
         return found[:MAX_WARNINGS]
 
     def facts(self, rows: int, first_chunk: int, chunk_count: int) -> FileFacts:
@@ -195,7 +201,8 @@ class Enqueuer:
     def _open(self, stack: ExitStack, spec: FileSpec) -> _Prepared:
         try:
             label = spec.name if self.job.staged else None
-            prepared = _Prepared(spec, stack.enter_context(open_upload(self.storage, spec)), label)
+            bookkeeping = frozenset(OUTCOME_COLUMNS) if self.job.retryOf else frozenset()
+            prepared = _Prepared(spec, stack.enter_context(open_upload(self.storage, spec)), label, bookkeeping)
             if prepared.needs_scan():
                 with open_upload(self.storage, spec) as again:
                     prepared.scan(again)
