@@ -65,18 +65,20 @@ def date_orders(rows: Iterable[tuple[list[str], list[Any]]], date_field: Callabl
                 ) -> dict[str, str]:
     """The pattern of each date column whose values are numeric dates, from (header, values) rows (a JSON Lines
     header grows as its rows are read). date_field: a header's date field needing an order, if it feeds one."""
-    columns: dict[int, DateColumn] = {}
+    columns: list[DateColumn] = []  # one per header column seen so far
+    watched: list[tuple[int, DateColumn]] = []  # the date columns among them, by position
     for header, values in rows:
         if len(columns) < len(header):
             for position in range(len(columns), len(header)):
                 name = date_field(header[position])
-                columns[position] = DateColumn(header[position], name) if name else DateColumn("", "")
-        for position, value in enumerate(values):
-            column = columns.get(position)
-            if column is not None and column.target:
-                column.see(value)
+                columns.append(DateColumn(header[position], name or ""))
+                if name:
+                    watched.append((position, columns[-1]))
+        for position, column in watched:
+            if position < len(values):
+                column.see(values[position])
     found: dict[str, str] = {}
-    for column in columns.values():
-        if column.target and (pattern := column.pattern()):
+    for _, column in watched:
+        if pattern := column.pattern():
             found[column.target] = pattern
     return found

@@ -33,7 +33,8 @@ from sluice.store.objects import ObjectLedger
 logger = Logger(child=True)
 OPTIONS_SUFFIX = ".options.json"
 # every job option but those the drop itself sets (the item type from the folder, the file's name)
-SIDECAR_OPTIONS = tuple(name for name in JobOptions.model_fields if name not in ("itemType", "fileName", "retryOf"))
+SIDECAR_OPTIONS = tuple(name for name in JobOptions.model_fields
+                        if name not in ("itemType", "fileName", "retryOf", "creationPath"))
 LATE_OPTIONS_MS = 10 * 60_000  # an options file this soon after its data file was taken is reported late
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,6 +174,25 @@ class LineLengthCheck:
             self._run = 0
             self.line += 1
             start = newline + 1
+
+
+class NumericDateSniff:
+    """Fed a text file's bytes (the first pass): does anything in it look like a date written day and month first
+    (03/04/2024)? If not, its date columns need no reading ahead to learn their order."""
+
+    _PATTERN = re.compile(rb"(?<![0-9])[0-9]{1,2}[/.-][0-9]{1,2}[/.-](?:[0-9]{4}|[0-9]{2})(?![0-9])")
+
+    def __init__(self) -> None:
+        self.found = False
+        self._tail = b""
+
+    def feed(self, data: bytes) -> None:
+        if self.found:
+            return
+        window = self._tail + data
+        # the tail's first byte is only there for the look-behind: a match starts after it
+        self.found = self._PATTERN.search(window, 1 if self._tail else 0) is not None
+        self._tail = window[-17:]
 
 
 class LineCounter:

@@ -16,6 +16,7 @@ from sluice.intake.readers import (
     DecodeCheck,
     LineCounter,
     LineLengthCheck,
+    NumericDateSniff,
     RowSource,
     SourceRow,
     StreamingBodyIO,
@@ -49,6 +50,7 @@ class OpenedSource:
     facts: dict[str, Any] = field(default_factory=dict)
     warnings: list[JobWarning] = field(default_factory=list)
     lines: LineCounter | None = None
+    numeric_dates: bool = True  # may the file hold dates written day and month first (03/04/2024)?
 
     def final_warnings(self) -> list[JobWarning]:
         warnings = list(self.warnings)
@@ -96,10 +98,12 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
     encoding = sniff_encoding(head, spec.encoding)
     check = DecodeCheck(encoding, fallback_allowed=spec.encoding is None and encoding.codec == "utf-8")
     line_lengths = LineLengthCheck()
+    dates = NumericDateSniff()
 
     def first_pass(data: bytes) -> None:
         check.feed(data)
         line_lengths.feed(data)
+        dates.feed(data)
 
     digest = _digest_of(storage, key, first_pass)
     encoding = check.result()
@@ -118,7 +122,9 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
             raise RejectedInput("headerRow applies to CSV files and workbooks, not JSON Lines")
         source = read_jsonl(lines)
     noted = [JobWarning(code=ENCODING_GUESSED, message=encoding.note)] if encoding.note else []
-    yield OpenedSource(_bounded(source), file_format, digest, size, facts, noted, lines)
+    # the sniff reads bytes as ASCII digits: in UTF-16 and UTF-32 they are not, so such files are read ahead
+    numeric_dates = dates.found or encoding.codec.startswith(("utf-16", "utf-32"))
+    yield OpenedSource(_bounded(source), file_format, digest, size, facts, noted, lines, numeric_dates)
 
 
 def _bounded(source: RowSource) -> RowSource:

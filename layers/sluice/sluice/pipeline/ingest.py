@@ -130,10 +130,10 @@ class _Prepared:
         """Must the rows be read once before any is sent? Yes for a date column without a dateFormat (its order
         comes from all its values), and for JSON Lines refusing unknown keys (they show up row by row)."""
         if self.is_jsonl:
-            dates = not self.spec.dateFormat and any(
+            dates = self.opened.numeric_dates and not self.spec.dateFormat and any(
                 f.type == "date" and not f.dateFormat for f in self.definition.fields.values())
             return dates or self.spec.unknownColumns == "reject"
-        return any(self.date_field(column) for column in self.opened.source.header)
+        return self.opened.numeric_dates and any(self.date_field(column) for column in self.opened.source.header)
 
     def scan(self, opened: OpenedSource) -> None:
         """Reads the file's rows once (a second opening of it) for date orders and, in JSON Lines, unknown keys."""
