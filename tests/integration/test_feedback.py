@@ -382,3 +382,21 @@ def test_a_retry_of_a_retry_keeps_the_original_columns_once(harness: Harness) ->
         assert rows[0] == expected_header
         assert rows[1][:3] == ["a@x.org", "Ann", "200"] and rows[1][3:5] == ["1", "failed"]
         assert len(rows) == 2
+
+
+def test_a_staged_job_takes_the_same_strictness_options(harness: Harness) -> None:
+    harness.define()
+    control = harness.call("POST", "/v1/controls", json_body={"files": {"people.csv": {"itemType": "contact"}}})
+    digest = control.json()["digest"]
+    opened = harness.call("POST", "/v1/jobs", json_body={"control": digest, "maxFailedRows": 0,
+                                                         "unknownColumns": "ignore"})
+    assert opened.status_code == 201, opened.content
+    job_id = opened.json()["jobId"]
+    assert (opened.json()["maxFailedRows"], opened.json()["unknownColumns"]) == (0, "ignore")
+    added = harness.call("POST", f"/v1/jobs/{job_id}/files", data={"name": "people.csv"},
+                         files={"file": ("people.csv", io.BytesIO(THRESHOLD_ROWS.encode()))})
+    assert added.status_code == 200, added.content
+    harness.call("POST", f"/v1/jobs/{job_id}/schedule", json_body={"mode": "commit"})
+    job = harness.run(job_id)
+    assert job["status"] == "Failed" and job["reason"].startswith("stopped: more than maxFailedRows=0 rows failed.")
+    assert job["counts"]["failed"] == 1 and job["counts"]["processed"] + job["counts"]["unprocessed"] == 12

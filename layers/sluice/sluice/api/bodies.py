@@ -9,10 +9,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sluice.models.fields import EmailAddress
+from sluice.models.job import StrictnessOptions
 from sluice.models.principal import PERMISSIONS
 
 
-class StagedJobRequest(BaseModel):
+class StagedJobRequest(StrictnessOptions):
     """POST /v1/jobs {"control": digest}: an open job for a control document's files."""
 
     model_config = ConfigDict(extra="forbid")

@@ -70,7 +70,7 @@ def submit_job(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
         if "control" in body:
             staged = StagedJobRequest.model_validate(body)
             job = staging.open_job(clients, caller, staged.control, staged.comment,
-                                   staged.model_dump(include={"jobName", "creationPath", "notificationEmail"}))
+                                   staged.model_dump(exclude={"control", "comment"}))
             return job_response(job, 201, caller)
         return job_response(submit.submit_for_upload(clients, caller, JobOptions.model_validate(body)), 201, caller)
     data = raw_body(event.raw_event)

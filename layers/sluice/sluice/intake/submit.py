@@ -126,7 +126,7 @@ def retry_failed(clients: Clients, principal: Principal, job_id: str) -> Job:
         notificationEmail=original.notificationEmail, contentType="text/csv",
         fileName=f"{base_name}-failed.csv", delimiter=",", encoding="utf-8",
         unknownColumns=original.unknownColumns, maxFailedRows=original.maxFailedRows,
-        maxFailedPercent=original.maxFailedPercent,
+        maxFailedPercent=original.maxFailedPercent, dateFormat=original.dateFormat,
     )
     job = new_job(clients, principal, options, Status.ACCEPTED, retryOf=job_id)
     announced_jobs(clients).create(job)

@@ -72,7 +72,30 @@ class RowCounts(BaseModel):
 UnknownColumns = Literal["ignore", "warn", "reject"]
 
 
-class JobOptions(BaseModel):
+class StrictnessOptions(BaseModel):
+    """How strict a job is with what it reads: unknown columns, failed rows, dates (any job, staged ones too)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unknownColumns: UnknownColumns = Field(
+        default="warn", description="source columns that feed no field: ignore them, list them in warnings "
+                                    "(unknown-column), or reject the job naming them")
+    maxFailedRows: int | None = Field(default=None, ge=0, le=2**53 - 1,
+                                      description="the job stops and ends Failed once more rows than this failed")
+    maxFailedPercent: float | None = Field(default=None, ge=0, le=100,
+                                           description="the job stops and ends Failed once more than this percent "
+                                                       "of its rows failed")
+    dateFormat: str | None = Field(default=None, max_length=DATE_FORMAT_MAX,
+                                   description="strftime pattern of the file's date fields (e.g. %d/%m/%Y), over "
+                                               "the item type's own")
+
+    @field_validator("dateFormat")
+    @classmethod
+    def _date_format(cls, value: str | None) -> str | None:
+        return None if value is None else check_date_format(value)
+
+
+class JobOptions(StrictnessOptions):
     """What a client may set on a job, whatever the form it submits. A name this model does not know is
     refused (400 naming it): a misspelt option must not be silently ignored."""
 
@@ -97,23 +120,6 @@ class JobOptions(BaseModel):
                                 description="a saved mapping of the item type (its columns; `columns` win over it)")
     retryOf: str | None = Field(default=None, pattern="^[0-9A-Z]{26}$",
                                 description="the job whose failed rows these are (corrected rows carry sluice_row)")
-    unknownColumns: UnknownColumns = Field(
-        default="warn", description="source columns that feed no field: ignore them, list them in warnings "
-                                    "(unknown-column), or reject the job naming them")
-    maxFailedRows: int | None = Field(default=None, ge=0, le=2**53 - 1,
-                                      description="the job stops and ends Failed once more rows than this failed")
-    maxFailedPercent: float | None = Field(default=None, ge=0, le=100,
-                                           description="the job stops and ends Failed once more than this percent "
-                                                       "of its rows failed")
-    dateFormat: str | None = Field(default=None, max_length=DATE_FORMAT_MAX,
-                                   description="strftime pattern of the file's date fields (e.g. %d/%m/%Y), over "
-                                               "the item type's own")
-
-    @field_validator("dateFormat")
-    @classmethod
-    def _date_format(cls, value: str | None) -> str | None:
-        return None if value is None else check_date_format(value)
-
     @field_validator("columns", mode="before")
     @classmethod
     def _columns_text(cls, value: Any) -> Any:
