@@ -400,3 +400,23 @@ def test_a_staged_job_takes_the_same_strictness_options(harness: Harness) -> Non
     job = harness.run(job_id)
     assert job["status"] == "Failed" and job["reason"].startswith("stopped: more than maxFailedRows=0 rows failed.")
     assert job["counts"]["failed"] == 1 and job["counts"]["processed"] + job["counts"]["unprocessed"] == 12
+
+
+def test_seed_doors_ignore_unknown_fields_but_list_them(harness: Harness) -> None:
+    harness.define()
+    liquid = harness.call("POST", "/ls/api/batch/import", files={"file": ("d.csv", io.BytesIO(b"email\na@x.org\n"))},
+                          data={"itemType": "contact", "contentType": "text/csv", "notificationEmial": "x@y.org"})
+    assert liquid.status_code == 200, liquid.content
+    tracks = harness.call("POST", "/objectimport/contact", files={"file": ("d.csv", io.BytesIO(b"email\nb@x.org\n"))},
+                          data={"colour": "red"})
+    assert tracks.status_code == 200, tracks.content
+    batch = harness.call("POST", "/API/WorkflowImportQueue/CreateBatch?importProcessId=contact&priority=high",
+                         body=b'{"email": "c@x.org"}\n', content_type="application/json")
+    assert batch.status_code == 200, batch.content
+    for job_id, field in ((liquid.json()["jobId"], "notificationEmial"), (tracks.json()["jobId"], "colour"),
+                          (batch.json()["queueBatchId"], "priority")):
+        job = harness.run(job_id)
+        assert job["status"] == "Completed" and job["counts"]["created"] == 1
+        assert job["warnings"] == [{"code": "option-ignored", "option": field, "message":
+                                    f"option '{field}' was ignored: this front door does not use it (as its seed "
+                                    "did not)"}]
