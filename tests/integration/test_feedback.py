@@ -257,6 +257,8 @@ def test_max_failed_rows_stops_the_job_with_exact_counts(harness: Harness) -> No
     assert job["maxFailedRows"] == 1
     assert _partition(harness, job) == {"succeeded": [1, 3, 4, 6], "failed": [2, 5],
                                         "unprocessed": [7, 8, 9, 10, 11, 12]}
+    assert {r[-1] for r in harness.result_rows(job["jobId"], "unprocessed")[1:]} == {
+        "the job stopped (more than maxFailedRows=1 rows failed) before this row was processed"}
     assert _record_count(harness) == 4
 
 

@@ -66,7 +66,9 @@ def _process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore
     if message.chunk in job.doneChunks:
         return settle(clients, job).status.value
     if job.status == Status.CANCELING:
-        return skip_chunk(clients, message, "job canceled before this row was processed")
+        why = f"the job stopped ({job.thresholdCrossed}) before this row was processed" if job.thresholdCrossed \
+            else "job canceled before this row was processed"
+        return skip_chunk(clients, message, why)
     if job.status != Status.PROCESSING:
         return f"skipped-{job.status.value}"
 
