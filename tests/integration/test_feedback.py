@@ -253,7 +253,7 @@ def test_max_failed_rows_stops_the_job_with_exact_counts(harness: Harness) -> No
     assert job["counts"] == {"total": 12, "processed": 6, "created": 4, "updated": 0, "unchanged": 0, "failed": 2,
                              "unprocessed": 6}
     assert job["reason"] == ("stopped: more than maxFailedRows=1 rows failed. 2 rows failed, 4 succeeded (and stay "
-                             "applied), 6 were not processed, of 12 rows")
+                             "applied), 6 were not processed, of the 12 rows read")
     assert job["maxFailedRows"] == 1
     assert _partition(harness, job) == {"succeeded": [1, 3, 4, 6], "failed": [2, 5],
                                         "unprocessed": [7, 8, 9, 10, 11, 12]}

@@ -114,4 +114,4 @@ def settle(clients: Clients, job: Job) -> Job:
 def _threshold_reason(crossed: str, job: Job) -> str:
     counts = job.counts
     return (f"stopped: {crossed}. {counts.failed} rows failed, {counts.created + counts.updated + counts.unchanged} "
-            f"succeeded (and stay applied), {counts.unprocessed} were not processed, of {job.total} rows")
+            f"succeeded (and stay applied), {counts.unprocessed} were not processed, of the {job.total} rows read")
