@@ -335,7 +335,7 @@ def test_a_fields_date_format_and_a_columns_own_evidence(harness: Harness) -> No
     # `on` by its field's pattern; `since` day-first, because 25.12.2023 only reads that way
     assert [(v["on"], v["since"]) for v in values] == [("2024-03-04", "2023-12-25"), ("2024-12-01", "2024-02-01"),
                                                        ("2024-12-31", "2024-02-29")]
-    assert job["files"][0].get("dateFormats") is None  # internal; the job shows what was asked
+    assert job["files"][0]["dateFormats"] == {"since": "%d.%m.%Y"}  # how the file's own dates were read
     mixed = harness.run(_submit(harness, "id,since\n4,25.12.2023\n5,12.25.2023\n", item_type="event")["jobId"])
     assert mixed["status"] == "Rejected"
     assert mixed["reason"] == ("column 'since' mixes day-first (25.12.2023) and month-first (12.25.2023) dates; fix "

@@ -314,7 +314,8 @@ class Job(Tracked):
         counts = CountsView.of(file.rows, self.fileCounts.get(index, RowCounts()))
         return FileView(name=file.name, itemType=file.itemType, digest=file.digest, size=file.size, rows=file.rows,
                         format=file.format, encoding=file.encoding, delimiter=file.delimiter, sheet=file.sheet,
-                        ignoredColumns=file.ignoredColumns, warnings=file.warnings, counts=counts)
+                        ignoredColumns=file.ignoredColumns, warnings=file.warnings, counts=counts,
+                        dateFormats=file.dateFormats or None)
 
 
 def _absent_if_none(value: Any) -> bool:
@@ -356,6 +357,9 @@ class FileView(ReadingFacts):
     sheetNames: list[str] | None = Field(default=None, exclude=True)
     ignoredColumns: list[str] | None = Field(default=None, exclude_if=_absent_if_none)
     warnings: list[JobWarning] | None = Field(default=None, exclude_if=_absent_if_none)
+    dateFormats: dict[str, str] | None = Field(default=None, exclude_if=_absent_if_none,
+                                               description="date fields read with a pattern the request gave or the "
+                                                           "file's own values showed (03/04/2024 day- or month-first)")
     counts: CountsView | None = Field(default=None, exclude_if=_absent_if_none)
 
 
