@@ -143,6 +143,16 @@ def test_unknown_request_fields_and_parameters_are_400_naming_them(harness: Harn
     assert staged.status_code == 400 and staged.json()["error"]["message"].startswith("coment: unknown field")
     export = harness.call("POST", "/v1/exports", json_body={"itemType": "contact", "filter": {"tier": "gold"}})
     assert export.status_code == 400 and export.json()["error"]["message"].startswith("filter: unknown field")
+    form_query = harness.call("POST", "/v1/jobs?merge=true", files={"file": ("d.csv", io.BytesIO(b"email\n"))},
+                              data={"itemType": "contact"})
+    assert form_query.status_code == 400
+    assert form_query.json()["error"]["message"] == (
+        "query parameters (merge) are read only with a JSON Lines body; with this Content-Type, options go in the "
+        "JSON body or the form")
+    whoami = harness.call("GET", "/v1/whoami?verbose=1")
+    assert whoami.status_code == 400
+    assert whoami.json()["error"] == {"code": "invalid_request",
+                                      "message": "unknown query parameter(s): verbose; this route takes none"}
     assert harness.call("GET", "/v1/jobs").json()["items"] == []  # nothing was created by any of them
 
 
