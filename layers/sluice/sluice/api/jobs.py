@@ -63,7 +63,7 @@ def submit_job(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
     clients = get_clients()
     content_type = (event.headers.get("content-type") or "").strip()
     base_type = content_type.split(";")[0].strip().lower()
-    if base_type not in JSONL_TYPES and event.query_string_parameters:
+    if base_type in ("application/json", "multipart/form-data") and event.query_string_parameters:
         raise BadRequest(f"query parameters ({', '.join(sorted(event.query_string_parameters))}) are read only with "
                          "a JSON Lines body; with this Content-Type, options go in the JSON body or the form",
                          code="invalid_request")
