@@ -225,10 +225,14 @@ class Job(Tracked):
     warnings: list[JobWarning] = Field(default_factory=list)
     format: str | None = None
     sheetNames: list[str] | None = None
-    # progress, added once per chunk
+    # reading in slices: the slice chain now running (0: the first reading; a re-drive starts another) and the
+    # next slice it expects; the slice size, fixed when reading starts so that every re-read cuts the same chunks
+    ingestRun: int = 0
+    ingestSlice: int = 0
+    ingestSliceBytes: int | None = None
+    # progress, added once per chunk (which chunks are counted: the ledger's DONE# markers)
     counts: RowCounts = Field(default_factory=RowCounts)
     fileCounts: dict[int, RowCounts] = Field(default_factory=dict)
-    doneChunks: set[int] = Field(default_factory=set)
     thresholdCrossed: str | None = None  # which error threshold stopped the job (it is Canceling, then Failed)
 
     @field_validator("warnings", "requestWarnings", mode="before")
@@ -315,7 +319,7 @@ class Job(Tracked):
         return FileView(name=file.name, itemType=file.itemType, digest=file.digest, size=file.size, rows=file.rows,
                         format=file.format, encoding=file.encoding, delimiter=file.delimiter, sheet=file.sheet,
                         ignoredColumns=file.ignoredColumns, warnings=file.warnings, counts=counts,
-                        dateFormats=file.dateFormats or None)
+                        slices=file.slices, dateFormats=file.dateFormats or None)
 
 
 def _absent_if_none(value: Any) -> bool:
@@ -361,6 +365,8 @@ class FileView(ReadingFacts):
                                                description="date fields read with a pattern the request gave or the "
                                                            "file's own values showed (03/04/2024 day- or month-first)")
     counts: CountsView | None = Field(default=None, exclude_if=_absent_if_none)
+    slices: int | None = Field(default=None, exclude_if=_absent_if_none,
+                               description="how many ingest invocations read this file (IngestSliceBytes each)")
 
 
 class JobLinks(BaseModel):

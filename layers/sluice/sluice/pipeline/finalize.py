@@ -7,6 +7,7 @@ import contextlib
 import csv
 import io
 import tempfile
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from sluice.models.csvsafe import neutralise
@@ -46,13 +47,14 @@ def write_results(clients: Clients, job: Job) -> None:
     spans = [(f.header, f.firstChunk, f.chunkCount) for f in files] if files else \
         [(job.sourceHeader, 0, job.chunkCount or 0)]
     for index, (header, first, count) in enumerate(spans):
-        chunks = sorted(c for c in job.doneChunks if first <= c < first + count)
+        # a settled job has counted every chunk it sent (each exactly once), so each has its result part
         # A retry reads a result file: its own outcome columns replace the ones it read, never repeat them.
         kept = [i for i, h in enumerate(header) if not (job.retryOf and h in OUTCOME_COLUMNS)]
-        _write_file_results(clients, job, header, kept, chunks, None if len(spans) == 1 else index)
+        _write_file_results(clients, job, header, kept, range(first, first + count),
+                            None if len(spans) == 1 else index)
 
 
-def _write_file_results(clients: Clients, job: Job, header: list[str], kept: list[int], chunks: list[int],
+def _write_file_results(clients: Clients, job: Job, header: list[str], kept: list[int], chunks: Iterable[int],
                         file_index: int | None) -> None:
     storage = Storage(clients)
     with contextlib.ExitStack() as stack:
