@@ -187,7 +187,9 @@ def test_progress_is_clean_lines_off_a_terminal_and_exit_1_when_rows_failed(cli:
     lines = run.stdout.splitlines()
     assert lines[0].endswith(": Completed") and lines[0].startswith("job ")
     assert lines[1] == "rows: total 2002, processed 2002, created 2000, updated 0, unchanged 0, failed 2"
-    assert lines[2:] == ["  row 2001 email: is not a valid email address (value 'bad')",
+    assert lines[2:] == ["warning: objects-created-truncated: objectsCreated lists the first 1000 of the 2000 keys "
+                         "created; the succeeded result file lists every row",
+                         "  row 2001 email: is not a valid email address (value 'bad')",
                          "  row 2002 age: must be at least 0 (value '-3')"]
 
 

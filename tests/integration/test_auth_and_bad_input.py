@@ -192,7 +192,8 @@ def _rejected(harness: Harness, data: bytes, name: str = "a.csv", **options: str
 
 def test_unusable_files_are_rejected_with_a_reason(harness: Harness) -> None:
     harness.define()
-    assert _rejected(harness, b"name,age\nAnn,3\n") == "missing required columns: email"
+    assert _rejected(harness, b"name,age\nAnn,3\n") == (
+        "missing required columns: email; expected email, name, age, joined, tier, score, active; found name, age")
     assert _rejected(harness, b"") == "the file is empty: expected a header row"
     assert _rejected(harness, b"email,name\x81\na@x.org,x\n") == (
         "the file is not utf-8 text: undecodable byte 0x81 at byte offset 10 for utf-8; save it as UTF-8 or pass "

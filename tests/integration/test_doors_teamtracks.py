@@ -136,7 +136,8 @@ def test_a_rejected_file_is_finished_with_its_reason(tt: tuple[Harness, str]) ->
     harness.pump()
     done = requests.get(f"{url}/job/{reply.json()['jobId']}", headers=auth, timeout=30).json()
     assert done == {**IN_PROGRESS, "finished": True, "dateFinished": done["dateFinished"], "objectsCreated": [],
-                    "errors": [{"message": "missing required columns: email"}]}
+                    "errors": [{"message": "missing required columns: email; expected email, name, age, joined, "
+                                           "tier, score, active; found name, age"}]}
 
 
 def test_rows_replace_objects_unless_merge_is_asked(tt: tuple[Harness, str]) -> None:

@@ -74,8 +74,9 @@ def test_drops_with_unknown_item_type_tenant_or_bad_options(harness: Harness) ->
     harness.pump()
     reasons = sorted(j["reason"] for j in _jobs(harness))
     assert reasons == [
-        "the options file names unknown options: colour; known: jobName, merge, mode, notificationEmail, "
-        "contentType, sheet, headerRow, delimiter, encoding",
+        "the options file names unknown options: colour; known: unknownColumns, maxFailedRows, maxFailedPercent, "
+        "dateFormat, jobName, merge, mode, notificationEmail, contentType, sheet, headerRow, delimiter, encoding, "
+        "columns, mapping",
         "unknown item type 'ghost': create it with PUT /v1/item-types/ghost, then drop the file again",
     ]
     assert all(j["status"] == "Rejected" for j in _jobs(harness))

@@ -151,7 +151,8 @@ def test_a_bad_file_rejects_the_whole_job_before_anything_applies(staged: Harnes
     staged.call("POST", f"/v1/jobs/{job['jobId']}/schedule", json_body={"mode": "commit"})
     done = staged.run(job["jobId"])
     assert done["status"] == "Rejected"
-    assert done["reason"] == "people.csv: missing required columns: email"
+    assert done["reason"] == ("people.csv: missing required columns: email; expected email, name, age, joined, tier, "
+                              "score, active; found name")
     assert staged.call("GET", "/v1/records/org").json()["items"] == []
 
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from sluice.api import console, exports, itemtypes, jobs, keys, mappings, meta, records, webhooks
 from sluice.api.doors import routes as doors
-from sluice.api.request import json_response
+from sluice.api.request import json_response, no_stray_query
 from sluice.models.errors import ApiError, validation_message
 from sluice.store.clients import aws_unavailable
 
@@ -30,6 +30,7 @@ for module in (meta, itemtypes, mappings, jobs, exports, records, keys, webhooks
     app.include_router(module.router)
 for router in doors.ROUTERS:  # the seeds' own paths, wire formats and errors (API.md, "Seed-compatible endpoints")
     app.include_router(router)
+app.use(middlewares=[no_stray_query])
 
 
 def _error(status: int, code: str, message: str, retry_after: int | None = None) -> Response:

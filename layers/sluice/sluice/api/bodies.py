@@ -6,14 +6,17 @@ from __future__ import annotations
 import unicodedata
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sluice.models.fields import EmailAddress
+from sluice.models.job import StrictnessOptions
 from sluice.models.principal import PERMISSIONS
 
 
-class StagedJobRequest(BaseModel):
+class StagedJobRequest(StrictnessOptions):
     """POST /v1/jobs {"control": digest}: an open job for a control document's files."""
+
+    model_config = ConfigDict(extra="forbid")
 
     control: str = Field(min_length=64, max_length=64, pattern="^[0-9a-f]{64}$",
                          description="the digest POST /v1/controls returned")
@@ -26,21 +29,29 @@ class StagedJobRequest(BaseModel):
 class StagedFileLinkRequest(BaseModel):
     """POST /v1/jobs/{jobId}/files as JSON: an upload link for a declared file."""
 
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=128, description="a file name the control document declares")
 
 
 class ScheduleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     mode: Literal["dry-run", "commit"] = "commit"
 
 
 class MappingRequest(BaseModel):
     """PUT /v1/item-types/{itemType}/mappings/{name}: the same shape as a control document's `columns`."""
 
+    model_config = ConfigDict(extra="forbid")
+
     columns: dict[str, str] = Field(min_length=1, max_length=1000, description="source header -> field")
 
 
 class KeyRequest(BaseModel):
     """POST /v1/api-keys."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(default="", max_length=100)
     permissions: list[str] = Field(min_length=1, max_length=len(PERMISSIONS),

@@ -44,7 +44,7 @@ def post_export() -> Response:
 def list_exports() -> dict[str, Any]:
     event = router.current_event
     caller = principal(event, "exports:read")
-    params = query(event)
+    params = query(event, "limit", "cursor")
     limit = parse_limit(params.get("limit"), default=20, maximum=100)
     clients = get_clients()
     exports, cursor = ExportStore(clients).page(caller.tenant, limit, params.get("cursor"))

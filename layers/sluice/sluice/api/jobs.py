@@ -32,8 +32,14 @@ from sluice.store.jobs import JobStore
 
 router = APIGatewayHttpRouter()
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines")
-OPTION_FIELDS = ("itemType", "jobName", "merge", "mode", "creationPath", "notificationEmail", "contentType", "sheet",
-                 "headerRow", "delimiter", "encoding", "columns", "mapping", "retryOf")
+OPTION_FIELDS = tuple(name for name in JobOptions.model_fields if name != "fileName")  # query options of JSON Lines
+
+
+def _refuse_json_array(data: bytes) -> None:
+    """A JSON array sent as JSON Lines would be one unreadable row: say what JSON Lines is instead."""
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        raise BadRequest("the body is a JSON array, but JSON Lines (application/x-ndjson) is one JSON object per "
+                         "line: send each element on its own line, without the brackets and commas")
 
 
 def job_response(job: Job, status: int, caller: Principal) -> Response:
@@ -57,6 +63,10 @@ def submit_job(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
     clients = get_clients()
     content_type = (event.headers.get("content-type") or "").strip()
     base_type = content_type.split(";")[0].strip().lower()
+    if base_type in ("application/json", "multipart/form-data") and event.query_string_parameters:
+        raise BadRequest(f"query parameters ({', '.join(sorted(event.query_string_parameters))}) are read only with "
+                         "a JSON Lines body; with this Content-Type, options go in the JSON body or the form",
+                         code="invalid_request")
     if base_type == "application/json":
         body = json_body(event)
         if not isinstance(body, dict):
@@ -64,7 +74,7 @@ def submit_job(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
         if "control" in body:
             staged = StagedJobRequest.model_validate(body)
             job = staging.open_job(clients, caller, staged.control, staged.comment,
-                                   staged.model_dump(include={"jobName", "creationPath", "notificationEmail"}))
+                                   staged.model_dump(exclude={"control", "comment"}))
             return job_response(job, 201, caller)
         return job_response(submit.submit_for_upload(clients, caller, JobOptions.model_validate(body)), 201, caller)
     data = raw_body(event.raw_event)
@@ -79,7 +89,7 @@ def submit_job(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
         upload = files.get("file")
         if upload is None:
             raise BadRequest("the multipart form needs a 'file' part holding the data")
-        values: dict[str, Any] = {k: v for k, v in fields.items() if k in OPTION_FIELDS}
+        values: dict[str, Any] = dict(fields)  # a field JobOptions does not know is a 400 naming it
         values["merge"] = parse_bool("merge", fields.get("merge"))
         values["fileName"] = upload.name
         if not values.get("contentType") and upload.content_type not in (None, "application/octet-stream"):
@@ -87,10 +97,11 @@ def submit_job(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
         options = JobOptions.model_validate(values)
         return job_response(submit.submit_inline(clients, caller, options, upload.data), 202, caller)
     if base_type in JSONL_TYPES:
-        params = query(event)
-        values = {k: v for k, v in params.items() if k in OPTION_FIELDS}
+        params = query(event, *OPTION_FIELDS)
+        values = dict(params)
         values["merge"] = parse_bool("merge", params.get("merge"))
         values["contentType"] = "application/x-ndjson"
+        _refuse_json_array(data)
         options = JobOptions.model_validate(values)
         return job_response(submit.submit_inline(clients, caller, options, data), 202, caller)
     raise UnsupportedMediaType(
@@ -103,7 +114,7 @@ def submit_job(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
 def list_jobs() -> dict[str, Any]:
     event = router.current_event
     caller = principal(event, "imports:read")
-    params = query(event)
+    params = query(event, "limit", "cursor", "status", "itemType", "creationPath")
     limit = parse_limit(params.get("limit"), default=20, maximum=100)
     keep = submit.listing_filter(params.get("status"), params.get("itemType"), params.get("creationPath"))
     jobs, cursor = JobStore(get_clients()).page(caller.tenant, limit, params.get("cursor"), keep)
@@ -121,7 +132,7 @@ def list_errors(job_id: str) -> dict[str, Any]:
     event = router.current_event
     caller = principal(event, "imports:read")
     job = submit.find_job(get_clients(), caller.tenant, checked_job_id(job_id))
-    params = query(event)
+    params = query(event, "limit", "cursor")
     limit = parse_limit(params.get("limit"), default=100, maximum=1000)
     errors, cursor = JobStore(get_clients()).errors(job.jobId, limit, params.get("cursor"))
     return {"items": [e.model_dump(mode="json") for e in errors], "nextCursor": cursor}
@@ -140,7 +151,7 @@ def get_results(job_id: str, kind: str) -> dict[str, Any]:
     seconds = clients.settings.result_url_seconds
     file_index = None
     if len(job.files) > 1:
-        wanted = query(event).get("file")
+        wanted = query(event, "file").get("file")
         names = [f.name for f in job.files]
         if wanted not in names:
             raise BadRequest(f"this job has several files; add ?file= one of: {', '.join(names)}")
@@ -162,7 +173,7 @@ def create_control() -> Response:
     caller = principal(event, "imports:write")
     content_type = (event.headers.get("content-type") or "").strip()
     data = raw_body(event.raw_event)
-    comment = query(event).get("comment")
+    comment = query(event, "comment").get("comment")
     if content_type.lower().startswith("multipart/form-data"):
         fields, files = parse_multipart(data, content_type)
         if "file" not in files:

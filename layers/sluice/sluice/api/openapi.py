@@ -167,7 +167,7 @@ def document() -> dict[str, Any]:
             "post": _operation(
                 "Submit a job: JSON Lines body, multipart file, or JSON for an upload URL / a staged job",
                 {"201": job, "202": job},
-                parameters=[_query("itemType", {"type": "string"}, "with a JSON Lines body"),
+                parameters=[_query("itemType", {"type": "string"}, "with a JSON Lines body only (400 with others)"),
                             _query("merge", {"type": "string", "enum": ["true", "false"]})],
                 body={JSON: {"schema": {"oneOf": [_ref("JobOptions"), _ref("StagedJobRequest")]}},
                       "multipart/form-data": {"schema": FILE_FORM},

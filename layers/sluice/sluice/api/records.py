@@ -31,7 +31,7 @@ def list_records(item_type: str) -> dict[str, Any]:
     event = router.current_event
     caller = principal(event, "records:read")
     found = _item_type(caller.tenant, item_type)
-    params = query(event)
+    params = query(event, "limit", "cursor")
     limit = parse_limit(params.get("limit"), default=100, maximum=1000)
     items, cursor = RecordStore(get_clients()).page(found, limit, params.get("cursor"))
     return {"items": items, "nextCursor": cursor}

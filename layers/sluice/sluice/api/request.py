@@ -47,8 +47,34 @@ def body_as(event: APIGatewayProxyEventV2, model: type[Body], example: str) -> B
     return model.model_validate(body)
 
 
-def query(event: APIGatewayProxyEventV2) -> dict[str, str]:
-    return dict(event.query_string_parameters or {})
+def query(event: APIGatewayProxyEventV2, *known: str) -> dict[str, str]:
+    """The query string's parameters; one the route does not take is a 400 naming it (a misspelt parameter
+    must not be silently ignored)."""
+    params = dict(event.query_string_parameters or {})
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        takes = f"this route takes: {', '.join(known)}" if known else "this route takes none"
+        raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}; {takes}", code="invalid_request")
+    return params
+
+
+# The /v1 routes that read (and check) their own query parameters with query(event, ...); every other takes none.
+READS_QUERY = frozenset({("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/<job_id>/errors"),
+                         ("GET", "/v1/jobs/<job_id>/results/<kind>"), ("POST", "/v1/controls"),
+                         ("GET", "/v1/exports"), ("GET", "/v1/records/<item_type>"),
+                         ("GET", "/v1/webhooks/<webhook_id>/deliveries")})
+
+
+def no_stray_query(app: Any, next_middleware: Any) -> Response:
+    """A middleware: a query parameter sent to a /v1 route that takes none is a 400 naming it, not ignored."""
+    route = app.context.get("_route")
+    params = app.current_event.query_string_parameters
+    if params and route is not None and route.path.startswith("/v1/") and route.path != "/v1/docs" \
+            and (route.method, route.path) not in READS_QUERY:
+        raise BadRequest(f"unknown query parameter(s): {', '.join(sorted(params))}; this route takes none",
+                         code="invalid_request")
+    response: Response = next_middleware(app)
+    return response
 
 
 def base_url(event: APIGatewayProxyEventV2) -> str:

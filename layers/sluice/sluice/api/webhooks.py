@@ -141,7 +141,7 @@ def list_deliveries(webhook_id: str) -> dict[str, Any]:
     caller = principal(event, PERMISSION)
     clients = get_clients()
     _found(clients, caller.tenant, webhook_id)
-    params = query(event)
+    params = query(event, "limit", "cursor")
     attempts, cursor = WebhookStore(clients).attempts(webhook_id, parse_limit(params.get("limit"), 50, 200),
                                                       params.get("cursor") or None)
     return {"items": [a.body() for a in attempts], "nextCursor": cursor}

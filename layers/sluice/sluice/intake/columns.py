@@ -28,6 +28,10 @@ class HeaderMatcher:
         return self._by_name.get(normalise_header(header))
 
 
+def _listed(names: list[str], at_most: int = 20) -> str:
+    return ", ".join(names[:at_most]) + (f", … ({len(names) - at_most} more)" if len(names) > at_most else "")
+
+
 def map_columns(header: list[str], definition: ItemTypeDefinition, matcher: HeaderMatcher) -> ColumnMap:
     seen: dict[str, str] = {}
     for column in header:
@@ -55,5 +59,6 @@ def map_columns(header: list[str], definition: ItemTypeDefinition, matcher: Head
         if (spec.required or name in (definition.key or [])) and name not in field_index
     ]
     if required:
-        raise RejectedInput("missing required columns: " + ", ".join(required))
+        raise RejectedInput(f"missing required columns: {', '.join(required)}; expected "
+                            f"{_listed(list(definition.fields))}; found {_listed([h for h in header if h.strip()])}")
     return ColumnMap(header=header, field_index=field_index, ignored=ignored)

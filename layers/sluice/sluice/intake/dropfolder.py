@@ -8,6 +8,7 @@ what is still waiting."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import orjson
@@ -15,21 +16,26 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from sluice.intake.submit import new_job
+from sluice.models.clock import now_ms
 from sluice.models.errors import BadRequest, validation_message
 from sluice.models.ids import is_name, is_tenant
 from sluice.models.job import JobOptions, Status
 from sluice.models.principal import Principal
+from sluice.models.warnings import OPTIONS_FILE_LATE, JobWarning
 from sluice.notify.announcer import announced_jobs
 from sluice.store.blobs import Storage, parse_inbox_key, rejected_drop_key, upload_key
 from sluice.store.clients import Clients
 from sluice.store.itemtypes import ItemTypeStore
+from sluice.store.jobs import JobStore
 from sluice.store.keys import KeyStore
 from sluice.store.objects import ObjectLedger
 
 logger = Logger(child=True)
 OPTIONS_SUFFIX = ".options.json"
-SIDECAR_OPTIONS = ("jobName", "merge", "mode", "notificationEmail", "contentType", "sheet", "headerRow", "delimiter",
-                   "encoding")
+# every job option but those the drop itself sets (the item type from the folder, the file's name)
+SIDECAR_OPTIONS = tuple(name for name in JobOptions.model_fields
+                        if name not in ("itemType", "fileName", "retryOf", "creationPath"))
+LATE_OPTIONS_MS = 10 * 60_000  # an options file this soon after its data file was taken is reported late
 
 
 def start_from_object(clients: Clients, tenant: str, options: JobOptions, creation_path: str, bucket: str, key: str,
@@ -86,7 +92,7 @@ def take_drop(clients: Clients, key: str, etag: str) -> str:
         return "ignored"  # a folder marker, or an object outside the layout
     tenant, item_type, name = parts
     if name.endswith(OPTIONS_SUFFIX):
-        return "sidecar"  # read when its file arrives
+        return _late_options(clients, tenant, key)
     if not is_tenant(tenant) or not KeyStore(clients).tenant_has_keys(tenant):
         logger.warning("drop for an unknown tenant; moved aside", extra={"objectKey": key})
         storage.s3.copy_object(Bucket=storage.bucket, Key=rejected_drop_key(key),
@@ -107,10 +113,38 @@ def take_drop(clients: Clients, key: str, etag: str) -> str:
                      "then drop the file again")
     job_id, fresh = start_from_object(clients, tenant, options, "S3_DROP", storage.bucket, key, etag, "DROP",
                                       rejection)
+    ObjectLedger(clients).note_taken(tenant, key, job_id, with_options=bool(sidecar) or rejection is not None)
     storage.s3.delete_object(Bucket=storage.bucket, Key=key)
     storage.s3.delete_object(Bucket=storage.bucket, Key=key + OPTIONS_SUFFIX)
     logger.info("drop taken", extra={"jobId": job_id, "fresh": fresh, "rejected": rejection is not None})
     return "rejected" if rejection else ("started" if fresh else "duplicate")
+
+
+def _late_options(clients: Clients, tenant: str, key: str) -> str:
+    """An options file waits in the inbox for its data file (options go first). One arriving just after its data
+    file was taken without options is not applied to that job (it has started): the job gets an `options-file-late`
+    warning and the options file is moved aside (rejected/...), so that it does not apply to a later drop either."""
+    data_key = key[: -len(OPTIONS_SUFFIX)]
+    storage = Storage(clients)
+    if not is_tenant(tenant) or storage.exists(data_key):
+        return "sidecar"  # read when its data file is taken
+    taken = ObjectLedger(clients).last_taken(tenant, data_key)
+    if taken is None or taken["withOptions"] or now_ms() - int(taken["takenMs"]) > LATE_OPTIONS_MS:
+        return "sidecar"
+    name = key.rsplit("/", 1)[-1]
+    late = JobWarning(code=OPTIONS_FILE_LATE, option=name,
+                      message=f"the options file {name} arrived after its data file was taken, so this job ran "
+                              f"without it; it was moved to rejected/. Put the options file first, then the data file")
+    store = JobStore(clients)
+    job = store.get(tenant, str(taken["jobId"]))
+    if job is not None and all(w.code != OPTIONS_FILE_LATE for w in job.requestWarnings):
+        store.update(tenant, job.jobId, {"requestWarnings": [*job.requestWarnings, late]})
+    with contextlib.suppress(storage.s3.exceptions.NoSuchKey):
+        storage.s3.copy_object(Bucket=storage.bucket, Key=rejected_drop_key(key),
+                               CopySource={"Bucket": storage.bucket, "Key": key})
+    storage.s3.delete_object(Bucket=storage.bucket, Key=key)
+    logger.info("late options file moved aside", extra={"jobId": taken["jobId"], "objectKey": key})
+    return "late-options"
 
 
 def scheduled_import(clients: Clients, event: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,6 +191,25 @@ class LineLengthCheck:
             start = newline + 1
 
 
+class NumericDateSniff:
+    """Fed a text file's bytes (the first pass): does anything in it look like a date written day and month first
+    (03/04/2024)? If not, its date columns need no reading ahead to learn their order."""
+
+    _PATTERN = re.compile(rb"(?<![0-9])[0-9]{1,2}[/.-][0-9]{1,2}[/.-](?:[0-9]{4}|[0-9]{2})(?![0-9])")
+
+    def __init__(self) -> None:
+        self.found = False
+        self._tail = b""
+
+    def feed(self, data: bytes) -> None:
+        if self.found:
+            return
+        window = self._tail + data
+        # the tail's first byte is only there for the look-behind: a match starts after it
+        self.found = self._PATTERN.search(window, 1 if self._tail else 0) is not None
+        self._tail = window[-17:]
+
+
 class LineCounter:
     """Yields a text file's physical lines with stray NUL characters removed, counting both. Lines are read at
     most MAX_LINE_BYTES characters at a time (LineLengthCheck rejected longer ones already)."""
@@ -278,11 +298,34 @@ def _skip_to_header(reader: Any, header_row: int) -> list[str]:
         raise RejectedInput("the file is empty: expected a header row") from None
 
 
+class _RowText:
+    """The physical lines the CSV reader took for the row it is reading (to tell an unclosed quote)."""
+
+    def __init__(self, text: Iterable[str]) -> None:
+        self._text = iter(text)
+        self.lines: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._text)
+        self.lines.append(line)
+        return line
+
+
+def _unclosed_quote(lines: list[str], values: list[str]) -> bool:
+    """A row that ran to the end of the file inside a quoted value: its quotes do not pair up and it spans
+    several lines (a lone quote inside an unquoted value, 5" say, is read as it is)."""
+    return len(lines) > 1 and sum(line.count('"') for line in lines) % 2 == 1 and any("\n" in v for v in values)
+
+
 def read_csv(text: Iterable[str], delimiter: str = ",", header_row: int = 1, *, header: list[str] | None = None,
              rows_before: int = 0, lines_before: int = 0, blank_before: int = 0) -> RowSource:
     """CSV rows; with `header`, the text starts at a record boundary after the header (a later slice of the
     file), and row and line numbers carry on from rows_before and lines_before."""
-    reader = csv.reader(text, delimiter=delimiter)
+    row_text = _RowText(text)
+    reader = csv.reader(row_text, delimiter=delimiter)
     if header is None:
         try:
             header = _skip_to_header(reader, header_row)
@@ -298,18 +341,27 @@ def read_csv(text: Iterable[str], delimiter: str = ",", header_row: int = 1, *, 
         width = len(header)
         while True:
             line = lines_before + reader.line_num + 1
+            row_text.lines = []
             try:
                 values = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
                 number += 1
-                yield SourceRow(number, [], f"cannot be read as CSV: {exc}", line)
+                problem = (f"a value starting on line {line} or after is longer than {csv.field_size_limit()} "
+                           "characters (is a closing quote missing?)" if "field limit" in str(exc) else str(exc))
+                yield SourceRow(number, [], f"cannot be read as CSV: {problem}", line)
                 continue
             if not values or not any(v.strip() for v in values):
                 blank[0] += 1
                 continue
             number += 1
+            if _unclosed_quote(row_text.lines, values):
+                opened = line + next(i for i, text in enumerate(row_text.lines) if text.count('"') % 2 == 1)
+                yield SourceRow(number, [v[:100] for v in values],
+                                f"a quoted value opened on line {opened} is never closed: the rest of the file "
+                                f"(lines {opened} to {lines_before + reader.line_num}) was read into it", line)
+                continue
             if len(values) != width:
                 yield SourceRow(number, values, f"expected {width} columns, got {len(values)}", line)
                 continue
@@ -333,6 +385,9 @@ def read_jsonl(text: Iterable[str], *, header: list[str] | None = None, rows_bef
                 blank[0] += 1
                 continue
             number += 1
+            if number == 1 and line.lstrip("\ufeff \t").startswith("["):
+                raise RejectedInput("the file is a JSON array, but JSON Lines is one JSON object per line: write each "
+                                    "element on its own line, without the brackets and commas")
             try:
                 obj = jsontext.loads(line)
             except ValueError as exc:

@@ -20,6 +20,7 @@ from sluice.intake.readers import (
     DecodeCheck,
     LineCounter,
     LineLengthCheck,
+    NumericDateSniff,
     RowSource,
     SourceRow,
     StreamingBodyIO,
@@ -37,6 +38,7 @@ from sluice.models.errors import RejectedInput
 from sluice.models.filespec import FileSpec
 from sluice.models.limits import MAX_COLUMNS, MAX_UPLOAD_BYTES, row_too_large, shortened
 from sluice.models.slices import TextPosition
+from sluice.models.warnings import ENCODING_GUESSED, NUL_REMOVED, JobWarning
 from sluice.store.blobs import Storage
 
 HEAD_BYTES = 64 * 1024
@@ -52,10 +54,11 @@ class OpenedSource:
     digest: str
     size: int
     facts: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[JobWarning] = field(default_factory=list)
     lines: LineCounter | None = None  # text only: a text file can be read in slices
     codec: str = ""  # text: the codec that decodes it from a record boundary
     start: int = 0  # text: the byte offset this reading started at
+    numeric_dates: bool = True  # may the file hold dates written day and month first (03/04/2024)?
 
     def position(self, rows_read: int) -> TextPosition:
         """Where the record after the last one read starts, and the reader's state there (text files)."""
@@ -68,13 +71,13 @@ class OpenedSource:
     def bytes_read(self) -> int:
         return self.lines.bytes if self.lines is not None else self.size
 
-    def final_warnings(self) -> list[str]:
+    def final_warnings(self) -> list[JobWarning]:
         return list(self.warnings) + self.reading_warnings()
 
-    def reading_warnings(self) -> list[str]:
+    def reading_warnings(self) -> list[JobWarning]:
         """What the parse found (so far, in a file read in slices: the count carries over)."""
         if self.lines is not None and self.lines.nuls:
-            return [f"removed {self.lines.nuls} NUL character(s) from the text"]
+            return [JobWarning(code=NUL_REMOVED, message=f"removed {self.lines.nuls} NUL character(s) from the text")]
         return []
 
 
@@ -129,6 +132,7 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
     encoding = sniff_encoding(head, spec.encoding)
     check = DecodeCheck(encoding, fallback_allowed=spec.encoding is None and encoding.codec == "utf-8")
     line_lengths = LineLengthCheck()
+    dates = NumericDateSniff()
 
     def first_pass(data: bytes) -> None:
         if gunzip is not None:  # the checks see the text, the digest the uploaded bytes
@@ -140,6 +144,7 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
                     return
         check.feed(data)
         line_lengths.feed(data)
+        dates.feed(data)
 
     if zipped is None:
         digest = _digest_of(storage, key, first_pass)
@@ -172,8 +177,10 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
         if spec.headerRow != 1:
             raise RejectedInput("headerRow applies to CSV files and workbooks, not JSON Lines")
         source = read_jsonl(lines)
-    yield OpenedSource(_bounded(source), file_format, digest, size, facts, [encoding.note] if encoding.note else [],
-                       lines, codec, start)
+    noted = [JobWarning(code=ENCODING_GUESSED, message=encoding.note)] if encoding.note else []
+    # the sniff reads bytes as ASCII digits: in UTF-16 and UTF-32 they are not, so such files are read ahead
+    numeric_dates = dates.found or encoding.codec.startswith(("utf-16", "utf-32"))
+    yield OpenedSource(_bounded(source), file_format, digest, size, facts, noted, lines, codec, start, numeric_dates)
 
 
 @contextlib.contextmanager

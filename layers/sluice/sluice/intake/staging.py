@@ -76,6 +76,7 @@ def open_job(clients: Clients, principal: Principal, digest: str, comment: str |
             merge=declared.merge, columns=declared.columns,
             contentType=FORMAT_CONTENT_TYPES.get(declared.format or ""), fileName=name, sheet=declared.sheet,
             headerRow=declared.headerRow, delimiter=declared.delimiter, encoding=declared.encoding,
+            unknownColumns=options.get("unknownColumns", "warn"), dateFormat=options.get("dateFormat"),
         ))
     item_type_names = sorted({s.itemType for s in specs})
     creation_path = options.get("creationPath")
@@ -86,7 +87,9 @@ def open_job(clients: Clients, principal: Principal, digest: str, comment: str |
         retention_days=clients.settings.retention_days, submitted_ms=submitted, staged=True, control=digest,
         jobName=options.get("jobName") or comment or f"staged import of {len(specs)} file(s)", comment=comment,
         itemType=item_type_names[0] if len(item_type_names) == 1 else None, itemTypes=item_type_names,
-        notificationEmail=options.get("notificationEmail"),
+        notificationEmail=options.get("notificationEmail"), requestWarnings=options.get("requestWarnings", []),
+        unknownColumns=options.get("unknownColumns", "warn"), maxFailedRows=options.get("maxFailedRows"),
+        maxFailedPercent=options.get("maxFailedPercent"), dateFormat=options.get("dateFormat"),
         stagedFiles=[{"name": s.name, "itemType": s.itemType, "uploaded": False} for s in specs],
         openUntilMs=submitted + clients.settings.open_job_hours * 3_600_000,
     )

@@ -49,14 +49,17 @@ def new_job(clients: Clients, principal: Principal, options: JobOptions, status:
                     snapshot=item_type.snapshot() if item_type else None, objectKey="", merge=options.merge,
                     columns=columns,
                     contentType=options.contentType, fileName=options.fileName, sheet=options.sheet,
-                    headerRow=options.headerRow, delimiter=options.delimiter, encoding=options.encoding)
+                    headerRow=options.headerRow, delimiter=options.delimiter, encoding=options.encoding,
+                    unknownColumns=options.unknownColumns, dateFormat=options.dateFormat)
     job = Job.begin(
         tenant=principal.tenant, submitted_by=principal.key_id, status=status, creation_path=creation_path,
         file_specs=[spec], retention_days=clients.settings.retention_days,
         jobName=options.jobName or options.fileName or f"{options.itemType} import", itemType=options.itemType,
         mode=options.mode, merge=options.merge, notificationEmail=options.notificationEmail,
         contentType=options.contentType, fileName=options.fileName, sheet=options.sheet, headerRow=options.headerRow,
-        delimiter=options.delimiter, encoding=options.encoding, **fields,
+        delimiter=options.delimiter, encoding=options.encoding, unknownColumns=options.unknownColumns,
+        maxFailedRows=options.maxFailedRows, maxFailedPercent=options.maxFailedPercent, dateFormat=options.dateFormat,
+        **fields,
     )
     spec.objectKey = upload_key(principal.tenant, job.jobId)
     return job
@@ -122,6 +125,8 @@ def retry_failed(clients: Clients, principal: Principal, job_id: str) -> Job:
         creationPath=creation_path[4:] if creation_path.startswith("API:") else None,
         notificationEmail=original.notificationEmail, contentType="text/csv",
         fileName=f"{base_name}-failed.csv", delimiter=",", encoding="utf-8",
+        unknownColumns=original.unknownColumns, maxFailedRows=original.maxFailedRows,
+        maxFailedPercent=original.maxFailedPercent, dateFormat=original.dateFormat,
     )
     # failed.csv keeps the original headers, so the retry reads them through the original job's own columns
     columns = dict(original.fileSpecs[0].columns) if original.fileSpecs else None

@@ -6,6 +6,7 @@ are refused before any decompression of sheet data happens."""
 
 from __future__ import annotations
 
+import html
 import re
 import zipfile
 from collections.abc import Iterator
@@ -57,6 +58,8 @@ def _check_container(path: Path, file_format: str) -> None:
 _CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
 _SHEET = re.compile(rb'<(?:\w+:)?sheet\b[^>]*>')
 _ATTRIBUTE = re.compile(rb'([\w:]+)="([^"]*)"')
+_CELL_STYLE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})[0-9]{1,7}"[^>]*?\bs="([0-9]+)"')
+_ZERO_PADDED = re.compile(r"^0{2,15}$")  # a number format such as 00000 (zip codes, ids): its digits are the text
 _RELATIONSHIP = re.compile(rb'<(?:\w+:)?Relationship\b[^>]*>')
 
 
@@ -88,13 +91,40 @@ def _sheet_parts(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
     return parts
 
 
-def _check_sheet_extent(path: Path, sheet: str | None) -> None:
+def _padded_styles(archive: zipfile.ZipFile) -> dict[bytes, int]:
+    """Cell style index -> digits, for the styles whose number format pads a number with zeros (00123)."""
+    try:
+        styles = archive.read("xl/styles.xml")
+    except KeyError:
+        return {}
+    formats: dict[bytes, int] = {}
+    for tag in re.findall(rb"<(?:\w+:)?numFmt\b[^>]*>", styles):
+        attributes = dict(_ATTRIBUTE.findall(tag))
+        code = html.unescape(attributes.get(b"formatCode", b"").decode(errors="replace")).replace('"', "")
+        if _ZERO_PADDED.match(code):
+            formats[attributes.get(b"numFmtId", b"")] = len(code)
+    cell_formats = re.search(rb"<(?:\w+:)?cellXfs\b.*?</(?:\w+:)?cellXfs>", styles, re.S) if formats else None
+    if cell_formats is None:
+        return {}
+    padded: dict[bytes, int] = {}
+    for index, tag in enumerate(re.findall(rb"<(?:\w+:)?xf\b[^>]*>", cell_formats[0])):
+        width = formats.get(dict(_ATTRIBUTE.findall(tag)).get(b"numFmtId", b""))
+        if width:
+            padded[str(index).encode()] = width
+    return padded
+
+
+def _check_sheet_extent(path: Path, sheet: str | None) -> dict[int, int]:
     """Reads the chosen worksheet's cell references (streamed, before calamine builds the sheet in memory, which
-    takes rows x columns cells however sparse the sheet is) and refuses sheets past the documented limits."""
+    takes rows x columns cells however sparse the sheet is) and refuses sheets past the documented limits.
+    Returns the columns (0-based) with a zero-padding number format, and its digits: their numbers are text
+    such as 00123, whose leading zeros calamine's plain values would lose."""
+    padded_columns: dict[int, int] = {}
     with zipfile.ZipFile(path) as archive:
         parts = _sheet_parts(archive)
         if not parts:
-            return
+            return padded_columns
+        padded = _padded_styles(archive)
         if sheet is None or sheet == "":
             chosen = parts[0]
         elif sheet.isdigit() and int(sheet) < len(parts):
@@ -102,7 +132,7 @@ def _check_sheet_extent(path: Path, sheet: str | None) -> None:
         else:
             chosen = next((p for p in parts if p[0] == sheet), ("", ""))
         if chosen[1] not in archive.namelist():
-            return  # calamine answers for a sheet that is not there
+            return padded_columns  # calamine answers for a sheet that is not there
         rows = columns = 0
         tail = b""
         with archive.open(chosen[1]) as stream:
@@ -111,6 +141,10 @@ def _check_sheet_extent(path: Path, sheet: str | None) -> None:
                 for letters, digits in _CELL_REF.findall(data):
                     rows = max(rows, int(digits))
                     columns = max(columns, _column_number(letters))
+                if padded:
+                    for letters, style in _CELL_STYLE.findall(data):
+                        if style in padded:
+                            padded_columns[_column_number(letters) - 1] = padded[style]
                 tail = data[-256:]
     where = f"sheet '{chosen[0]}'"
     if columns > MAX_SHEET_COLUMNS:
@@ -121,6 +155,7 @@ def _check_sheet_extent(path: Path, sheet: str | None) -> None:
     if rows * columns > MAX_SHEET_CELLS:
         raise RejectedInput(f"{where} spans {rows} rows x {columns} columns = {rows * columns} cells; sheets of at "
                             f"most {MAX_SHEET_CELLS} cells (rows x columns, empty ones included) are read")
+    return padded_columns
 
 
 def plain(value: Any) -> Any:
@@ -156,9 +191,10 @@ def _select_sheet(book: Any, sheet: str | None) -> Any:
 
 def read_workbook(path: Path, file_format: str, sheet: str | None, header_row: int) -> RowSource:
     _check_container(path, file_format)
+    padded: dict[int, int] = {}
     if file_format == "xlsx":
         try:
-            _check_sheet_extent(path, sheet)
+            padded = _check_sheet_extent(path, sheet)
         except RejectedInput:
             raise
         except Exception:  # a damaged part: calamine reads it or says what is wrong
@@ -193,6 +229,8 @@ def read_workbook(path: Path, file_format: str, sheet: str | None, header_row: i
         header.pop()
     width = len(header)
     blank = [0]
+    first_column = chosen.start[1] if chosen.start else 0
+    zero_padded = [(c - first_column, digits) for c, digits in padded.items() if 0 <= c - first_column < width]
 
     def rows() -> Iterator[SourceRow]:
         number = 0
@@ -200,6 +238,9 @@ def read_workbook(path: Path, file_format: str, sheet: str | None, header_row: i
         for values in rows_iter:
             current += 1
             cells = [plain(v) for v in values]
+            for position, digits in zero_padded:
+                if position < len(cells) and isinstance(cells[position], int) and cells[position] >= 0:
+                    cells[position] = str(cells[position]).zfill(digits)
             if not any(c not in (None, "") and not (isinstance(c, str) and not c.strip()) for c in cells):
                 blank[0] += 1
                 continue

@@ -26,6 +26,7 @@ class ChunkMessage(BaseModel):
     header: list[str]
     fields: list[str | None]  # the schema field each header column feeds, if any
     rows: list[ChunkRow]
+    dateFormats: dict[str, str] = {}  # date field -> the pattern its values are read with (ingest settled it)
 
     def to_body(self) -> str:
         return orjson.dumps(self.model_dump()).decode()

@@ -83,5 +83,8 @@ def validation_message(exc: ValidationError) -> BadRequest:
     parts = []
     for error in exc.errors()[:10]:
         where = ".".join(str(p) for p in error.get("loc", ())) or "body"
+        if error.get("type") == "extra_forbidden":
+            parts.append(f"{where}: unknown field (not one this request takes; check its spelling)")
+            continue
         parts.append(f"{where}: {error.get('msg')}")
     return BadRequest("; ".join(parts), code="invalid_request")

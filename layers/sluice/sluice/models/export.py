@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -12,9 +13,12 @@ from sluice.models.fields import EmailAddress
 from sluice.models.ids import new_sortable_id
 from sluice.models.job import Status, Tracked
 from sluice.models.limits import FILTER_MAX_OPTIONS, FILTER_MAX_VALUE_CHARS
+from sluice.models.warnings import JobWarning, option_ignored
 
 LINK_DAYS = 7
 LINK_MS = LINK_DAYS * 86_400_000
+# a filter value written as a comparison (">30", "!= gold"): filters only compare for equality
+_COMPARISON = re.compile(r"^\s*(<=|>=|!=|<>|=<|=>|<|>)\s*\S")
 CONTENT_TYPES = {"text/csv": "csv", "application/json": "jsonl", "application/x-ndjson": "jsonl",
                  "application/jsonl": "jsonl"}
 
@@ -40,7 +44,12 @@ class ExportRequest(BaseModel):
                 raise ValueError(f"filter '{field}' lists {len(options)} values; at most {FILTER_MAX_OPTIONS}")
             for option in options:
                 if isinstance(option, dict | list):
-                    raise ValueError(f"filter '{field}' holds a nested value; filters compare with plain values")
+                    raise ValueError(f"filter '{field}' holds a nested value; filters compare for equality with "
+                                     "plain values (a list means any of them): use sqlQuery for other conditions")
+                if isinstance(option, str) and _COMPARISON.match(option):
+                    raise ValueError(f"filter '{field}' value {option!r} is a comparison, but filters only compare "
+                                     f"for equality: use sqlQuery, e.g. SELECT * FROM records WHERE {field} "
+                                     f"{option.strip()}")
                 if len(str(option)) > FILTER_MAX_VALUE_CHARS:
                     raise ValueError(f"a value of filter '{field}' is longer than {FILTER_MAX_VALUE_CHARS} characters")
         return filters
@@ -48,6 +57,15 @@ class ExportRequest(BaseModel):
     @property
     def file_format(self) -> str:
         return CONTENT_TYPES[self.contentType]
+
+    def warnings(self) -> list[JobWarning]:
+        """What the request carries that the export will not use."""
+        found = []
+        if self.sqlQuery and self.filters:
+            found.append(option_ignored("filters", "sqlQuery was given, and it selects the rows"))
+        if self.sqlQuery and self.template is not None:
+            found.append(option_ignored("template", "sqlQuery was given, and its SELECT names the columns"))
+        return found
 
 
 class Export(Tracked):
@@ -84,6 +102,7 @@ class Export(Tracked):
             submitTime=iso_from_ms(self.submitMs), startTime=iso_from_ms(self.startMs),
             finishTime=iso_from_ms(self.finishMs), dateFinished=self.finishMs or 0, finished=self.finished,
             runTime=self.run_time_ms(), recordsProcessed=self.recordsProcessed, parts=self.parts,
+            warnings=self.request.warnings(),
             notificationEmail=self.request.notificationEmail,
             links=ExportLinks(self=f"/v1/exports/{self.exportId}", download=download if completed else None),
             expiresAt=iso_from_ms(self.links_expire_ms) if completed else None,
@@ -120,6 +139,8 @@ class ExportView(BaseModel):
     runTime: int
     recordsProcessed: int
     parts: int
+    warnings: list[JobWarning] = Field(default_factory=list,
+                                       description="what the request carried but the export did not use")
     notificationEmail: str | None
     links: ExportLinks
     expiresAt: str | None = Field(default=None, exclude_if=_absent_if_none)

@@ -6,7 +6,11 @@ the spec of the file a chunk came from."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from sluice.models.warnings import JobWarning, stored_warnings
 
 FILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$"
 
@@ -34,6 +38,8 @@ class FileSpec(BaseModel):
     headerRow: int = 1
     delimiter: str | None = None
     encoding: str | None = None
+    unknownColumns: Literal["ignore", "warn", "reject"] = "warn"
+    dateFormat: str | None = None  # the request's, over the item type's fields' own
 
     def schema_snapshot(self) -> SchemaSnapshot:
         if self.snapshot is None:
@@ -66,7 +72,13 @@ class FileFacts(ReadingFacts):
     header: list[str] = Field(default_factory=list)
     ignoredColumns: list[str] = Field(default_factory=list)
     blankRows: int = 0
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[JobWarning] = Field(default_factory=list)
+    dateFormats: dict[str, str] = Field(default_factory=dict)  # date field -> the pattern its values were read with
+
+    @field_validator("warnings", mode="before")
+    @classmethod
+    def _stored_warnings(cls, value: Any) -> Any:
+        return stored_warnings(value)
 
 
 class StagedFile(BaseModel):

@@ -15,7 +15,13 @@ from sluice.models.clock import iso_from_ms, now_ms
 from sluice.models.fields import EmailAddress, TextEncoding
 from sluice.models.filespec import FileFacts, FileSpec, ReadingFacts, StagedFile
 from sluice.models.ids import new_sortable_id
-from sluice.models.schemas import RowError
+from sluice.models.schemas import DATE_FORMAT_MAX, RowError, check_date_format
+from sluice.models.warnings import (
+    FAILED_ROWS_THRESHOLD,
+    OBJECTS_CREATED_TRUNCATED,
+    JobWarning,
+    stored_warnings,
+)
 
 ERRORS_ON_JOB = 20  # row errors shown on the job itself; all of them are paged at /errors
 OBJECTS_CREATED_MAX = 1000
@@ -63,8 +69,37 @@ class RowCounts(BaseModel):
         setattr(self, outcome.value, getattr(self, outcome.value) + 1)
 
 
-class JobOptions(BaseModel):
-    """What a client may set on a job, whatever the form it submits."""
+UnknownColumns = Literal["ignore", "warn", "reject"]
+
+
+class StrictnessOptions(BaseModel):
+    """How strict a job is with what it reads: unknown columns, failed rows, dates (any job, staged ones too)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unknownColumns: UnknownColumns = Field(
+        default="warn", description="source columns that feed no field: ignore them, list them in warnings "
+                                    "(unknown-column), or reject the job naming them")
+    maxFailedRows: int | None = Field(default=None, ge=0, le=2**53 - 1,
+                                      description="the job stops and ends Failed once more rows than this failed")
+    maxFailedPercent: float | None = Field(default=None, ge=0, le=100,
+                                           description="the job stops and ends Failed once more than this percent "
+                                                       "of its rows failed")
+    dateFormat: str | None = Field(default=None, max_length=DATE_FORMAT_MAX,
+                                   description="strftime pattern of the file's date fields (e.g. %d/%m/%Y), over "
+                                               "the item type's own")
+
+    @field_validator("dateFormat")
+    @classmethod
+    def _date_format(cls, value: str | None) -> str | None:
+        return None if value is None else check_date_format(value)
+
+
+class JobOptions(StrictnessOptions):
+    """What a client may set on a job, whatever the form it submits. A name this model does not know is
+    refused (400 naming it): a misspelt option must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
     itemType: str
     jobName: str | None = Field(default=None, max_length=200)
@@ -85,7 +120,6 @@ class JobOptions(BaseModel):
                                 description="a saved mapping of the item type (its columns; `columns` win over it)")
     retryOf: str | None = Field(default=None, pattern="^[0-9A-Z]{26}$",
                                 description="the job whose failed rows these are (corrected rows carry sluice_row)")
-
     @field_validator("columns", mode="before")
     @classmethod
     def _columns_text(cls, value: Any) -> Any:
@@ -161,6 +195,11 @@ class Job(Tracked):
     delimiter: str | None = None
     encoding: str | None = None
     fileSpecs: list[FileSpec] = Field(default_factory=list)
+    unknownColumns: UnknownColumns = "warn"
+    maxFailedRows: int | None = None
+    maxFailedPercent: float | None = None
+    dateFormat: str | None = None
+    requestWarnings: list[JobWarning] = Field(default_factory=list)  # what the request itself carried unused
     # where it came from
     retryOf: str | None = None
     retries: list[str] = Field(default_factory=list)  # jobs that retried this one's failed rows
@@ -183,7 +222,7 @@ class Job(Tracked):
     sourceHeader: list[str] = Field(default_factory=list)
     ignoredColumns: list[str] = Field(default_factory=list)
     blankRows: int = 0
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[JobWarning] = Field(default_factory=list)
     format: str | None = None
     sheetNames: list[str] | None = None
     # reading in slices: the slice chain now running (0: the first reading; a re-drive starts another) and the
@@ -194,6 +233,12 @@ class Job(Tracked):
     # progress, added once per chunk (which chunks are counted: the ledger's DONE# markers)
     counts: RowCounts = Field(default_factory=RowCounts)
     fileCounts: dict[int, RowCounts] = Field(default_factory=dict)
+    thresholdCrossed: str | None = None  # which error threshold stopped the job (it is Canceling, then Failed)
+
+    @field_validator("warnings", "requestWarnings", mode="before")
+    @classmethod
+    def _stored_warnings(cls, value: Any) -> Any:
+        return stored_warnings(value)
 
     @classmethod
     def begin(cls, *, tenant: str, submitted_by: str, status: Status, creation_path: str, file_specs: list[FileSpec],
@@ -233,13 +278,39 @@ class Job(Tracked):
             counts=CountsView.of(self.total, self.counts), recordsProcessed=self.counts.processed,
             errors=errors or [], objectsCreated=objects_created or [], ignoredColumns=self.ignoredColumns,
             format=self.format, encoding=self.encoding, delimiter=self.delimiter, sheet=self.sheet,
-            headerRow=self.headerRow, warnings=self.warnings, retryOf=self.retryOf, retries=self.retries,
-            staged=self.staged,
+            headerRow=self.headerRow, warnings=self.all_warnings(), retryOf=self.retryOf, retries=self.retries,
+            staged=self.staged, unknownColumns=self.unknownColumns, maxFailedRows=self.maxFailedRows,
+            maxFailedPercent=self.maxFailedPercent, dateFormat=self.dateFormat,
             control=self.control, comment=self.comment,
             itemTypes=self.itemTypes or ([self.itemType] if self.itemType else []), commitOf=self.commitOf,
             links=JobLinks(self=self_link, errors=f"{self_link}/errors", results=f"{self_link}/results/{{kind}}"),
             **(self.upload.model_dump() if upload and self.upload and self.status == Status.INITIALIZED else {}),
         )
+
+    def all_warnings(self) -> list[JobWarning]:
+        """The request's warnings, then what reading the files found, then what the counts tell."""
+        found = [*self.requestWarnings, *self.warnings]
+        if self.mode == "commit" and self.counts.created > OBJECTS_CREATED_MAX:
+            found.append(JobWarning(code=OBJECTS_CREATED_TRUNCATED,
+                                    message=f"objectsCreated lists the first {OBJECTS_CREATED_MAX} of the "
+                                            f"{self.counts.created} keys created; the succeeded result file "
+                                            "lists every row"))
+        crossed = self.threshold_crossed()
+        if crossed and self.mode == "dry-run":
+            found.append(JobWarning(code=FAILED_ROWS_THRESHOLD,
+                                    message=f"{crossed}: a commit of these rows would stop and end Failed"))
+        return found
+
+    def threshold_crossed(self) -> str | None:
+        """Which of maxFailedRows / maxFailedPercent the failed rows so far are past, if any. The percentage is
+        of the job's total rows, so it is judged once the whole input has been read."""
+        failed = self.counts.failed
+        if self.maxFailedRows is not None and failed > self.maxFailedRows:
+            return f"more than maxFailedRows={self.maxFailedRows} rows failed"
+        if self.maxFailedPercent is not None and self.total and failed * 100 > self.maxFailedPercent * self.total:
+            return (f"more than maxFailedPercent={self.maxFailedPercent:g}% of the {self.total} rows failed "
+                    f"({failed * 100 / self.total:.4g}%)")
+        return None
 
     def _file_view(self, index: int, file: FileFacts | StagedFile) -> FileView:
         if isinstance(file, StagedFile):
@@ -249,7 +320,7 @@ class Job(Tracked):
                         format=file.format, compression=file.compression, encoding=file.encoding,
                         delimiter=file.delimiter, sheet=file.sheet,
                         ignoredColumns=file.ignoredColumns, warnings=file.warnings, counts=counts,
-                        slices=file.slices)
+                        slices=file.slices, dateFormats=file.dateFormats or None)
 
 
 def _absent_if_none(value: Any) -> bool:
@@ -291,7 +362,10 @@ class FileView(ReadingFacts):
     sheet: str | None = Field(default=None, exclude_if=_absent_if_none)
     sheetNames: list[str] | None = Field(default=None, exclude=True)
     ignoredColumns: list[str] | None = Field(default=None, exclude_if=_absent_if_none)
-    warnings: list[str] | None = Field(default=None, exclude_if=_absent_if_none)
+    warnings: list[JobWarning] | None = Field(default=None, exclude_if=_absent_if_none)
+    dateFormats: dict[str, str] | None = Field(default=None, exclude_if=_absent_if_none,
+                                               description="date fields read with a pattern the request gave or the "
+                                                           "file's own values showed (03/04/2024 day- or month-first)")
     counts: CountsView | None = Field(default=None, exclude_if=_absent_if_none)
     slices: int | None = Field(default=None, exclude_if=_absent_if_none,
                                description="how many ingest invocations read this file (IngestSliceBytes each)")
@@ -337,7 +411,12 @@ class JobView(BaseModel):
     delimiter: str | None
     sheet: str | None
     headerRow: int
-    warnings: list[str]
+    warnings: list[JobWarning] = Field(description="what was accepted but not used, or read in a way worth "
+                                                   "knowing: [{code, message, ...}]")
+    unknownColumns: UnknownColumns = "warn"
+    maxFailedRows: int | None = Field(default=None, exclude_if=_absent_if_none)
+    maxFailedPercent: float | None = Field(default=None, exclude_if=_absent_if_none)
+    dateFormat: str | None = Field(default=None, exclude_if=_absent_if_none)
     retryOf: str | None
     retries: list[str] = Field(default_factory=list, description="jobs that retried this one's failed rows")
     staged: bool

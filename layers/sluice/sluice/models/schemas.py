@@ -5,6 +5,7 @@ function that coerces a raw value or raises FieldError with a message a user can
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -36,6 +37,10 @@ DEFAULT_MAX_STRING = 10_000
 MAX_VALUE_IN_ERROR = 200
 KEY_SEPARATOR = "|"
 
+DATE_FORMAT_MAX = 64
+# a date written day and month first in either order: 03/04/2024, 3.4.24, 03-04-2024
+NUMERIC_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})$")
+
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
 
@@ -52,6 +57,14 @@ class FieldSpec(BaseModel):
     values: list[str] | None = Field(default=None, min_length=1, max_length=1000)
     id: int | None = Field(default=None, ge=0, le=2**53 - 1, strict=True,
                            description="the field's id for seed clients (002's attrDefId); unique in its item type")
+    dateFormat: str | None = Field(default=None, max_length=DATE_FORMAT_MAX,
+                                   description="date fields: the strftime pattern of their values (e.g. %d/%m/%Y); "
+                                               "ISO dates are read too")
+
+    @field_validator("dateFormat")
+    @classmethod
+    def _date_format(cls, value: str | None) -> str | None:
+        return None if value is None else check_date_format(value)
 
     @model_validator(mode="after")
     def _check(self) -> FieldSpec:
@@ -59,6 +72,8 @@ class FieldSpec(BaseModel):
             raise ValueError("an enum field needs 'values'")
         if self.type != "enum" and self.values is not None:
             raise ValueError("'values' only applies to enum fields")
+        if self.dateFormat is not None and self.type != "date":
+            raise ValueError("'dateFormat' only applies to date fields")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("'min' is greater than 'max'")
         return self
@@ -136,6 +151,9 @@ def _string(spec: FieldSpec) -> Coercer:
             raise FieldError("expected text, got a nested JSON value")
         value = raw if isinstance(raw, str) else _text(raw)
         if len(value) > limit:
+            if spec.maxLength is None:
+                raise FieldError(f"is {len(value)} characters long; text values are at most {DEFAULT_MAX_STRING} "
+                                 "characters (the limit for a string field without maxLength)")
             raise FieldError(f"is {len(value)} characters long; at most {limit} allowed")
         if len(value) < minimum:
             raise FieldError(f"is {len(value)} characters long; at least {minimum} required")
@@ -224,13 +242,37 @@ def _boolean(_: FieldSpec) -> Coercer:
     return coerce
 
 
-def _date(_: FieldSpec) -> Coercer:
+def check_date_format(pattern: str) -> str:
+    """A strftime pattern that writes and reads back a whole date (day, month and year), else ValueError."""
+    sample = date(2024, 3, 4)
+    try:
+        parsed = datetime.strptime(sample.strftime(pattern), pattern).date()
+    except ValueError:
+        parsed = None
+    if parsed != sample:
+        raise ValueError(f"dateFormat '{pattern}' is not a strftime pattern naming day, month and year, "
+                         "such as %d/%m/%Y or %m/%d/%Y")
+    return pattern
+
+
+def _date(spec: FieldSpec, pattern: str | None = None) -> Coercer:
+    pattern = pattern or spec.dateFormat
+    expected = f"expected a date as {pattern} (or YYYY-MM-DD)" if pattern else "expected a date as YYYY-MM-DD"
+
     def coerce(raw: Any) -> str:
         text = _text(raw)
         try:
             return date.fromisoformat(text[:10] if len(text) > 10 and text[10] in "T " else text).isoformat()
         except ValueError:
-            raise FieldError("expected a date as YYYY-MM-DD") from None
+            pass
+        if pattern:
+            try:
+                return datetime.strptime(text, pattern).date().isoformat()
+            except ValueError:
+                pass
+        elif NUMERIC_DATE.match(text):
+            raise FieldError(f"{expected}; give dateFormat (e.g. %d/%m/%Y) to read {text} day- or month-first")
+        raise FieldError(expected)
 
     return coerce
 
@@ -290,7 +332,10 @@ _FACTORIES: dict[str, Callable[[FieldSpec], Coercer]] = {
 }
 
 
-def compile_field(spec: FieldSpec) -> Coercer:
+def compile_field(spec: FieldSpec, date_format: str | None = None) -> Coercer:
+    """date_format: the pattern ingest settled on for a date column (the request's, or the file's own order)."""
+    if spec.type == "date":
+        return _date(spec, date_format)
     return _FACTORIES[spec.type](spec)
 
 
@@ -330,12 +375,13 @@ class RowError(BaseModel):
 class RowValidator:
     """Validates one row's raw values (field name -> raw) into typed attributes or row errors."""
 
-    def __init__(self, definition: ItemTypeDefinition) -> None:
+    def __init__(self, definition: ItemTypeDefinition, date_formats: dict[str, str] | None = None) -> None:
         self.definition = definition
         self.key_fields = list(definition.key or [])
         key_set = set(self.key_fields)
+        formats = date_formats or {}
         self._fields = [
-            (name, compile_field(spec), spec.required or name in key_set)
+            (name, compile_field(spec, formats.get(name)), spec.required or name in key_set)
             for name, spec in definition.fields.items()
         ]
         self._key_coercers = {name: coerce for name, coerce, _ in self._fields if name in key_set}

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from sluice.models.filespec import FileFacts
+from sluice.models.warnings import JobWarning, stored_warnings
 
 
 class TextPosition(BaseModel):
@@ -37,7 +38,13 @@ class FileProgress(BaseModel):
     digest: str
     size: int
     facts: dict[str, Any] = Field(default_factory=dict)  # format, encoding, delimiter
-    warnings: list[str] = Field(default_factory=list)  # what the first pass found (a fallback encoding)
+    warnings: list[JobWarning] = Field(default_factory=list)  # what the first pass found (a fallback encoding)
+    dateFormats: dict[str, str] = Field(default_factory=dict)  # date field -> pattern, settled before the first slice
+
+    @field_validator("warnings", mode="before")
+    @classmethod
+    def _stored_warnings(cls, value: Any) -> Any:
+        return stored_warnings(value)  # a slice state stored when warnings were texts
     firstChunk: int
     rowsSent: int = 0
     slices: int = 0

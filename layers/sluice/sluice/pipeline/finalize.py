@@ -48,10 +48,13 @@ def write_results(clients: Clients, job: Job) -> None:
         [(job.sourceHeader, 0, job.chunkCount or 0)]
     for index, (header, first, count) in enumerate(spans):
         # a settled job has counted every chunk it sent (each exactly once), so each has its result part
-        _write_file_results(clients, job, header, range(first, first + count), None if len(spans) == 1 else index)
+        # A retry reads a result file: its own outcome columns replace the ones it read, never repeat them.
+        kept = [i for i, h in enumerate(header) if not (job.retryOf and h in OUTCOME_COLUMNS)]
+        _write_file_results(clients, job, header, kept, range(first, first + count),
+                            None if len(spans) == 1 else index)
 
 
-def _write_file_results(clients: Clients, job: Job, header: list[str], chunks: Iterable[int],
+def _write_file_results(clients: Clients, job: Job, header: list[str], kept: list[int], chunks: Iterable[int],
                         file_index: int | None) -> None:
     storage = Storage(clients)
     with contextlib.ExitStack() as stack:
@@ -60,11 +63,13 @@ def _write_file_results(clients: Clients, job: Job, header: list[str], chunks: I
                  for kind, handle in files.items()}
         writers = {kind: csv.writer(text, lineterminator="\r\n") for kind, text in texts.items()}
         for writer in writers.values():
-            writer.writerow([*(neutralise(h) for h in header), *OUTCOME_COLUMNS])
+            writer.writerow([*(neutralise(header[i]) for i in kept), *OUTCOME_COLUMNS])
         for chunk in chunks:
             body = storage.open(result_part_key(job.tenant, job.jobId, chunk)).read().decode()
             for row, outcome, message, *values in csv.reader(io.StringIO(body)):
                 padded = values + [""] * (len(header) - len(values))
+                if len(kept) != len(header):
+                    padded = [padded[i] for i in kept] + padded[len(header):]
                 writers[_KIND_OF[outcome]].writerow([*(neutralise(v) for v in padded), row, outcome,
                                                      neutralise(message)])
         for kind, handle in files.items():
@@ -75,12 +80,26 @@ def _write_file_results(clients: Clients, job: Job, header: list[str], chunks: I
 
 def settle(clients: Clients, job: Job) -> Job:
     """Finishes a job whose rows are all accounted for; otherwise returns it unchanged."""
-    if not job.settled or job.status not in (Status.PROCESSING, Status.CANCELING):
+    if job.status not in (Status.PROCESSING, Status.CANCELING):
+        return job
+    store = announced_jobs(clients)
+    crossed = job.threshold_crossed() if job.mode == "commit" else None
+    if crossed and job.status == Status.PROCESSING and not job.settled:
+        # past an error threshold: no new chunk is taken (they are skipped as unprocessed, as on a cancel)
+        stopping = store.update(job.tenant, job.jobId, {"status": Status.CANCELING, "thresholdCrossed": crossed},
+                                allowed_from={Status.PROCESSING})
+        job = stopping or store.get(job.tenant, job.jobId) or job
+        if job.status not in (Status.PROCESSING, Status.CANCELING):
+            return job
+    if not job.settled:
         return job
     write_results(clients, job)
-    store = announced_jobs(clients)
     counts = job.counts
-    if job.status == Status.PROCESSING and counts.dead:
+    if job.status == Status.PROCESSING and crossed:
+        finished = store.finish(job, Status.FAILED, _threshold_reason(crossed, job), {Status.PROCESSING})
+    elif job.status == Status.CANCELING and job.thresholdCrossed:
+        finished = store.finish(job, Status.FAILED, _threshold_reason(job.thresholdCrossed, job), {Status.CANCELING})
+    elif job.status == Status.PROCESSING and counts.dead:
         reason = (f"{counts.dead} rows could not be processed: their chunks failed repeatedly and went to the "
                   f"dead-letter queue (they are in the unprocessed result file); {counts.processed} rows were "
                   "processed")
@@ -92,3 +111,9 @@ def settle(clients: Clients, job: Job) -> Job:
                   f"{counts.unprocessed} rows were not processed")
         finished = store.finish(job, Status.CANCELED, reason, {Status.CANCELING})
     return finished or store.get(job.tenant, job.jobId) or job
+
+
+def _threshold_reason(crossed: str, job: Job) -> str:
+    counts = job.counts
+    return (f"stopped: {crossed}. {counts.failed} rows failed, {counts.created + counts.updated + counts.unchanged} "
+            f"succeeded (and stay applied), {counts.unprocessed} were not processed, of the {job.total} rows read")

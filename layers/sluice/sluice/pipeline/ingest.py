@@ -19,6 +19,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from sluice.intake.columns import HeaderMatcher, map_columns
+from sluice.intake.dates import date_orders
 from sluice.intake.sources import OpenedSource, open_upload, resume_upload
 from sluice.models.chunk import ChunkMessage, ChunkRow
 from sluice.models.clock import now_ms
@@ -27,10 +28,11 @@ from sluice.models.filespec import FileFacts, FileSpec, first_seen_encode
 from sluice.models.job import Job, Status
 from sluice.models.schemas import ItemTypeDefinition, RowValidator
 from sluice.models.slices import FileProgress, SliceMessage, SliceState, TextPosition
+from sluice.models.warnings import MAX_WARNINGS, JobWarning, unknown_column
 from sluice.notify.announcer import announced_jobs
 from sluice.pipeline.chunking import ChunkBuilder, split_to_fit
 from sluice.pipeline.dedupe import KeyRegistry
-from sluice.pipeline.finalize import settle
+from sluice.pipeline.finalize import OUTCOME_COLUMNS, settle
 from sluice.store.blobs import Storage, parse_upload_key
 from sluice.store.clients import Clients
 from sluice.store.jobs import JobStore
@@ -141,8 +143,9 @@ def _summary(files: list[FileFacts], chunks: int) -> dict[str, Any]:
     summary: dict[str, Any] = {"total": total, "chunkCount": chunks, "chunksSent": chunks, "files": files}
     if files:  # a single file's reading facts also show on the job itself
         first = files[0]
+        every_warning = [w for f in files for w in f.warnings][:MAX_WARNINGS]
         summary.update(sourceHeader=first.header, ignoredColumns=first.ignoredColumns,
-                       blankRows=first.blankRows, warnings=first.warnings)
+                       blankRows=first.blankRows, warnings=every_warning)
         if len(files) == 1:
             summary.update(first.model_dump(include={"format", "encoding", "delimiter", "sheet", "sheetNames"},
                                             exclude_none=True))
@@ -157,22 +160,70 @@ def settle_latest(clients: Clients, store: JobStore, tenant: str, job_id: str) -
 class _Prepared:
     """One file, opened and matched to its item type's fields."""
 
-    def __init__(self, spec: FileSpec, opened: OpenedSource) -> None:
+    def __init__(self, spec: FileSpec, opened: OpenedSource, file_label: str | None = None,
+                 bookkeeping: frozenset[str] = frozenset()) -> None:
         self.spec = spec
+        self.bookkeeping = bookkeeping  # a retry's sluice_* columns: read, never reported as unknown
         self.opened = opened
-        definition = ItemTypeDefinition.model_validate_json(spec.schema_snapshot().definition)
-        self.matcher = HeaderMatcher(definition, spec.columns)
-        self.validator = RowValidator(definition)
+        self.file_label = file_label  # the file's name in warnings, in jobs of several files
+        self.definition = ItemTypeDefinition.model_validate_json(spec.schema_snapshot().definition)
+        self.matcher = HeaderMatcher(self.definition, spec.columns)
+        self.validator = RowValidator(self.definition)
         self.fields: list[str | None] = []
         self.ignored: list[str] = []
+        # date fields read with one pattern: the request's dateFormat, or the order ingest found in the file
+        self.date_formats: dict[str, str] = {}
+        if spec.dateFormat:
+            self.date_formats = {name: spec.dateFormat for name, field in self.definition.fields.items()
+                                 if field.type == "date"}
         header = opened.source.header
         if opened.file_format == "jsonl":  # JSON Lines discovers its keys row by row (a later slice: known ones)
             self.discover_columns()
         elif header:
-            column_map = map_columns(header, definition, self.matcher)
+            column_map = map_columns(header, self.definition, self.matcher)
             by_position = {position: name for name, position in column_map.field_index.items()}
             self.fields = [by_position.get(i) for i in range(len(header))]
             self.ignored = column_map.ignored
+            self.refuse_unknown(self.ignored)
+
+    def unknown(self, ignored: list[str]) -> list[str]:
+        return [c for c in ignored if c not in self.bookkeeping]
+
+    @property
+    def is_jsonl(self) -> bool:
+        return self.opened.file_format == "jsonl"
+
+    def date_field(self, header: str) -> str | None:
+        """The date field a column feeds whose order must come from the file's values (no dateFormat given)."""
+        name = self.matcher.field_for(header)
+        spec = self.definition.fields.get(name) if name else None
+        if spec is None or spec.type != "date" or spec.dateFormat or self.spec.dateFormat:
+            return None
+        return name
+
+    def needs_scan(self) -> bool:
+        """Must the rows be read once before any is sent? Yes for a date column without a dateFormat (its order
+        comes from all its values), and for JSON Lines refusing unknown keys (they show up row by row)."""
+        if self.is_jsonl:
+            dates = self.opened.numeric_dates and not self.spec.dateFormat and any(
+                f.type == "date" and not f.dateFormat for f in self.definition.fields.values())
+            return dates or self.spec.unknownColumns == "reject"
+        return self.opened.numeric_dates and any(self.date_field(column) for column in self.opened.source.header)
+
+    def scan(self, opened: OpenedSource) -> None:
+        """Reads the file's rows once (a second opening of it) for date orders and, in JSON Lines, unknown keys."""
+        header = opened.source.header
+        rows = ((header, row.values) for row in opened.source.rows if row.error is None)
+        self.date_formats.update(date_orders(rows, self.date_field))
+        if self.is_jsonl:
+            self.refuse_unknown([h for h in header if self.matcher.field_for(h) is None])
+
+    def refuse_unknown(self, ignored: list[str]) -> None:
+        ignored = self.unknown(ignored)
+        if ignored and self.spec.unknownColumns == "reject":
+            shown = ", ".join(f"'{c}'" for c in ignored[:20]) + (", ..." if len(ignored) > 20 else "")
+            raise RejectedInput(f"unknownColumns is reject and {len(ignored)} column(s) match no field: {shown}; "
+                                f"known: {', '.join(self.definition.fields)}")
 
     def discover_columns(self) -> None:
         """JSON Lines: keys that appeared with the last row become columns (mapped to a field, or ignored)."""
@@ -183,13 +234,21 @@ class _Prepared:
             if target is None:
                 self.ignored.append(column)
 
+    def warnings(self, progress: FileProgress) -> list[JobWarning]:
+        """What the first pass and the parse found, then the columns that feed no field."""
+        found = [*progress.warnings, *self.opened.reading_warnings()]
+        if self.spec.unknownColumns == "warn":
+            names = list(self.definition.fields)
+            found += [unknown_column(c, names, self.file_label) for c in self.unknown(self.ignored)]
+        return found[:MAX_WARNINGS]
+
     def facts(self, progress: FileProgress, chunk_count: int) -> FileFacts:
         opened = self.opened
         return FileFacts(
             name=self.spec.name, itemType=self.spec.itemType, digest=progress.digest, size=progress.size,
             rows=progress.rowsSent, firstChunk=progress.firstChunk, chunkCount=chunk_count, slices=progress.slices,
             header=list(opened.source.header), ignoredColumns=self.ignored, blankRows=opened.source.blank_rows[0],
-            warnings=progress.warnings + opened.reading_warnings(), **progress.facts,
+            warnings=self.warnings(progress), dateFormats=progress.dateFormats, **progress.facts,
         )
 
 
@@ -212,6 +271,7 @@ class Enqueuer:
         self.chunk = state.chunk
         self.canceled = False
         self.used_registry = state.registry
+        self.scanned: dict[str, dict[str, str]] = {}  # file name -> its date orders, read ahead once per slice
 
     def _lane(self) -> str:
         """Small jobs' chunks take their own queue, so that they never wait behind a large job's backlog."""
@@ -223,12 +283,23 @@ class Enqueuer:
 
     def _open(self, stack: ExitStack, spec: FileSpec, progress: FileProgress | None = None) -> _Prepared:
         try:
+            label = spec.name if self.job.staged else None
+            bookkeeping = frozenset(OUTCOME_COLUMNS) if self.job.retryOf else frozenset()
             if progress is None:
                 opened = stack.enter_context(open_upload(self.storage, spec))
             else:
                 opened = stack.enter_context(resume_upload(self.storage, spec, progress.position, progress.digest,
                                                            progress.size, progress.facts))
-            return _Prepared(spec, opened)
+            prepared = _Prepared(spec, opened, label, bookkeeping)
+            if progress is not None:  # a later slice: the first one settled the date orders
+                prepared.date_formats = dict(progress.dateFormats)
+            elif spec.name in self.scanned:
+                prepared.date_formats = dict(self.scanned[spec.name])
+            elif prepared.needs_scan():
+                with open_upload(self.storage, spec) as again:
+                    prepared.scan(again)
+                self.scanned[spec.name] = dict(prepared.date_formats)
+            return prepared
         except RejectedInput as rejected:
             if not self.job.staged:
                 raise
@@ -268,7 +339,7 @@ class Enqueuer:
                         opened = prepared.opened
                         progress = FileProgress(index=index, digest=opened.digest, size=opened.size,
                                                 facts=dict(opened.facts), warnings=list(opened.warnings),
-                                                firstChunk=self.chunk,
+                                                dateFormats=dict(prepared.date_formats), firstChunk=self.chunk,
                                                 position=TextPosition(offset=0, codec="", header=[], row=0, line=0))
                     progress.slices += 1
                     position = self._enqueue_file(index, prepared, registry, progress)
@@ -350,7 +421,8 @@ class Enqueuer:
     def _encode(self, index: int, prepared: _Prepared, rows: list[ChunkRow], number: int) -> str:
         return ChunkMessage.model_construct(tenant=self.job.tenant, jobId=self.job.jobId, chunk=number, file=index,
                                             header=list(prepared.opened.source.header),
-                                            fields=list(prepared.fields), rows=rows).to_body()
+                                            fields=list(prepared.fields), rows=rows,
+                                            dateFormats=prepared.date_formats).to_body()
 
     def _emit(self, index: int, prepared: _Prepared, rows: list[ChunkRow]) -> int:
         """Queues one chunk (split in parts if its message would be too large); every 10 chunks, sends and

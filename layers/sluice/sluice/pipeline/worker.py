@@ -31,8 +31,8 @@ _GENERATED_KEYS = uuid.UUID("6f0a7c64-7f55-4a35-9d0e-2b8c2b0f5a11")
 
 
 @lru_cache(maxsize=64)
-def _validator(definition_json: str) -> RowValidator:
-    return RowValidator(ItemTypeDefinition.model_validate_json(definition_json))
+def _validator(definition_json: str, date_formats: tuple[tuple[str, str], ...] = ()) -> RowValidator:
+    return RowValidator(ItemTypeDefinition.model_validate_json(definition_json), dict(date_formats))
 
 
 def generated_key(job_id: str, row: int) -> str:
@@ -66,7 +66,9 @@ def _process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore
     if counted:
         return settle(clients, job).status.value
     if job.status == Status.CANCELING:
-        return skip_chunk(clients, message, "job canceled before this row was processed")
+        why = f"the job stopped ({job.thresholdCrossed}) before this row was processed" if job.thresholdCrossed \
+            else "job canceled before this row was processed"
+        return skip_chunk(clients, message, why)
     if job.status != Status.PROCESSING:
         return f"skipped-{job.status.value}"
 
@@ -90,7 +92,7 @@ def _process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore
 
 def _check_rows(job: Job, spec: FileSpec, message: ChunkMessage) -> Checked:
     """Validates every row of the chunk against the job's schema snapshot."""
-    validator = _validator(spec.schema_snapshot().definition)
+    validator = _validator(spec.schema_snapshot().definition, tuple(sorted(message.dateFormats.items())))
     file_label = spec.name if job.staged else None
     checked = Checked()
     for chunk_row in message.rows:

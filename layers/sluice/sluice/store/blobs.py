@@ -83,6 +83,15 @@ class Storage:
     def size(self, key: str) -> int:
         return int(self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
 
+    def exists(self, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
     def presign_get(self, key: str, seconds: int, file_name: str | None = None) -> str:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if file_name:

@@ -49,7 +49,8 @@ class JobStore(LifecycleStore[Job]):
     metric_prefix = "Jobs"
     model = Job
     json_fields = frozenset({"fileSpecs", "files", "stagedFiles", "upload", "sourceHeader", "ignoredColumns",
-                             "warnings", "itemTypes", "sheetNames"})
+                             "warnings", "requestWarnings", "itemTypes",
+                             "sheetNames"})
 
     def _to_values(self, model: Job) -> dict[str, Any]:
         values = super()._to_values(model)

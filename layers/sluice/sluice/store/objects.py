@@ -4,6 +4,7 @@ so the same object, or its event delivered twice, makes one job."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from sluice.models.clock import now_ms
 from sluice.store.clients import Clients
@@ -30,3 +31,16 @@ class ObjectLedger:
         except self._db.exceptions.ConditionalCheckFailedException:
             item = self._db.get_item(TableName=self._table, Key=ledger_key, ConsistentRead=True)["Item"]
             return str(from_item(item)["jobId"]), False
+
+    def _name_key(self, tenant: str, key: str) -> dict[str, Any]:
+        return {"pk": {"S": tenant_pk(tenant)}, "sk": {"S": "DROPNAME#" + hashlib.sha256(key.encode()).hexdigest()}}
+
+    def note_taken(self, tenant: str, key: str, job_id: str, with_options: bool) -> None:
+        """The last job a drop-folder object of this name became, and whether an options file came with it."""
+        self._db.put_item(TableName=self._table, Item={**self._name_key(tenant, key), **to_item({
+            "jobId": job_id, "objectKey": key, "withOptions": with_options, "takenMs": now_ms(),
+            "expiresAt": now_ms() // 1000 + self._retention_days * 86_400 * 2})})
+
+    def last_taken(self, tenant: str, key: str) -> dict[str, Any] | None:
+        item = self._db.get_item(TableName=self._table, Key=self._name_key(tenant, key), ConsistentRead=True)
+        return from_item(item["Item"]) if "Item" in item else None

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sluice.api.http import UploadedFile, parse_multipart, raw_body
 from sluice.models.errors import ApiError, BadRequest, PayloadTooLarge, validation_message
 from sluice.models.itemtype import ItemType
+from sluice.models.warnings import JobWarning, option_ignored
 from sluice.store.clients import Clients, aws_unavailable
 from sluice.store.itemtypes import ItemTypeStore
 
@@ -94,6 +95,13 @@ def form(event: APIGatewayProxyEventV2) -> tuple[dict[str, str], dict[str, Uploa
             raise PayloadTooLarge(f"the form has more than {MAX_FORM_FIELDS} fields") from None
         fields.update(pairs)
     return fields, files
+
+
+def ignored_fields(sent: dict[str, Any], known: set[str]) -> list[JobWarning]:
+    """The fields a seed client sent that its door does not use: ignored, as the seed ignored them, but listed in
+    the job's warnings (option-ignored) so that a misspelt one is seen."""
+    return [option_ignored(name[:100], "this front door does not use it (as its seed did not)")
+            for name in sorted(set(sent) - known)][:50]
 
 
 def item_type(clients: Clients, tenant: str, reference: str, unknown: Callable[[str], ApiError]) -> ItemType:

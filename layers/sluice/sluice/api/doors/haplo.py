@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from sluice.api.doors.common import form, seed_errors, text_response
+from sluice.api.doors.common import form, ignored_fields, seed_errors, text_response
 from sluice.api.http import UploadedFile, raw_body
 from sluice.api.idempotency import idempotent
 from sluice.api.request import json_response, principal
@@ -80,7 +80,9 @@ def create_batch() -> Response:
         raise BadRequest("Missing or invalid parameter 'control': the digest returned by /control (64 hex digits)")
 
     def open_batch() -> Response:
-        job = staging.open_job(get_clients(), caller, control, fields.get("comment") or None, {})
+        ignored = ignored_fields(fields, {"control", "comment"})
+        job = staging.open_job(get_clients(), caller, control, fields.get("comment") or None,
+                               {"requestWarnings": ignored})
         return json_response({"batch": job.jobId})
 
     # Idempotency-Key: the answer is kept as JSON, and given as Haplo's plain text either way

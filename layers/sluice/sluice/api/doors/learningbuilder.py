@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from sluice.api.doors.common import base_type, item_type, seed_errors
+from sluice.api.doors.common import base_type, ignored_fields, item_type, seed_errors
 from sluice.api.http import parse_bool, raw_body
 from sluice.api.idempotency import idempotent
 from sluice.api.request import base_url, json_response, principal
@@ -32,6 +32,8 @@ PATH = "/API/WorkflowImportQueue/CreateBatch"
 PERMISSION = "BeginWorkflowImportProcess"
 CREATION_PATH = re.compile(r"[A-Z0-9_]{1,15}")
 CREATION_PREFIX = "IMPORT_QUEUE_API"
+CREATE_BATCH_PARAMETERS = {"importprocessid", "creationpath", "filename", "merge", "sendsuccessemailto",
+                           "sendfailureemailto"}
 JSON_LINES_REQUIRED = "JSON Lines is required: the request body must hold one JSON object per line"
 _email = compile_field(FieldSpec(type="email"))
 
@@ -80,6 +82,7 @@ def _create_batch(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
         creation_path=f"{CREATION_PREFIX}:{creation}" if creation else CREATION_PREFIX,
         successEmailTo=_address("sendSuccessEmailTo", params.get("sendsuccessemailto")),
         failureEmailTo=_address("sendFailureEmailTo", params.get("sendfailureemailto")),
+        requestWarnings=ignored_fields(params, CREATE_BATCH_PARAMETERS),
     )
     return json_response({"queueBatchId": job.jobId, "queueBatchDetails": console_url(clients, event, job.jobId)})
 

@@ -21,7 +21,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from sluice.api.doors.common import form, item_type, seed_errors
+from sluice.api.doors.common import form, ignored_fields, item_type, seed_errors
 from sluice.api.http import raw_body
 from sluice.api.idempotency import idempotent
 from sluice.api.request import base_url, json_response, principal
@@ -39,6 +39,7 @@ from sluice.store.jobs import JobStore
 
 router = APIGatewayHttpRouter()
 BASE = "/ls/api/batch"
+LIQUID_IMPORT_FIELDS = {"itemType", "contentType", "template", "jobName", "merge", "notificationEmail", "file"}
 MAX_LITERAL = 20_000  # characters of a filters or template value
 # contentType values Liquid clients send -> what the job or export is given
 IMPORT_TYPES = {"application/json": "application/json", "plain/text": "text/plain", "text/plain": "text/plain",
@@ -142,7 +143,8 @@ def _import(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
                          merge=_flag("merge", fields.get("merge"), default=False),
                          notificationEmail=fields.get("notificationEmail") or None, contentType=content_type,
                          fileName=file_name)
-    job = submit.submit_inline(clients, caller, options, data, columns=columns)
+    ignored = ignored_fields({**fields, **files}, LIQUID_IMPORT_FIELDS)
+    job = submit.submit_inline(clients, caller, options, data, columns=columns, requestWarnings=ignored)
     return json_response(job_status(job))
 
 

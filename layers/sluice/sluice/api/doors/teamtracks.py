@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from sluice.api.doors.common import form, item_type, seed_errors
+from sluice.api.doors.common import form, ignored_fields, item_type, seed_errors
 from sluice.api.http import parse_bool, raw_body
 from sluice.api.idempotency import idempotent
 from sluice.api.request import checked_job_id, json_response, principal
@@ -91,7 +91,8 @@ def _object_import(event: APIGatewayProxyEventV2, caller: Principal, track_id: s
     # the file name says what it is (clients label a .csv application/vnd.ms-excel, or nothing at all)
     options = JobOptions(itemType=target.name, jobName=name[:200], fileName=name[:255],
                          merge=parse_bool("merge", fields.get("merge")))  # a Sluice extension; rows replace by default
-    job = submit.submit_inline(clients, caller, options, upload.data)
+    job = submit.submit_inline(clients, caller, options, upload.data,
+                               requestWarnings=ignored_fields({**fields, **files}, {"merge", "file"}))
     return json_response({"jobId": job.jobId})
 
 
