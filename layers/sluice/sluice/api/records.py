@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from sluice.api.audit import audit
 from sluice.api.http import parse_limit
 from sluice.api.request import checked_item_type, json_body, principal, query
 from sluice.models.errors import BadRequest, NotFound
@@ -45,6 +47,17 @@ def get_record(item_type: str, key: str) -> dict[str, Any]:
     if record is None:
         raise NotFound(f"no {found.name} record with key '{unquote(key)}'")
     return record
+
+
+@router.delete("/v1/records/<item_type>/<key>")
+def delete_record(item_type: str, key: str) -> Response:
+    event = router.current_event
+    caller = principal(event, "records:write")
+    found = _item_type(caller.tenant, item_type)
+    if not RecordStore(get_clients()).delete_one(found, unquote(key)):
+        raise NotFound(f"no {found.name} record with key '{unquote(key)}'")
+    audit(event, caller, "record.delete", f"{found.name}/{unquote(key)}")
+    return Response(status_code=204)
 
 
 @router.post("/v1/attribute-updates")

@@ -11,6 +11,7 @@ from sluice.models.filespec import FileSpec
 from sluice.models.job import Job, JobOptions, Status, UploadForm, UploadLink
 from sluice.models.limits import MAX_INLINE_LINES, MAX_UPLOAD_BYTES
 from sluice.models.principal import Principal
+from sluice.models.schemas import ItemTypeDefinition
 from sluice.notify.announcer import announced_jobs
 from sluice.store.blobs import Storage, result_key, upload_key
 from sluice.store.clients import Clients
@@ -45,8 +46,21 @@ def new_job(clients: Clients, principal: Principal, options: JobOptions, status:
     if options.retryOf:
         find_job(clients, principal.tenant, options.retryOf)  # another tenant's (or no) job: 404
         fields = {"retryOf": options.retryOf, **fields}
+    snapshot = item_type.snapshot() if item_type else None
+    if item_type is not None and options.operation == "delete":
+        if not item_type.definition.key:
+            raise BadRequest(f"item type '{options.itemType}' has no key, so rows cannot name records to delete; "
+                             f"delete records one by one (DELETE /v1/records/{options.itemType}/{{key}}) or all of "
+                             f"them (DELETE /v1/item-types/{options.itemType}?purge=true)")
+        keys_only = key_only(item_type.definition).model_dump_json(exclude_none=True)
+        snapshot = {**item_type.snapshot(), "definition": keys_only}
+    if item_type is not None and options.dedupe == "content" and item_type.definition.key:
+        raise BadRequest(f"dedupe=content is for item types without a key; '{options.itemType}' has the key "
+                         f"{', '.join(item_type.definition.key)}, so a second import updates the same records")
+    fields = {"operation": options.operation, "revertible": options.revertible, "dedupe": options.dedupe,
+              **fields}
     spec = FileSpec(name=options.fileName or "data", itemType=options.itemType,
-                    snapshot=item_type.snapshot() if item_type else None, objectKey="", merge=options.merge,
+                    snapshot=snapshot, objectKey="", merge=options.merge,
                     columns=columns,
                     contentType=options.contentType, fileName=options.fileName, sheet=options.sheet,
                     headerRow=options.headerRow, delimiter=options.delimiter, encoding=options.encoding)
@@ -60,6 +74,14 @@ def new_job(clients: Clients, principal: Principal, options: JobOptions, status:
     )
     spec.objectKey = upload_key(principal.tenant, job.jobId)
     return job
+
+
+def key_only(definition: ItemTypeDefinition) -> ItemTypeDefinition:
+    """A delete job reads only the key columns: its rows are checked against the key fields alone."""
+    key = definition.key or []
+    return ItemTypeDefinition(key=key, fields={n: definition.fields[n].model_copy(update={"required": True})
+                                               for n in key},
+                              columns={c: f for c, f in definition.columns.items() if f in key})
 
 
 def submit_inline(clients: Clients, principal: Principal, options: JobOptions, data: bytes, **job_fields: Any

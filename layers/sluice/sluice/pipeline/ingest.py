@@ -6,6 +6,7 @@ chunks (their numbers and rows) are the same on every run. A job of several file
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -20,6 +21,7 @@ from sluice.models.filespec import FileFacts, FileSpec, first_seen_encode
 from sluice.models.job import Job, Status
 from sluice.models.schemas import ItemTypeDefinition, RowValidator
 from sluice.notify.announcer import announced_jobs
+from sluice.pipeline import keyed
 from sluice.pipeline.chunking import ChunkBuilder, split_to_fit
 from sluice.pipeline.dedupe import KeyRegistry
 from sluice.pipeline.finalize import settle
@@ -67,7 +69,12 @@ def ingest_upload(clients: Clients, key: str) -> str:
                      "before its data was read; submit again with a valid key", {Status.PROCESSING})
         return "rejected"
     try:
-        summary = Enqueuer(clients, store, started, redrive=redrive).run()
+        enqueuer = Enqueuer(clients, store, started, redrive=redrive)
+        if started.operation in keyed.KEYED_OPERATIONS:
+            summary = enqueuer.run_keyed(keyed.key_groups(clients, started))
+        else:
+            summary = enqueuer.run()
+            summary["warnings"] = summary.get("warnings", []) + keyed.keyless_warnings(clients, started, summary)
     except RejectedInput as rejected:
         logger.info("job rejected", extra={"reason": rejected.reason})
         store.finish(started, Status.REJECTED, rejected.reason, {Status.PROCESSING, Status.CANCELING})
@@ -136,6 +143,8 @@ class Enqueuer:
     def _lane(self) -> str:
         """Small jobs' chunks take their own queue, so that they never wait behind a large job's backlog."""
         settings = self.clients.settings
+        if self.job.operation in keyed.KEYED_OPERATIONS:
+            return settings.chunk_queue_url
         if not settings.quick_chunk_queue_url or not settings.quick_job_bytes:
             return settings.chunk_queue_url
         size = sum(self.storage.size(spec.objectKey) for spec in self.job.fileSpecs)
@@ -178,6 +187,34 @@ class Enqueuer:
                 summary.update(first.model_dump(include={"format", "encoding", "delimiter", "sheet", "sheetNames"},
                                                 exclude_none=True))
         return summary
+
+    def run_keyed(self, groups: Iterator[tuple[int | None, list[str]]]) -> dict[str, Any]:
+        """Purges and reverts: one chunk per group of record keys (with the reverted job's chunk it undoes)."""
+        row = 0
+        for source, keys in groups:
+            rows = [ChunkRow(row + i + 1, 0, [key], None, row + i + 1) for i, key in enumerate(keys)]
+            row += len(rows)
+
+            def encode(part: list[ChunkRow], number: int, source: int | None = source) -> str:
+                return ChunkMessage.model_construct(tenant=self.job.tenant, jobId=self.job.jobId, chunk=number, file=0,
+                                                    header=[keyed.KEY_COLUMN], fields=[None], rows=part, keyed=True,
+                                                    source=source).to_body()
+
+            first = self.chunk
+            for part in split_to_fit(rows, lambda p, n=first: len(encode(p, n).encode()) + 32,
+                                     MESSAGE_MAX_BYTES):
+                if self.chunk >= self.already_sent and self.chunk not in self.done:
+                    self.sender.add(str(self.chunk), encode(part, self.chunk))
+                self.chunk += 1
+                if self.chunk % SEND_BATCH_MAX == 0 and self.chunk > self.already_sent and not self.redrive:
+                    self.sender.flush()
+                    if not self._checkpoint():
+                        self.canceled = True
+                        break
+            if self.canceled:
+                break
+        self.sender.flush()
+        return {"total": row, "chunkCount": self.chunk, "chunksSent": self.chunk, "sourceHeader": [keyed.KEY_COLUMN]}
 
     def _enqueue_file(self, index: int, prepared: _Prepared, registry: KeyRegistry) -> int:
         """Reads one file's rows into chunks and sends them; returns the number of rows read."""

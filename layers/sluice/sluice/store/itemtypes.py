@@ -50,6 +50,15 @@ class ItemTypeStore:
         self._aliases.release(tenant, name, sorted(dropped))
         return item_type, existing is None
 
+    def delete(self, tenant: str, name: str) -> bool:
+        """Deletes the item type and frees its aliases; False when there was none."""
+        existing = self.get(tenant, name)
+        if existing is None:
+            return False
+        self._db.delete_item(TableName=self._table, Key={"pk": {"S": _pk(tenant)}, "sk": {"S": f"ITEMTYPE#{name}"}})
+        self._aliases.release(tenant, name, sorted(existing.definition.aliases or []))
+        return True
+
     def resolve(self, tenant: str, reference: str) -> ItemType | None:
         """The item type a seed client means: the one with that name, else the one with that alias."""
         if is_name(reference):
