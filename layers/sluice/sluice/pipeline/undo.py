@@ -75,7 +75,7 @@ def _changed_since(item: StoredItem | None) -> str:
     meta = _meta(item)
     if meta is None:
         return "it was deleted since"
-    by = f"job {meta.job_id}" if meta.job_id else meta.source
+    by = {"import": f"job {meta.job_id}", "revert": f"revert job {meta.job_id}"}.get(meta.source, meta.source)
     return f"it was changed since (version {meta.version}, written by {by} at {iso_from_ms(meta.updated_ms)})"
 
 
