@@ -9,6 +9,7 @@ import pytest
 from sluice.pipeline import undo
 from sluice.store.records import RecordMeta, RecordStore
 from sluice.store.undo import UndoImages
+from tests.harness import CONTACT_SCHEMA as CONTACT
 from tests.harness import Harness, crash_once
 
 SEED = "email,name,age\na@x.org,Ann,30\nb@x.org,Bob,40\nz@x.org,Zed,50\n"
@@ -211,3 +212,168 @@ def test_reverts_that_cannot_be(harness: Harness) -> None:
     assert other.status_code == 404
     reader = harness.key(permissions=("imports:read",))
     assert harness.call("POST", f"/v1/jobs/{job['jobId']}/revert", key=reader).status_code == 403
+
+
+def audit_log(h: Harness, query: str = "") -> list[dict[str, Any]]:
+    reply = h.call("GET", f"/v1/audit{query}")
+    assert reply.status_code == 200, reply.content
+    items: list[dict[str, Any]] = reply.json()["items"]
+    return items
+
+
+def test_delete_one_record(harness: Harness) -> None:
+    harness.define()
+    harness.run(harness.submit_csv(SEED)["jobId"])
+    reply = harness.call("DELETE", "/v1/records/contact/a%40x.org")
+    assert reply.status_code == 204 and reply.content == b""
+    assert harness.call("GET", "/v1/records/contact/a@x.org").status_code == 404
+    missing = harness.call("DELETE", "/v1/records/contact/a@x.org")
+    assert missing.status_code == 404 and missing.json()["error"]["message"] == "no contact record with key 'a@x.org'"
+    assert harness.call("DELETE", "/v1/records/nothing/a@x.org").status_code == 404
+    assert harness.call("DELETE", "/v1/records/contact/b@x.org", tenant="globex").status_code == 404
+    reader = harness.key(permissions=("records:read",))
+    assert harness.call("DELETE", "/v1/records/contact/b@x.org", key=reader).status_code == 403
+    assert sorted(stored_records(harness)) == ["b@x.org", "z@x.org"]
+    entry = audit_log(harness)[0]
+    assert entry["action"] == "record.delete" and entry["target"] == "contact/a@x.org"
+    assert entry["keyId"] and entry["sourceIp"] and entry["at"].endswith("Z")
+
+
+DELETES = "E-mail,name\na@x.org,ignored\nnobody@x.org,\nb@x.org,x\nnot-an-email,\nb@x.org,\n"
+DELETED = {"total": 5, "processed": 5, "created": 0, "updated": 0, "unchanged": 0, "deleted": 2, "failed": 3,
+           "unprocessed": 0}
+
+
+def _assert_deleted(h: Harness, job: dict[str, Any]) -> None:
+    assert job["status"] == "Completed" and job["operation"] == "delete", job
+    assert job["counts"] == DELETED
+    assert [(e["row"], e["message"]) for e in job["errors"]] == [
+        (2, "no contact record with key 'nobody@x.org'"), (4, "is not a valid email address"),
+        (5, "duplicate key, first seen at row 3")]
+    assert sorted(stored_records(h)) == ["z@x.org"]
+
+
+def test_a_delete_job_reads_only_key_columns_and_reports_unknown_keys(harness: Harness) -> None:
+    harness.define()
+    harness.run(harness.submit_csv(SEED)["jobId"])
+    job = harness.submit_csv(DELETES, operation="delete")
+    _assert_deleted(harness, harness.run(job["jobId"]))
+    assert audit_log(harness)[0]["action"] == "records.deleteJob"
+    # a delete job is revertible too: the records come back as they were, as a new version
+    reverted = harness.run(revert(harness, job["jobId"])["jobId"])
+    assert reverted["counts"]["created"] == 2 and reverted["objectsCreated"] == ["a@x.org", "b@x.org"]
+    back = harness.call("GET", "/v1/records/contact/a@x.org").json()
+    assert back["attributes"] == {"email": "a@x.org", "name": "Ann", "age": 30} and back["version"] == 2
+
+
+def test_a_delete_job_is_exact_under_redelivery(harness: Harness) -> None:
+    harness.define()
+    harness.run(harness.submit_csv(SEED)["jobId"])
+    job = harness.submit_csv(DELETES, operation="delete")
+    harness.pump_twice()
+    _assert_deleted(harness, harness.job(job["jobId"]))
+
+
+@pytest.mark.parametrize("after", [True, False], ids=["after-deletes", "before-deletes"])
+def test_a_delete_job_is_exact_after_a_crash(harness: Harness, monkeypatch: pytest.MonkeyPatch, after: bool) -> None:
+    harness.define()
+    harness.run(harness.submit_csv(SEED)["jobId"])
+    harness.retry_at_once()
+    state = crash_once(monkeypatch, RecordStore, "delete", after=after, times=2)
+    job = harness.submit_csv(DELETES, operation="delete")
+    harness.pump()
+    assert state["crashes"] == 2
+    _assert_deleted(harness, harness.job(job["jobId"]))
+
+
+def test_delete_jobs_need_a_key(harness: Harness) -> None:
+    harness.define("note", {"fields": {"text": {"type": "string"}}})
+    reply = harness.call("POST", "/v1/jobs", files={"file": ("d.csv", b"text\nx\n", "text/csv")},
+                         data={"itemType": "note", "operation": "delete"})
+    assert reply.status_code == 400 and "has no key, so rows cannot name records" in reply.json()["error"]["message"]
+    reply = harness.call("POST", "/v1/jobs", files={"file": ("d.csv", b"text\nx\n", "text/csv")},
+                         data={"itemType": "note", "operation": "erase"})
+    assert reply.status_code == 400
+
+
+def test_delete_an_item_type_and_purge_one_with_records(harness: Harness) -> None:
+    harness.define()
+    harness.define("empty", {"fields": {"x": {"type": "string"}}})
+    assert harness.call("DELETE", "/v1/item-types/empty").status_code == 204
+    assert harness.call("GET", "/v1/item-types/empty").status_code == 404
+    assert harness.call("DELETE", "/v1/item-types/empty").status_code == 404
+    harness.run(harness.submit_csv(SEED + "m@x.org,M,1\nn@x.org,N,2\n")["jobId"])
+    refused = harness.call("DELETE", "/v1/item-types/contact")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["message"] == ("item type 'contact' has records; DELETE /v1/item-types/contact"
+                                                  "?purge=true deletes them (a delete job) and then the item type")
+    writer = harness.key(permissions=("records:write", "imports:write"))
+    assert harness.call("DELETE", "/v1/item-types/contact?purge=true", key=writer).status_code == 403
+    purge = harness.call("DELETE", "/v1/item-types/contact?purge=true")
+    assert purge.status_code == 202 and purge.json()["operation"] == "purge"
+    harness.pump_twice()
+    done = harness.job(purge.json()["jobId"])
+    assert done["status"] == "Completed", done
+    assert done["counts"] == {"total": 5, "processed": 5, "created": 0, "updated": 0, "unchanged": 0, "deleted": 5,
+                              "failed": 0, "unprocessed": 0}
+    assert stored_records(harness) == {}
+    assert harness.call("GET", "/v1/item-types/contact").status_code == 404
+    assert [e["action"] for e in audit_log(harness)][:2] == ["itemType.purge", "itemType.delete"]
+    refused = harness.call("POST", f"/v1/jobs/{done['jobId']}/revert")
+    assert refused.status_code == 409 and "was deleted with its records" in refused.json()["error"]["message"]
+
+
+def test_changing_the_key_of_an_item_type_with_records_is_refused(harness: Harness) -> None:
+    harness.define()
+    rekeyed = {**CONTACT, "key": ["name"]}
+    assert harness.call("PUT", "/v1/item-types/contact", json_body=rekeyed).status_code == 200  # no records yet
+    harness.define()  # back to email
+    harness.run(harness.submit_csv(SEED)["jobId"])
+    reply = harness.call("PUT", "/v1/item-types/contact", json_body=rekeyed)
+    assert reply.status_code == 409
+    assert reply.json()["error"]["message"].startswith(
+        "item type 'contact' has records keyed by email; changing its key to name would leave them")
+    same_key = {**CONTACT, "fields": {**CONTACT["fields"], "extra": {"type": "string"}}}
+    assert harness.call("PUT", "/v1/item-types/contact", json_body=same_key).status_code == 200
+    assert [e["action"] for e in audit_log(harness)] == ["itemType.rekey", "itemType.rekey"]
+
+
+def test_the_audit_log_lists_who_did_what_newest_first(harness: Harness) -> None:
+    created = harness.call("POST", "/v1/api-keys", json_body={"name": "ci", "permissions": ["imports:read"]}).json()
+    assert harness.call("DELETE", f"/v1/api-keys/{created['keyId']}").status_code == 200
+    entries = audit_log(harness)
+    assert [(e["action"], e["target"]) for e in entries] == [("apiKey.revoke", created["keyId"]),
+                                                            ("apiKey.create", created["keyId"])]
+    assert entries[1]["details"] == {"permissions": ["imports:read"]}
+    first = harness.call("GET", "/v1/audit?limit=1").json()
+    assert len(first["items"]) == 1 and first["nextCursor"]
+    second = harness.call("GET", f"/v1/audit?limit=1&cursor={first['nextCursor']}").json()
+    assert second["items"] == [entries[1]]
+    assert audit_log(harness, "?since=2999-01-01T00:00:00Z") == []
+    assert harness.call("GET", "/v1/audit?since=yesterday").status_code == 400
+    assert harness.call("GET", "/v1/audit?cursor=bad").status_code == 400
+    assert harness.call("GET", "/v1/audit", tenant="globex").json()["items"] == []  # another tenant sees none
+    reader = harness.key(permissions=("imports:read",))
+    assert harness.call("GET", "/v1/audit", key=reader).status_code == 403
+
+
+def test_keyless_reimport_warns_and_dedupe_content_creates_nothing_new(harness: Harness) -> None:
+    harness.define("note", {"fields": {"text": {"type": "string"}, "n": {"type": "integer"}}})
+    data = "text,n\nhello,1\nworld,2\nhello,1\n"
+    first = harness.run(harness.submit_csv(data, item_type="note")["jobId"])
+    assert first["counts"]["created"] == 3 and first["warnings"] == []
+    again = harness.run(harness.submit_csv(data, item_type="note")["jobId"])
+    assert again["counts"]["created"] == 3
+    [warned] = again["warnings"]
+    assert warned["code"] == "keyless-duplicates" and warned["firstJobId"] == first["jobId"]
+    assert "every row created a new record again" in warned["message"]
+    assert len(stored_records(harness)) == 6
+    deduped = harness.run(harness.submit_csv(data, item_type="note", dedupe="content")["jobId"])
+    assert deduped["counts"]["created"] == 2 and deduped["counts"]["unchanged"] == 1 and deduped["warnings"] == []
+    twice = harness.run(harness.submit_csv(data, item_type="note", dedupe="content")["jobId"])
+    assert twice["counts"]["created"] == 0 and twice["counts"]["unchanged"] == 3
+    assert len(stored_records(harness)) == 8
+    harness.define()
+    reply = harness.call("POST", "/v1/jobs", files={"file": ("d.csv", b"email\na@x.org\n", "text/csv")},
+                         data={"itemType": "contact", "dedupe": "content"})
+    assert reply.status_code == 400 and "dedupe=content is for item types without a key" in reply.content.decode()
