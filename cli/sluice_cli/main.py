@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sluice.models.job import JobView, Status
-from sluice_cli import webhooks
+from sluice_cli import undo, webhooks
 
 INLINE_MAX = 4 * 1024 * 1024
 
@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     key.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
     key.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
     webhooks.add_parser(commands)
+    undo.add_parsers(commands)
     args = parser.parse_args(argv)
     try:
         if args.command == "create-key":
@@ -173,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         client = _client()
         if args.command == "webhooks":
             return webhooks.run(client, args)
+        if args.command in undo.COMMANDS:
+            return undo.run(client, args, ApiFailure)
         if args.command == "import":
             if not args.file.is_file():
                 raise ApiFailure(f"no such file: {args.file}")

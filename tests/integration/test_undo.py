@@ -377,3 +377,39 @@ def test_keyless_reimport_warns_and_dedupe_content_creates_nothing_new(harness: 
     reply = harness.call("POST", "/v1/jobs", files={"file": ("d.csv", b"email\na@x.org\n", "text/csv")},
                          data={"itemType": "contact", "dedupe": "content"})
     assert reply.status_code == 400 and "dedupe=content is for item types without a key" in reply.content.decode()
+
+
+def test_the_cli_previews_and_runs_a_revert_and_deletes_records(harness: Harness, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    from sluice_cli import main as cli
+    from tests.doors import served
+
+    before, job = seeded_import(harness)
+    with served(harness) as url:
+        monkeypatch.setenv("SLUICE_URL", url)
+        monkeypatch.setenv("SLUICE_API_KEY", harness.key())
+        outcome: dict[str, int] = {}
+
+        def preview() -> None:
+            outcome["code"] = cli.main(["revert", job["jobId"], "--dry-run", "--interval", "0.05"])
+
+        thread = threading.Thread(target=preview)
+        thread.start()
+        while thread.is_alive():
+            harness.pump()
+            thread.join(0.05)
+        assert outcome["code"] == 0
+        printed = capsys.readouterr().out
+        assert f"of job {job['jobId']}: Completed" in printed
+        assert ("would delete 3 created records, would restore 2 updated records, would bring back 0 deleted "
+                "records; 0 already gone; 0 conflicts (left as they are)") in printed
+        assert cli.main(["revert", job["jobId"]]) == 0
+        harness.pump()
+        assert_restored(harness, before)
+        assert "is reverted already" in (capsys.readouterr().err if cli.main(["revert", job["jobId"]]) == 2 else "")
+        assert cli.main(["records", "delete", "contact", "a@x.org", "gone@x.org", "z@x.org"]) == 1
+        streams = capsys.readouterr()
+        assert streams.out == "deleted a@x.org\ndeleted z@x.org\n" and "not found gone@x.org" in streams.err
+    assert sorted(stored_records(harness)) == ["b@x.org"]
