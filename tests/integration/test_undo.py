@@ -413,3 +413,18 @@ def test_the_cli_previews_and_runs_a_revert_and_deletes_records(harness: Harness
         streams = capsys.readouterr()
         assert streams.out == "deleted a@x.org\ndeleted z@x.org\n" and "not found gone@x.org" in streams.err
     assert sorted(stored_records(harness)) == ["b@x.org"]
+
+
+def test_hostile_undo_requests_get_clear_4xx(harness: Harness) -> None:
+    harness.define()
+    long_key = "k" * 2000
+    for method in ("GET", "DELETE"):
+        reply = harness.call(method, f"/v1/records/contact/{long_key}")
+        assert reply.status_code == 404, (method, reply.content)
+    assert harness.call("DELETE", "/v1/records/bad%20name/x").status_code == 400
+    assert harness.call("DELETE", "/v1/item-types/contact?purge=maybe").status_code in (204, 400)
+    assert harness.call("POST", "/v1/jobs/not-a-job/revert").status_code == 404
+    assert harness.call("POST", "/v1/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV/revert?dryRun=perhaps").status_code == 400
+    for since in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59+00:00", "2026-01-01T00:00:00"):
+        assert harness.call("GET", f"/v1/audit?since={since}").status_code in (200, 400)
+    assert harness.call("GET", "/v1/audit?limit=0").status_code == 400
