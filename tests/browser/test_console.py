@@ -312,12 +312,8 @@ def test_new_import_with_mapping_preview_uploaded_from_the_browser(page: Any, st
     page.get_by_role("button", name="Retry failed rows").click()
     expect(page).not_to_have_url(re.compile(f"/console/jobs/{job_id}$"))
     expect(page.locator("dl.lineage").get_by_role("link", name=job_id)).to_be_visible()
-    # the retry's counts: see test_retry_keeps_the_jobs_own_mapping (the API drops the mapping on retry-failed)
 
 
-@pytest.mark.xfail(strict=True, reason="API: POST /v1/jobs/{id}/retry-failed builds its JobOptions without the "
-                                       "original job's columns (saved mapping or own columns), so the retry is "
-                                       "Rejected: missing required columns")
 def test_retry_keeps_the_jobs_own_mapping(page: Any, stack: Stack) -> None:
     item_type = unique("remap")
     stack.put_item_type(item_type, PERSON)

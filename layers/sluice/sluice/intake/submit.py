@@ -145,7 +145,9 @@ def retry_failed(clients: Clients, principal: Principal, job_id: str) -> Job:
         notificationEmail=original.notificationEmail, contentType="text/csv",
         fileName=f"{base_name}-failed.csv", delimiter=",", encoding="utf-8",
     )
-    job = new_job(clients, principal, options, Status.ACCEPTED, retryOf=job_id)
+    # failed.csv keeps the original headers, so the retry reads them through the original job's own columns
+    columns = dict(original.fileSpecs[0].columns) if original.fileSpecs else None
+    job = new_job(clients, principal, options, Status.ACCEPTED, retryOf=job_id, columns=columns)
     announced_jobs(clients).create(job)
     _link_retry(clients, job)
     storage = Storage(clients)

@@ -237,6 +237,7 @@ export const PERMISSIONS = {
   "records:write": "update and delete records",
   "schemas:write": "create and change item types",
   "keys:admin": "create, list and revoke API keys",
+  "webhooks:admin": "register webhook endpoints and read their delivery log",
   "*": "everything",
 };
 

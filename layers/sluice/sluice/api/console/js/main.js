@@ -6,12 +6,14 @@ import { NewImportPage } from "./pages/new-import.js";
 import { ItemTypePage, ItemTypesPage } from "./pages/item-types.js";
 import { ExportsPage } from "./pages/exports.js";
 import { KeysPage } from "./pages/keys.js";
+import { WebhookPage, WebhooksPage } from "./pages/webhooks.js";
 
 const NAV = [
   ["Jobs", `${BASE}/jobs`, (p) => p === `${BASE}/` || p === BASE || p.startsWith(`${BASE}/jobs`)],
   ["New import", `${BASE}/new-import`, (p) => p.startsWith(`${BASE}/new-import`)],
   ["Item types", `${BASE}/item-types`, (p) => p.startsWith(`${BASE}/item-types`)],
   ["Exports", `${BASE}/exports`, (p) => p.startsWith(`${BASE}/exports`)],
+  ["Webhooks", `${BASE}/webhooks`, (p) => p.startsWith(`${BASE}/webhooks`)],
   ["API keys", `${BASE}/api-keys`, (p) => p.startsWith(`${BASE}/api-keys`)],
 ];
 
@@ -81,6 +83,10 @@ function route(path) {
   }
   if (rest === "/exports") return { page: ExportsPage };
   if (rest === "/api-keys") return { page: KeysPage };
+  if (rest === "/webhooks") return { page: WebhooksPage };
+  if ((match = rest.match(/^\/webhooks\/([^/]+)$/))) {
+    return { page: WebhookPage, params: { webhookId: decodeURIComponent(match[1]) } };
+  }
   return { page: NotFoundPage };
 }
 
