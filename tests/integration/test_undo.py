@@ -428,3 +428,55 @@ def test_hostile_undo_requests_get_clear_4xx(harness: Harness) -> None:
     for since in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59+00:00", "2026-01-01T00:00:00"):
         assert harness.call("GET", f"/v1/audit?since={since}").status_code in (200, 400)
     assert harness.call("GET", "/v1/audit?limit=0").status_code == 400
+
+
+def test_a_completed_revert_is_job_reverted_on_webhooks_and_eventbridge(harness: Harness,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from standardwebhooks.webhooks import Webhook as ReferenceWebhook
+
+    from sluice.store.clients import get_clients, reset_clients
+    from tests.receiver import Receiver
+
+    monkeypatch.setenv("SLUICE_WEBHOOKS_ALLOW_LOOPBACK", "true")
+    reset_clients()
+    harness.clients = get_clients()
+    events, sqs = harness.session.client("events"), harness.sqs
+    queue = sqs.create_queue(QueueName="reverts")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="reverts", EventPattern=json.dumps({"source": ["sluice"], "detail-type": ["Job Reverted"]}))
+    events.put_targets(Rule="reverts", Targets=[{"Id": "q", "Arn": arn}])
+    receiver = Receiver().start()
+    try:
+        _, job = seeded_import(harness)
+        hook = harness.call("POST", "/v1/webhooks", json_body={"url": receiver.url, "events": ["job.reverted"]}).json()
+        harness.run(revert(harness, job["jobId"], dry_run=True)["jobId"])  # a dry run is no job.reverted
+        reverted = harness.run(revert(harness, job["jobId"])["jobId"])
+        got = receiver.wait_for(lambda seen: len(seen) >= 1)
+        assert len(got) == 1
+        event = dict(ReferenceWebhook(hook["secret"]).verify(got[0].body, got[0].headers))
+        assert event["type"] == "job.reverted" and event["data"]["jobId"] == reverted["jobId"]
+        assert event["data"]["revertOf"] == job["jobId"] and event["data"]["counts"] == REVERTED
+    finally:
+        receiver.stop()
+    published = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+                 .get("Messages", [])]
+    assert [(e["detail"]["type"], e["detail"]["jobId"], e["detail"]["revertOf"]) for e in published] == [
+        ("job.reverted", reverted["jobId"], job["jobId"])]
+    assert [e["action"] for e in audit_log(harness)][:2] == ["job.revert", "webhook.create"]
+
+
+def test_a_delete_job_is_exact_under_shuffled_delivery_and_aws_faults(harness: Harness,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.faults import FaultPlan, inject
+
+    harness.define()
+    harness.run(harness.submit_csv(SEED)["jobId"])
+    harness.retry_at_once()
+    faults = inject(monkeypatch, FaultPlan(throttle=0.1, timeout=0.1, lost_reply=0.15, seed=7))
+    job = harness.submit_csv(DELETES, operation="delete")
+    harness.pump_shuffled(seed=7, duplicate=0.5)
+    faults.enabled = False
+    assert faults.injected["lost_reply"] > 0
+    _assert_deleted(harness, harness.job(job["jobId"]))
