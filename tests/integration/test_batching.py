@@ -36,10 +36,23 @@ def test_requests_per_job_are_batched(big_chunks: Harness) -> None:
     # every record written once in full batches of 25, plus one ledger item (counts, created keys) per chunk
     assert Counter(meter.batch_sizes["BatchWriteItem"]) == Counter({25: 104, 1: chunks})
     assert meter.counts["UpdateItem"] <= chunks + 6  # one counter update per chunk, plus job status moves
-    assert meter.counts["PutObject"] == 1 + chunks + 3  # the upload, a result part per chunk, 3 result files
-    # Besides record reads and writes, a chunk costs 5 requests (job read, ledger write, result part,
-    # counter commit, part read when finalising): 5 per 1,000 rows at the default chunk size of 1,000.
+    # the upload, a result part and a before-image object (what a revert restores) per chunk, 3 result files
+    assert meter.counts["PutObject"] == 1 + 2 * chunks + 3
+    # Besides record reads and writes, a chunk costs 6 requests (job read, before-images, ledger write, result
+    # part, counter commit, part read when finalising): 6 per 1,000 rows at the default chunk size of 1,000.
     non_record = sum(meter.counts.values()) - meter.counts["BatchGetItem"] - 104
     # + a fixed 28 per job: submit, ingest, finalise, API reads, and one look-up of the tenant's webhook endpoints
     # for each event (job.accepted, job.completed)
-    assert non_record <= 5 * chunks + 28, meter.counts
+    assert non_record <= 6 * chunks + 28, meter.counts
+
+
+def test_an_import_without_before_images_makes_one_put_fewer_per_chunk(big_chunks: Harness) -> None:
+    h = big_chunks
+    h.define()
+    h.drain("IngestQueue")
+    meter = RequestMeter().attach(h.clients.dynamodb, h.clients.sqs, h.clients.s3)
+    rows = "".join(f"u{i}@x.org,U{i},{i % 100}\n" for i in range(2600))
+    job = h.submit_csv("email,name,age\n" + rows, revertible="false")
+    h.pump()
+    assert h.job(job["jobId"])["counts"]["created"] == 2600
+    assert meter.counts["PutObject"] == 1 + 11 + 3
