@@ -74,6 +74,7 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench.pipeline $(BENCH_ARGS)
+	$(BIN)/python -m bench.stack_pipeline $(STACK_BENCH_ARGS)
 	$(BIN)/python -m bench.attribute_updates
 	$(BIN)/python -m bench.exports
 

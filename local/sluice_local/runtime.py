@@ -81,8 +81,8 @@ class FunctionPool:
             self._free.put(handler)
 
 
-# Worker processes (`Functions(..., processes=N)`): each loads its own instance of the chosen functions and runs
-# one invocation at a time, as a Lambda sandbox does, so API invocations no longer take turns and run beside
+# Worker processes (`Functions(..., lanes=[({names}, N)])`): each loads its own instance of the chosen functions
+# and runs one invocation at a time, as a Lambda sandbox does, so invocations no longer take turns and run beside
 # the emulator instead of under its interpreter lock.
 _PROCESS_HANDLERS: dict[str, Any] = {}
 
@@ -134,25 +134,27 @@ class ProcessLane:
 
 class Functions:
     def __init__(self, template: Template, pool_sizes: dict[str, int] | None = None,
-                 processes: dict[str, int] | None = None) -> None:
-        """`pool_sizes`: instances per function in this process (threads); `processes`: functions that run in a
-        lane of worker processes instead, with how many ({"ApiFunction": 2} and the authorizer, say)."""
-        self.lane: ProcessLane | None = None
-        if processes:
-            self.lane = ProcessLane(template, list(processes), max(processes.values()))
+                 lanes: list[tuple[set[str], int]] | None = None) -> None:
+        """`pool_sizes`: instances per function in this process (threads); `lanes`: groups of functions that run
+        in worker processes instead, with how many processes each group gets (the HTTP API's functions in one,
+        the pipeline's in another, so an API call never waits behind a chunk)."""
+        self.lanes: list[ProcessLane] = [ProcessLane(template, sorted(names), size)
+                                         for names, size in (lanes or []) if names and size > 0]
+        in_lanes = {name for lane in self.lanes for name in lane.logical_ids}
         self.pools = {name: FunctionPool(spec, (pool_sizes or {}).get(name, 2))
-                      for name, spec in template.functions().items() if name not in (processes or {})}
+                      for name, spec in template.functions().items() if name not in in_lanes}
 
     def invoke(self, logical_id: str, event: Any) -> Any:
-        if self.lane is not None and logical_id in self.lane.logical_ids:
-            return self.lane.invoke(logical_id, event)
+        for lane in self.lanes:
+            if logical_id in lane.logical_ids:
+                return lane.invoke(logical_id, event)
         if logical_id not in self.pools:
             raise KeyError(logical_id)
         return self.pools[logical_id].invoke(event)
 
     def close(self) -> None:
-        if self.lane is not None:
-            self.lane.close()
+        for lane in self.lanes:
+            lane.close()
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:

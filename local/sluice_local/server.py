@@ -81,22 +81,29 @@ class LocalStack:
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         reset_clients()
-        # The HTTP API's functions run in worker processes, one per core by default (SLUICE_API_PROCESSES; 0: as
-        # threads of this process, taking turns): each runs one invocation at a time, as a Lambda sandbox does.
-        lanes = int(os.environ.get("SLUICE_API_PROCESSES", str(os.cpu_count() or 1)))
-        api_functions = {name for name in ("ApiFunction", "AuthorizerFunction") if name in self.template.functions()}
+        # Functions run in worker processes, one invocation at a time each, as Lambda sandboxes do, beside the
+        # emulator instead of under its interpreter lock: the HTTP API's in one lane (SLUICE_API_PROCESSES, one per
+        # core by default), the pipeline's in another (SLUICE_PIPELINE_PROCESSES, as many as its pollers can keep
+        # busy). 0 runs a lane's functions as threads of this process (API invocations then take turns).
+        cores = os.cpu_count() or 1
+        api_lane = int(os.environ.get("SLUICE_API_PROCESSES", str(cores)))
+        functions = self.template.functions()
+        api_functions = {name for name in ("ApiFunction", "AuthorizerFunction") if name in functions}
         sizes = {"ApiFunction": 4, "AuthorizerFunction": 4, "WorkerFunction": 2, "IngestFunction": 1,
                  "SweeperFunction": 1, "ScheduledImportFunction": 1}
         for name, resource in self.template.of_type("AWS::Serverless::Function").items():
             reserved = resource.get("Properties", {}).get("ReservedConcurrentExecutions")
             if reserved is not None:  # the template's reserved concurrency caps the local instances too
                 sizes[name] = max(1, min(sizes.get(name, 2), int(self.template.resolve(reserved))))
-        self.functions = Functions(self.template, sizes,
-                                   processes={name: lanes for name in api_functions} if lanes > 0 else None)
+        sources = self.template.sqs_sources()
+        pipeline_functions = set(functions) - api_functions
+        busiest = sum(self._poller_copies(source.function, sizes) for source in sources)
+        pipeline_lane = int(os.environ.get("SLUICE_PIPELINE_PROCESSES", str(min(busiest, cores + 1))))
+        self.functions = Functions(self.template, sizes, lanes=[(api_functions, api_lane),
+                                                                 (pipeline_functions, pipeline_lane)])
         sqs = boto3.session.Session(region_name=REGION).client("sqs")
-        for source in self.template.sqs_sources():
-            copies = min(2, sizes.get(source.function, 1)) if source.function == "WorkerFunction" else 1
-            for _ in range(copies):
+        for source in sources:
+            for _ in range(self._poller_copies(source.function, sizes)):
                 poller = Poller(source, self.template, self.functions, sqs, self.stop_event)
                 poller.start()
                 self.pollers.append(poller)
@@ -144,6 +151,10 @@ class LocalStack:
         self._moto = make_server(self.host, self.aws_port, app, threaded=True, request_handler=MotoRequestHandler)
         self._moto_thread = threading.Thread(target=self._moto.serve_forever, name="emulator", daemon=True)
         self._moto_thread.start()
+
+    @staticmethod
+    def _poller_copies(function: str, sizes: dict[str, int]) -> int:
+        return min(2, sizes.get(function, 1)) if function == "WorkerFunction" else 1
 
     def seed_keys(self, spec: str | None) -> list[tuple[str, str]]:
         """SLUICE_DEV_KEYS=tenant:key,... -> those keys with every permission; else one fresh key for demo."""

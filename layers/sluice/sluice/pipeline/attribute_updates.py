@@ -18,9 +18,9 @@ from sluice.models.itemtype import ItemType
 from sluice.models.schemas import FieldError, compile_field, is_blank, short
 from sluice.store import dynamo
 from sluice.store.clients import Clients
-from sluice.store.dynamo import conditional_write, from_av, to_av
+from sluice.store.dynamo import conditional_write
 from sluice.store.itemtypes import ItemTypeStore
-from sluice.store.records import RecordMeta, partition, shard_of
+from sluice.store.records import RecordMeta, decode_attributes, encode_attributes, partition, shard_of
 
 MAX_VALUES = 1000
 WRITE_THREADS = 16
@@ -149,12 +149,12 @@ def _load_and_write(clients: Clients, tenant: str, source: str, records: list[_R
                 return
             if not (record.coerced or record.removed):
                 return
-            attributes = {k: v for k, v in from_av(item["a"]).items() if k not in record.removed}
+            attributes = {k: v for k, v in decode_attributes(item["a"]).items() if k not in record.removed}
             attributes.update(record.coerced)
             meta = RecordMeta.decode(item["m"]["S"])
             stamp = RecordMeta(meta.version + 1, meta.created_ms, now_ms(), meta.job_id, meta.row, meta.outcome,
                                source)
-            written = {**key, "a": to_av(attributes), "m": {"S": stamp.encode()}}
+            written = {**key, "a": encode_attributes(attributes), "m": {"S": stamp.encode()}}
             if conditional_write(db, "PutItem", lambda current: current == written,  # noqa: B023 (called at once)
                                  TableName=table, Item=written, ConditionExpression="m = :seen",
                                  ExpressionAttributeValues={":seen": item["m"]}) is not None:

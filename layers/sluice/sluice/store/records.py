@@ -7,11 +7,14 @@ merge them in key order."""
 from __future__ import annotations
 
 import heapq
+import json
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from sluice.models.clock import iso_from_ms, now_ms
 from sluice.models.errors import BadRequest
@@ -19,7 +22,7 @@ from sluice.models.itemtype import ItemType
 from sluice.models.job import Outcome
 from sluice.store import dynamo
 from sluice.store.clients import Clients
-from sluice.store.dynamo import decode_cursor, encode_cursor, from_av, to_av
+from sluice.store.dynamo import decode_cursor, encode_cursor, from_av
 from sluice.store.undo import StoredItem, UndoEntry
 
 
@@ -29,6 +32,27 @@ def shard_of(key: str, shards: int) -> int:
 
 def partition(tenant: str, item_type: str, shard: int) -> str:
     return f"{tenant}#{item_type}#{shard:02d}"
+
+
+def _exact_number(value: Any) -> orjson.Fragment:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(format(value, "f"))
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def encode_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    """A record's attributes as stored: one JSON text attribute `a`, numbers exact (a decimal keeps every
+    digit). One string rather than a map of typed attributes: the client serialises and DynamoDB parses one
+    value per record instead of one per field, which is most of the cost of a write (see docs/benchmarks.md)."""
+    return {"S": orjson.dumps(attributes, default=_exact_number).decode()}
+
+
+def decode_attributes(stored: dict[str, Any]) -> dict[str, Any]:
+    """`a` as read: JSON text (integers as int, other numbers as Decimal), or a map of typed attributes as
+    records written before 2026-12 hold them."""
+    if "S" in stored:
+        return dict(json.loads(stored["S"], parse_float=Decimal))
+    return dict(from_av(stored))
 
 
 @dataclass(frozen=True)
@@ -77,7 +101,7 @@ def _json_value(value: Any, as_text: bool) -> Any:
 
 def record_view(item_type: str, item: dict[str, Any], decimal_fields: frozenset[str] = frozenset()) -> dict[str, Any]:
     """A stored record as the API shows it: typed JSON, decimals as strings."""
-    attributes = from_av(item["a"])
+    attributes = decode_attributes(item["a"])
     meta = RecordMeta.decode(item["m"]["S"])
     return {
         "itemType": item_type,
@@ -128,7 +152,7 @@ class RecordStore:
             if current is None or meta is None:
                 outcome, attributes, version, created = Outcome.CREATED, candidate.attributes, 1, now
             else:
-                before = from_av(current["a"])
+                before = decode_attributes(current["a"])
                 attributes = {**before, **candidate.attributes} if merge else candidate.attributes
                 if attributes == before:
                     outcomes[candidate.row] = Outcome.UNCHANGED
@@ -136,7 +160,7 @@ class RecordStore:
                 outcome, version, created = Outcome.UPDATED, meta.version + 1, meta.created_ms
             outcomes[candidate.row] = outcome
             stamp = RecordMeta(version, created, now, job_id, candidate.row, outcome.value)
-            writes.append({**key, "a": to_av(attributes), "m": {"S": stamp.encode()}})
+            writes.append({**key, "a": encode_attributes(attributes), "m": {"S": stamp.encode()}})
             befores.append({"row": candidate.row, "key": candidate.key, "outcome": outcome.value, "version": version,
                             "before": stored(current) if current is not None else None})
         if writes and not dry_run and keep_before is not None:
@@ -236,4 +260,5 @@ class RecordStore:
                                           ExpressionAttributeValues=key)
 
         for item in heapq.merge(*(shard(n) for n in range(item_type.shards)), key=lambda i: i["sk"]["S"]):
-            yield {"key": item["sk"]["S"], **from_av(item["a"]), "_version": RecordMeta.decode(item["m"]["S"]).version}
+            version = RecordMeta.decode(item["m"]["S"]).version
+            yield {"key": item["sk"]["S"], **decode_attributes(item["a"]), "_version": version}
