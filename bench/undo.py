@@ -18,10 +18,44 @@ from bench.data import write_csv
 from bench.stack import BenchStack, bench_stack  # first: it sets the environment moto and boto3 read
 
 
+class PutTimer:
+    """Time and bytes spent putting before-images (a machine shared with other work makes rows/s noisy; the
+    share of the run's time spent on the puts is the steadier figure)."""
+
+    def __init__(self) -> None:
+        from sluice.store.undo import UndoImages
+
+        self.seconds = 0.0
+        self.bytes = 0
+        original = UndoImages.put_once
+
+        def timed(images: Any, tenant: str, job_id: str, chunk: int, changes: Any) -> Any:
+            import orjson
+
+            started = time.perf_counter()
+            try:
+                return original(images, tenant, job_id, chunk, changes)
+            finally:
+                self.seconds += time.perf_counter() - started
+                self.bytes += len(orjson.dumps(changes))
+
+        UndoImages.put_once = timed
+
+    def take(self) -> tuple[float, int]:
+        taken = (self.seconds, self.bytes)
+        self.seconds, self.bytes = 0.0, 0
+        return taken
+
+
+TIMER: PutTimer | None = None
+
+
 def _run(stack: BenchStack, meter: Any, path: Path | None, rows: int, *, revertible: bool,
          revert_of: str | None = None) -> dict[str, Any]:
     clients = stack.clients
     meter.reset()
+    if TIMER is not None:
+        TIMER.take()
     started = time.perf_counter()
     if revert_of:
         status, job = stack.call("POST", f"/v1/jobs/{revert_of}/revert")
@@ -36,15 +70,21 @@ def _run(stack: BenchStack, meter: Any, path: Path | None, rows: int, *, reverti
     seconds = time.perf_counter() - started
     status, done = stack.call("GET", f"/v1/jobs/{job['jobId']}")
     assert done["status"] == "Completed" and done["counts"]["processed"] == rows, done
-    return {"jobId": job["jobId"], "seconds": seconds, "requests": dict(meter.counts), "counts": done["counts"]}
+    put_seconds, put_bytes = TIMER.take() if TIMER is not None else (0.0, 0)
+    return {"jobId": job["jobId"], "seconds": seconds, "requests": dict(meter.counts), "counts": done["counts"],
+            "put_seconds": put_seconds, "put_bytes": put_bytes}
 
 
 def _line(label: str, rows: int, result: dict[str, Any]) -> str:
     requests = result["requests"]
     total = sum(requests.values()) * 1000 / rows
     puts = requests.get("PutObject", 0) * 1000 / rows
-    return (f"{label:<34} {rows / result['seconds']:9,.0f} rows/s  {total:8.2f} requests/1,000 rows "
+    line = (f"{label:<34} {rows / result['seconds']:9,.0f} rows/s  {total:8.2f} requests/1,000 rows "
             f"(PutObject {puts:5.2f})")
+    if result["put_bytes"]:
+        line += (f"; plans/before-images {result['put_bytes'] / 1e3:,.0f} KB, "
+                 f"{100 * result['put_seconds'] / result['seconds']:.1f}% of the run")
+    return line
 
 
 def main() -> None:
@@ -58,6 +98,8 @@ def main() -> None:
     write_csv(second, args.rows, seed=8)  # the same keys, other values: every row updates
     print(f"{args.rows:,} rows x 8 columns, RowsPerChunk={args.rows_per_chunk}")
     gc.freeze()
+    global TIMER
+    TIMER = PutTimer()
     for revertible in (False, True):
         with bench_stack(args.rows_per_chunk) as stack:
             from sluice_local.metering import RequestMeter
