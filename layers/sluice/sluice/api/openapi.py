@@ -57,7 +57,10 @@ ITEM_TYPE = _path("itemType", "an item type name")
 FILE_FORM = {"type": "object", "required": ["file"],
              "properties": {"file": {"type": "string", "format": "binary"}, "itemType": {"type": "string"},
                             "merge": {"type": "string", "enum": ["true", "false"]},
-                            "jobName": {"type": "string"}, "name": {"type": "string"}}}
+                            "jobName": {"type": "string"}, "name": {"type": "string"},
+                            "operation": {"type": "string", "enum": ["import", "delete"]},
+                            "revertible": {"type": "string", "enum": ["true", "false"]},
+                            "dedupe": {"type": "string", "enum": ["content"]}}}
 
 
 def _operation(summary: str, responses: dict[str, Any], *, parameters: list[dict[str, Any]] | None = None,
@@ -180,7 +183,9 @@ def document() -> dict[str, Any]:
                 "Submit a job: JSON Lines body, multipart file, or JSON for an upload URL / a staged job",
                 {"201": job, "202": job},
                 parameters=[_query("itemType", {"type": "string"}, "with a JSON Lines body"),
-                            _query("merge", {"type": "string", "enum": ["true", "false"]})],
+                            _query("merge", {"type": "string", "enum": ["true", "false"]}),
+                            _query("operation", {"type": "string", "enum": ["import", "delete"]},
+                                   "delete: the rows name records to delete (key columns only)")],
                 body={JSON: {"schema": {"oneOf": [_ref("JobOptions"), _ref("StagedJobRequest")]}},
                       "multipart/form-data": {"schema": FILE_FORM},
                       "application/x-ndjson": {"schema": {"type": "string"}}}),
