@@ -480,3 +480,35 @@ def test_a_delete_job_is_exact_under_shuffled_delivery_and_aws_faults(harness: H
     faults.enabled = False
     assert faults.injected["lost_reply"] > 0
     _assert_deleted(harness, harness.job(job["jobId"]))
+
+
+def test_a_staged_job_of_two_item_types_is_reverted_in_both(harness: Harness) -> None:
+    """Each chunk's before-images name their item type, so a job of several files reverts each file's records."""
+    import io
+    import json
+
+    harness.define()
+    harness.define("org", {"key": ["code"], "fields": {"code": {"type": "string", "required": True},
+                                                        "title": {"type": "string"}}})
+    harness.run(harness.submit_csv("code,title\nacme,Acme\n", item_type="org")["jobId"])
+    harness.run(harness.submit_csv(SEED)["jobId"])
+    before = stored_records(harness)
+    control = {"files": {"people.csv": {"itemType": "contact"}, "orgs.csv": {"itemType": "org"}}}
+    digest = harness.call("POST", "/v1/controls", body=json.dumps(control).encode(),
+                          content_type="application/json").json()["digest"]
+    job = harness.call("POST", "/v1/jobs", json_body={"control": digest}).json()
+    for name, data in (("people.csv", b"email,name,age\na@x.org,Ann B,31\nnew@x.org,New,5\n"),
+                       ("orgs.csv", b"code,title\nacme,Acme Inc\nini,Initech\n")):
+        reply = harness.call("POST", f"/v1/jobs/{job['jobId']}/files", files={"file": (name, io.BytesIO(data))},
+                             data={"name": name})
+        assert reply.status_code == 200, reply.content
+    assert harness.call("POST", f"/v1/jobs/{job['jobId']}/schedule", json_body={"mode": "commit"}).status_code == 202
+    done = harness.run(job["jobId"])
+    assert (done["counts"]["created"], done["counts"]["updated"]) == (2, 2)
+    reverted = harness.run(revert(harness, job["jobId"])["jobId"])
+    assert reverted["status"] == "Completed"
+    assert (reverted["counts"]["deleted"], reverted["counts"]["updated"]) == (2, 2)
+    after = stored_records(harness)
+    assert sorted(after) == sorted(before)
+    assert all(after[k]["a"] == before[k]["a"] for k in after)
+    assert harness.call("GET", "/v1/records/org/acme").json()["attributes"] == {"code": "acme", "title": "Acme"}
