@@ -294,6 +294,10 @@ def test_delete_jobs_need_a_key(harness: Harness) -> None:
     reply = harness.call("POST", "/v1/jobs", files={"file": ("d.csv", b"text\nx\n", "text/csv")},
                          data={"itemType": "note", "operation": "erase"})
     assert reply.status_code == 400
+    importer = harness.key(permissions=("imports:write",))
+    reply = harness.call("POST", "/v1/jobs", key=importer, files={"file": ("d.csv", b"text\nx\n", "text/csv")},
+                         data={"itemType": "note", "operation": "delete"})
+    assert reply.status_code == 403 and "needs the records:write permission" in reply.json()["error"]["message"]
 
 
 def test_delete_an_item_type_and_purge_one_with_records(harness: Harness) -> None:

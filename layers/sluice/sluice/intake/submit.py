@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sluice.models.clock import iso_from_ms
-from sluice.models.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from sluice.models.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from sluice.models.filespec import FileSpec
 from sluice.models.job import Job, JobOptions, Status, UploadForm, UploadLink
 from sluice.models.limits import MAX_INLINE_LINES, MAX_UPLOAD_BYTES
@@ -26,6 +26,8 @@ def new_job(clients: Clients, principal: Principal, options: JobOptions, status:
     """A job (not yet stored) for one file. Without check_item_type, an unknown item type is allowed
     so that a drop-folder or scheduled job can be recorded as Rejected. columns: source headers -> fields, for
     this job only (a seed door's template)."""
+    if options.operation == "delete" and not principal.allows("records:write"):
+        raise Forbidden("a delete job deletes records: it needs the records:write permission besides imports:write")
     item_type = ItemTypeStore(clients).get(principal.tenant, options.itemType)
     if item_type is None and check_item_type:
         raise BadRequest(f"unknown item type '{options.itemType}'; create it first with "
