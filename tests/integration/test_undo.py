@@ -303,6 +303,11 @@ def test_delete_jobs_need_a_key(harness: Harness) -> None:
 def test_delete_an_item_type_and_purge_one_with_records(harness: Harness) -> None:
     harness.define()
     harness.define("empty", {"fields": {"x": {"type": "string"}}})
+    saved = harness.call("PUT", "/v1/item-types/empty/mappings/crm", json_body={"columns": {"X": "x"}})
+    assert saved.status_code == 201, saved.content
+    assert harness.call("DELETE", "/v1/item-types/empty").status_code == 204
+    harness.define("empty", {"fields": {"x": {"type": "string"}}})  # a new item type of that name starts afresh
+    assert harness.call("GET", "/v1/item-types/empty/mappings").json()["items"] == []
     assert harness.call("DELETE", "/v1/item-types/empty").status_code == 204
     assert harness.call("GET", "/v1/item-types/empty").status_code == 404
     assert harness.call("DELETE", "/v1/item-types/empty").status_code == 404
