@@ -35,10 +35,12 @@ lock:
 # State lives in $(SLUICE_DATA_DIR) (default .sluice-data) across stops and crashes; `make reset` empties it.
 SLUICE_DATA_DIR ?= .sluice-data
 
+# `exec`: the stack replaces the recipe's shell, so a SIGTERM to make (which make passes to its child) reaches it;
+# with a shell in between, the shell died and the stack ran on, orphaned.
 run: install
-	SLUICE_DATA_DIR="$(SLUICE_DATA_DIR)" $(BIN)/sluice-local
+	SLUICE_DATA_DIR="$(SLUICE_DATA_DIR)" exec $(BIN)/sluice-local
 
-.PHONY: reset soak-persistence
+.PHONY: reset soak-persistence soak-stop soak-ledger
 reset:
 	rm -rf -- "$(SLUICE_DATA_DIR)"
 	@echo "emptied $(SLUICE_DATA_DIR)"
@@ -65,8 +67,16 @@ soak: install
 		tests/integration/test_faults.py tests/integration/test_exactly_once.py
 
 # The kill-during-import test at 100k rows (`make test` runs it at 20k).
+# the chunk ledger and finalisation past 40,000 chunks (the ceiling the job item's doneChunks set had), directly
+soak-ledger: install
+	SLUICE_LEDGER_CHUNKS=40001 $(BIN)/pytest tests/integration/test_ledger.py -k any_number
+
 soak-persistence: install
 	SLUICE_PERSISTENCE_ROWS=100000 $(BIN)/pytest tests/e2e/test_persistence.py
+
+# 20 stops of the local stack under load (`make test` runs 6), each within 5 s, losing nothing acknowledged.
+soak-stop: install
+	SLUICE_STOP_ROUNDS=20 $(BIN)/pytest -s tests/e2e/test_stop.py
 
 lint: install
 	$(BIN)/ruff check .

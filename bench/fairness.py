@@ -61,8 +61,8 @@ def main() -> None:
               f"{args.jobs} x {args.rows} rows (rows processed then: {[c['processed'] for c in progress]})",
               flush=True)
     finally:
-        stack.process.kill()
-        stack.process.wait(timeout=30)
+        stack.process.terminate()  # stops within 5 s (tests/e2e/test_stop.py)
+        stack.process.wait(timeout=10)
 
 
 if __name__ == "__main__":

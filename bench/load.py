@@ -33,6 +33,7 @@ TENANTS = 10
 @dataclass
 class Totals:
     submit_ms: list[float] = field(default_factory=list)
+    read_ms: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     jobs: int = 0
     rows: int = 0
@@ -99,7 +100,10 @@ class Client:
         job_id = reply.json()["jobId"]
         while True:
             time.sleep(0.3)
+            started = time.perf_counter()
             job = self.request("GET", f"/v1/jobs/{job_id}").json()
+            with self.totals.lock:
+                self.totals.read_ms.append((time.perf_counter() - started) * 1000)
             if job.get("finished"):
                 break
         expected = {"total": rows, "processed": rows, "created": rows - len(invalid), "updated": 0,
@@ -113,12 +117,40 @@ class Client:
             self.totals.last_finish = time.time()
 
 
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+    return {"p50": round(statistics.median(ordered), 1), "p99": round(ordered[max(0, int(len(ordered) * 0.99) - 1)], 1),
+            "max": round(ordered[-1], 1), "count": len(ordered)}
+
+
+def background_import(api: str, rows: int, reads: list[float]) -> dict[str, Any]:
+    """A large import of tenant load0 (its file PUT to the upload URL), its status read every 0.5 s until it
+    finishes: how long a status read takes while the pipeline is busy."""
+    headers = {"Authorization": "Bearer load-key-0"}
+    job = requests.post(f"{api}/v1/jobs", json={"itemType": "person", "fileName": "background.csv"},
+                        headers=headers, timeout=60).json()
+    body = "email,name,age\n" + "".join(f"bg-{r}@load.test,Name {r},{r % 100}\n" for r in range(rows))
+    assert requests.put(job["uploadUrl"], data=body.encode(), timeout=600).status_code == 200
+    while True:
+        time.sleep(0.5)
+        started = time.perf_counter()
+        reply = requests.get(f"{api}/v1/jobs/{job['jobId']}", headers=headers, timeout=120)
+        reads.append((time.perf_counter() - started) * 1000)
+        current = reply.json()
+        if current.get("finished"):
+            return dict(current["counts"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--large-share", type=float, default=0.05, help="share of jobs with 5,000-20,000 rows")
     parser.add_argument("--invalid-share", type=float, default=0.05, help="share of rows that fail validation")
+    parser.add_argument("--background-rows", type=int, default=100_000,
+                        help="a large import running meanwhile, its status read every 0.5 s (0: none)")
     parser.add_argument("--out", default="bench/out/load.json")
     args = parser.parse_args()
 
@@ -133,22 +165,28 @@ def main() -> None:
         started = time.time()
         until = started + args.seconds
         clients = [Client(api, n, totals, args.large_share, args.invalid_share) for n in range(args.clients)]
-        with ThreadPoolExecutor(max_workers=args.clients) as pool:
+        background_reads: list[float] = []
+        with ThreadPoolExecutor(max_workers=args.clients + 1) as pool:
+            background = pool.submit(background_import, api, args.background_rows, background_reads) \
+                if args.background_rows else None
             for future in [pool.submit(c.run, until) for c in clients]:
                 future.result()
+            background_counts = background.result() if background else None
         elapsed = max(totals.last_finish, until) - started
     finally:
         process.terminate()
         process.wait(timeout=30)
-    latencies = sorted(totals.submit_ms)
     server_errors = sum(n for status, n in totals.statuses.items() if status >= 500)
+    if background_counts is not None and (background_counts["created"], background_counts["failed"]) != \
+            (args.background_rows, 0):
+        totals.inexact.append(f"background import: {background_counts}")
     report = {
         "clients": args.clients, "seconds": args.seconds, "elapsedSeconds": round(elapsed, 1),
         "jobs": totals.jobs, "rows": totals.rows,
         "jobsPerSecond": round(totals.jobs / elapsed, 2), "rowsPerSecond": round(totals.rows / elapsed),
-        "submitMs": {"p50": round(statistics.median(latencies), 1),
-                     "p99": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 1),
-                     "max": round(latencies[-1], 1)} if latencies else {},
+        "submitMs": _percentiles(totals.submit_ms), "statusReadMs": _percentiles(totals.read_ms),
+        "backgroundImport": {"rows": args.background_rows, "counts": background_counts,
+                             "statusReadMs": _percentiles(background_reads)},
         "statuses": dict(sorted(totals.statuses.items())), "serverErrors": server_errors,
         "connectionErrors": len(totals.connection_errors),
         "inexactJobs": len(totals.inexact), "inexactExamples": totals.inexact[:5],

@@ -110,7 +110,7 @@ def ingest_memory(path: Path) -> dict[str, Any]:
         ItemTypeStore(clients).put("bench", "contact", ItemTypeDefinition.model_validate(SCHEMA))
         job = submit_for_upload(clients, Principal("bench", "k", frozenset({"*"})),
                                 JobOptions(itemType="contact", fileName=path.name))
-        key = f"uploads/bench/{job['jobId']}/data"
+        key = f"uploads/bench/{job.jobId}/data"
         clients.s3.upload_file(str(path), clients.settings.bucket, key)
         env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "BENCH_KEY": key}
         probe_run = subprocess.run([sys.executable, "-m", "bench.ingest_probe"], env=env, capture_output=True,

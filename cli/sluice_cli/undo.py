@@ -67,7 +67,7 @@ def run(client: Requester, args: argparse.Namespace, failure: type[Exception]) -
             client.request("DELETE", f"/v1/records/{quote(args.item_type, safe='')}/{quote(key, safe='')}")
             print(f"deleted {key}")
         except failure as exc:
-            if not str(exc).startswith("HTTP 404"):
+            if getattr(exc, "status", None) != 404:
                 raise
             missing += 1
             print(f"not found {key}", file=sys.stderr)

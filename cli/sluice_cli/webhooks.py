@@ -14,9 +14,13 @@ class Requester(Protocol):
     def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> Any: ...
 
 
-def add_parser(commands: Any) -> None:
-    hooks = commands.add_parser("webhooks", help="webhook endpoints, their delivery log and redelivery")
-    actions = hooks.add_subparsers(dest="webhooks_command", required=True)
+def add_parser(commands: Any) -> Any:
+    hooks = commands.add_parser("webhooks", help="webhook endpoints, their delivery log and redelivery",
+                                description="Webhook endpoints, their delivery log and redelivery.",
+                                epilog="example:\n  sluice webhooks create https://hooks.example.com/sluice --events "
+                                       "job.completed,job.failed", formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = hooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION",
+                                   parser_class=type(hooks))
     actions.add_parser("list", help="the tenant's endpoints")
     create = actions.add_parser("create", help="register an endpoint (prints its secret, shown only once)")
     create.add_argument("url")
@@ -40,10 +44,12 @@ def add_parser(commands: Any) -> None:
     log.add_argument("webhook_id")
     log.add_argument("--limit", type=int, default=20)
     log.add_argument("--cursor")
-    log.add_argument("--json", action="store_true", help="the page as JSON (with nextCursor)")
     again = actions.add_parser("redeliver", help="attempt a delivery once more, now")
     again.add_argument("webhook_id")
     again.add_argument("delivery_id")
+    for action in actions.choices.values():  # --json after the action too (the page as JSON, with nextCursor)
+        action.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the API's JSON")
+    return hooks
 
 
 def _events(text: str) -> list[str]:
@@ -60,7 +66,11 @@ def run(client: Requester, args: argparse.Namespace) -> int:
     base = "/v1/webhooks"
     path = f"{base}/{quote(args.webhook_id, safe='')}" if hasattr(args, "webhook_id") else base
     if action == "list":
-        for hook in _send(client, "GET", base)["items"]:
+        listed = _send(client, "GET", base)
+        if args.json:
+            print(json.dumps(listed, indent=2))
+            return 0
+        for hook in listed["items"]:
             state = "enabled" if hook["enabled"] else f"DISABLED ({hook['disabledReason']})"
             print(f"{hook['webhookId']}  {state:<8}  {','.join(hook['events']):<24}  {hook['url']}")
         return 0
@@ -108,4 +118,4 @@ def run(client: Requester, args: argparse.Namespace) -> int:
     if action == "redeliver":
         print(json.dumps(_send(client, "POST", f"{path}/deliveries/{quote(args.delivery_id, safe='')}/redeliver")))
         return 0
-    return 2
+    return 3

@@ -1,4 +1,5 @@
-"""Ingest: S3 upload events (via the IngestQueue) -> a stream-parsed file -> chunks on the ChunkQueue."""
+"""Ingest: S3 upload events (via the IngestQueue) -> a stream-parsed file -> chunks on the ChunkQueue; a file
+read in slices hands each next slice on through the same queue (a continuation message)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.intake.dropfolder import take_drop
+from sluice.models.slices import SliceMessage
 from sluice.observability import failures_logged, metrics
-from sluice.pipeline.ingest import ingest_upload
+from sluice.pipeline.ingest import ingest_slice, ingest_upload
 from sluice.store.blobs import INBOX_PREFIX, parse_upload_key
 from sluice.store.clients import get_clients
 
@@ -34,6 +36,14 @@ def s3_objects(body: str) -> list[tuple[str, str]]:
 
 
 def record_handler(record: SQSRecord) -> None:
+    continuation = SliceMessage.from_body(record.body)
+    if continuation is not None:
+        logger.set_correlation_id(continuation.jobId)
+        logger.append_keys(tenant=continuation.tenant, jobId=continuation.jobId, slice=continuation.slice)
+        with failures_logged(logger):
+            outcome = ingest_slice(get_clients(), continuation)
+        logger.info("ingested", extra={"outcome": outcome})
+        return
     for key, etag in s3_objects(record.body):
         ids = parse_upload_key(key)
         if ids is not None:  # uploads/{tenant}/{jobId}/...: every line of this job carries its id

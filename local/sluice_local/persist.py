@@ -12,8 +12,9 @@ stack snapshots all of them into one pickle, restored before provisioning on the
   (atomic), while the parent goes on serving. A crash at any moment leaves the previous snapshot whole.
 * **Cadence.** Every `SLUICE_SNAPSHOT_SECONDS` (1 s) when a mutating request arrived since the last one, never two
   at once, and at least twice the last one's duration apart (so a big state costs at most half a core); a last
-  one on a clean stop, by a child that may outlive the stack (it holds the directory's lock; the next start
-  waits for it). A SIGKILL loses at most the requests since the last snapshot began, and what it loses
+  one on a clean stop, taken under the exclusive lock, which the stack then keeps until it exits (nothing changes
+  after that cut), by a child that may outlive the stack (it holds the directory's lock; the next start waits
+  for it). A SIGKILL loses at most the requests since the last snapshot began, and what it loses
   is a suffix of history: the state after a restart is the state of one instant, as consistent as at that instant.
 * **Restore.** Messages that were in flight (received, not deleted) become visible again at once: the functions
   holding them died with the stack, and waiting out a 960 s visibility timeout would only delay the job.
@@ -283,25 +284,30 @@ class Snapshotter(threading.Thread):
     def _fork(self) -> None:
         self.lock.acquire_write()
         try:
-            started = time.monotonic()
-            self.dirty.clear()
-            pid = os.fork()
-            if pid == 0:  # the child: a frozen copy of the state, one thread, nothing shared but files
-                self._child()
-            self.child, self.child_started = pid, started
-            self.last_pause = time.monotonic() - started
-            self.max_pause = max(self.max_pause, self.last_pause)
+            self._fork_locked()
         finally:
             self.lock.release_write()
 
-    def _child(self) -> None:
+    def _fork_locked(self, wait_for: int | None = None) -> None:
+        started = time.monotonic()
+        self.dirty.clear()
+        pid = os.fork()
+        if pid == 0:  # the child: a frozen copy of the state, one thread, nothing shared but files
+            self._child(wait_for)
+        self.child, self.child_started = pid, started
+        self.last_pause = time.monotonic() - started
+        self.max_pause = max(self.max_pause, self.last_pause)
+
+    def _child(self, wait_for: int | None = None) -> None:
         code = 1
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             gc.disable()
             _unlocked_s3_reads()
-            write_atomically(self.path, dump_state(_state()))
+            data = dump_state(_state())
+            _outlive(wait_for)  # an older snapshot child, killed: its file must never land after this one
+            write_atomically(self.path, data)
             code = 0
         except BaseException:
             os.write(2, f"snapshot failed:\n{traceback.format_exc()}".encode())
@@ -331,15 +337,34 @@ class Snapshotter(threading.Thread):
                 f"{self.max_duration:.2f} s in a child, longest pause of the emulator {self.max_pause * 1000:.0f} ms")
 
     def close(self) -> None:
-        """Stops the cadence; a last snapshot if anything changed since the latest began, written by a child that
-        may outlive this process (the stack stops at once whatever the state's size): it holds the directory's
-        lock until its file is in place, and the next start waits for that lock before restoring."""
+        """The last snapshot, of the state as it is now, and no change after it: takes the exclusive side of the lock
+        (waiting only for the emulator requests in flight, milliseconds each) and never gives it back, so every later
+        request waits until the process exits and nothing acknowledged is missing from the file. Written by a child
+        that may outlive this process (the stack stops at once whatever the state's size): it holds the
+        directory's lock until its file is in place, and the next start waits for that lock before restoring.
+        Does not wait for the cadence thread: whatever it does now is superseded by this."""
         self.stopping.set()
-        if self.is_alive():
-            self.join(timeout=self.interval + 1)
-        if self.child is not None and self.dirty.is_set():  # outdated before it is written: one fresh one instead
-            os.kill(self.child, signal.SIGKILL)
-            self._reap(block=True)
-        if self.dirty.is_set():
-            self._fork()
-            print(f"last snapshot: being written by pid {self.child} (the next start waits for it)", flush=True)
+        self.lock.acquire_write()
+        self._reap(block=False)
+        if not self.dirty.is_set():
+            return
+        outdated = self.child
+        if outdated is not None:  # outdated before it is written: one fresh one instead
+            os.kill(outdated, signal.SIGKILL)
+        self._fork_locked(wait_for=outdated)
+        print(f"last snapshot: being written by pid {self.child} (the next start waits for it)", flush=True)
+
+
+def _outlive(pid: int | None, timeout: float = 30) -> None:
+    """In a snapshot child: wait until a sibling (killed by the parent) is gone, reaped by whoever adopted it."""
+    if pid is None:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            return  # the number was taken by another user's process: ours is gone
+        time.sleep(0.05)

@@ -7,11 +7,13 @@ import faulthandler
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sluice_local.template import REGION, Template
 
@@ -78,6 +80,12 @@ class LocalStack:
             get_settings()  # a malformed setting stops the stack here, not in the first request
         except ConfigError as exc:
             raise SystemExit(str(exc)) from None
+        # Two warnings that are noise here, in this process and the ones it starts: Powertools' empty-metrics
+        # notice on every invocation, and multiprocessing's note on the worker processes' semaphores, which a stop
+        # leaves behind on purpose (it ends the process at once)
+        quiet = "ignore:No application metrics to publish:UserWarning,ignore:resource_tracker:UserWarning"
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), quiet)))
+        warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         reset_clients()
@@ -89,7 +97,7 @@ class LocalStack:
         api_lane = int(os.environ.get("SLUICE_API_PROCESSES", str(cores)))
         functions = self.template.functions()
         api_functions = {name for name in ("ApiFunction", "AuthorizerFunction") if name in functions}
-        sizes = {"ApiFunction": 4, "AuthorizerFunction": 4, "WorkerFunction": 2, "IngestFunction": 1,
+        sizes = {"ApiFunction": 4, "AuthorizerFunction": 4, "WorkerFunction": 2, "IngestFunction": 2,
                  "SweeperFunction": 1, "ScheduledImportFunction": 1}
         for name, resource in self.template.of_type("AWS::Serverless::Function").items():
             reserved = resource.get("Properties", {}).get("ReservedConcurrentExecutions")
@@ -133,15 +141,17 @@ class LocalStack:
         from sluice_local.persist import Snapshotter, restore
 
         app: Any = DomainDispatcherApplication(create_backend_app)
+        # the emulator logs every request: to a file (in the data directory, if any), never the terminal
+        self.emulator_log = (self.data_dir or Path(tempfile.mkdtemp(prefix="sluice-local-"))) / "emulator.log"
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            # the emulator logs every request: to a file in the data directory, not the terminal
-            requests_log = logging.getLogger("werkzeug")
-            handler = logging.FileHandler(self.data_dir / "emulator.log")
-            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-            requests_log.addHandler(handler)
-            requests_log.setLevel(logging.INFO)
-            requests_log.propagate = False
+        requests_log = logging.getLogger("werkzeug")
+        handler = logging.FileHandler(self.emulator_log)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        requests_log.addHandler(handler)
+        requests_log.setLevel(logging.INFO)
+        requests_log.propagate = False
+        if self.data_dir is not None:
             started = time.monotonic()
             self.restored = restore(self.data_dir)
             if self.restored is not None:
@@ -154,7 +164,9 @@ class LocalStack:
 
     @staticmethod
     def _poller_copies(function: str, sizes: dict[str, int]) -> int:
-        return min(2, sizes.get(function, 1)) if function == "WorkerFunction" else 1
+        # two uploads are read at once and two chunks written at once (on AWS each is its own invocation), so a
+        # small job is never stuck behind another tenant's large file
+        return min(2, sizes.get(function, 1)) if function in ("WorkerFunction", "IngestFunction") else 1
 
     def seed_keys(self, spec: str | None) -> list[tuple[str, str]]:
         """SLUICE_DEV_KEYS=tenant:key,... -> those keys with every permission; else one fresh key for demo."""
@@ -175,29 +187,68 @@ class LocalStack:
         return [("demo", keys.create("demo", "dev admin key", ["*"])["key"])]
 
     def stop(self) -> None:
-        self.stop_event.set()
-        if hasattr(self, "_http"):
-            self._http.shutdown()
-            self._http.server_close()
-        # One budget for every thread: each finishes its current call. With a data directory the last snapshot
-        # needs its share of the 5 s; an invocation cut short is simply delivered again after the restart.
-        deadline = time.monotonic() + (2.5 if self.snapshotter else 5)
-        for poller in self.pollers:
-            poller.join(timeout=max(0.0, deadline - time.monotonic()))
-        if hasattr(self, "functions"):
-            self.functions.close()
+        """Stops at once, whatever is running (the process exits next; threads are daemons). An invocation cut
+        short is delivered again after a restart, as after a crash: what it did is in the last snapshot wholly or
+        not at all, and redelivery is safe everywhere (docs/guarantees.md). Nothing here waits on a thread."""
+        self.stop_event.set()  # pollers and schedules take no new work
         if self.snapshotter:
-            self.snapshotter.close()  # a last snapshot of whatever changed since the latest one
-        if hasattr(self, "_moto"):
-            self._moto.shutdown()
-            self._moto.server_close()
+            self.snapshotter.close()  # the last snapshot; the emulator answers nothing after it
+        if hasattr(self, "functions"):
+            self.functions.close()  # the API's worker processes, ended now
+
+
+def banner(stack: LocalStack, keys: list[tuple[str, str]]) -> str:
+    """Where everything is, printed by `make run`."""
+    assert stack.template is not None
+    buckets = [stack.template.physical[name]["Ref"] for name in stack.template.of_type("AWS::S3::Bucket")]
+    tables = [stack.template.physical[name]["Ref"] for name in stack.template.of_type("AWS::DynamoDB::Table")]
+    lines = [
+        f"Sluice API     {stack.api_url}   (OpenAPI /v1/openapi.json, Swagger UI {stack.api_url}/v1/docs)",
+        f"Web console    {stack.api_url}/console/",
+        f"AWS emulator   {stack.aws_endpoint}   region {REGION}; buckets {', '.join(buckets)}; "
+        f"tables {', '.join(tables)}",
+        f"  aws CLI:     AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url {stack.aws_endpoint} "
+        f"--region {REGION} s3 ls s3://{buckets[0] if buckets else ''}/",
+    ]
+    if stack.data_dir is None:
+        lines.append("Data           in memory only (SLUICE_DATA_DIR is empty): nothing is kept after a stop")
+    else:
+        kept = "new" if stack.restored is None else (
+            f"restored in {stack.restored['seconds']} s, "
+            f"{stack.restored['messagesReopened']} in-flight messages reopened")
+        lines.append(f"Data           {stack.data_dir} ({kept}; `make reset` empties it)")
+    lines.append(f"Emulator log   {stack.emulator_log}")
+    for tenant, key in keys:
+        lines.append(f"API key for tenant '{tenant}': {key}")
+    if keys:
+        lines.append(f"  try:        export SLUICE_URL={stack.api_url} SLUICE_API_KEY={keys[0][1]}; "
+                     ".venv/bin/sluice jobs")
+    lines.append("Ctrl-C stops.")
+    return "\n".join(lines)
+
+
+STOP_BUDGET_SECONDS = 4.5  # Ctrl-C or SIGTERM stops the stack within 5 s, every time
+
+
+def _exit_now(code: int) -> NoReturn:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped and saved: skip tearing down millions of emulator objects one by one (seconds)
+    os._exit(code)
 
 
 def main() -> None:
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>` prints every thread's stack
     done = threading.Event()
+    stack: LocalStack | None = None
+    started = threading.Event()
 
     def _stop(*_: Any) -> None:
+        if not started.is_set():  # still starting: nothing of this run is acknowledged yet; stop as a crash would
+            print("stopped while starting", flush=True)
+            if stack is not None and hasattr(stack, "functions"):
+                stack.functions.close()
+            _exit_now(0)
         done.set()
 
     signal.signal(signal.SIGINT, _stop)
@@ -207,29 +258,24 @@ def main() -> None:
                        aws_port=int(os.environ.get("SLUICE_AWS_PORT", "5000")),
                        data_dir=Path(data).resolve() if data else None)
     keys = stack.start(os.environ.get("SLUICE_DEV_KEYS"))
-    print(f"Sluice API   {stack.api_url}", flush=True)
-    print(f"AWS emulator {stack.aws_endpoint} (region {REGION})", flush=True)
-    if stack.data_dir is None:
-        print("Data         in memory only (SLUICE_DATA_DIR is empty): nothing is kept after a stop", flush=True)
-    else:
-        kept = "new" if stack.restored is None else (
-            f"restored in {stack.restored['seconds']} s, "
-            f"{stack.restored['messagesReopened']} in-flight messages reopened")
-        print(f"Data         {stack.data_dir} ({kept}; `make reset` empties it); emulator log: "
-              f"{stack.data_dir / 'emulator.log'}", flush=True)
-    for tenant, key in keys:
-        print(f"API key for tenant '{tenant}': {key}", flush=True)
-    print("Ctrl-C stops.", flush=True)
+    started.set()
+    print(banner(stack, keys), flush=True)
     while not done.wait(0.2):  # a bounded wait: a signal taken by another thread still reaches the handler here
         pass
     print("stopping...", flush=True)
+
+    def _overdue() -> None:  # a backstop: the stop itself waits on nothing but in-flight emulator requests
+        print(f"the stop took over {STOP_BUDGET_SECONDS} s; exiting now (the last snapshot may be the one before)",
+              flush=True)
+        _exit_now(1)
+
+    watchdog = threading.Timer(STOP_BUDGET_SECONDS, _overdue)
+    watchdog.daemon = True
+    watchdog.start()
     stack.stop()
     if stack.snapshotter:
         print(stack.snapshotter.summary(), flush=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Everything is stopped and saved: skip tearing down millions of emulator objects one by one (seconds)
-    os._exit(0)
+    _exit_now(0)
 
 
 if __name__ == "__main__":

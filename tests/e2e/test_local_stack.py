@@ -88,7 +88,7 @@ def test_sluice_command_imports_with_progress_and_summary(stack: Stack, tmp_path
     env = {**os.environ, "SLUICE_URL": stack.api, "SLUICE_API_KEY": "acme-key"}
     run = subprocess.run([sys.executable, "-m", "sluice_cli.main", "import", str(data), "--item-type", "contact",
                           "--wait", "--interval", "0.2"], env=env, capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 1, run.stderr  # a row failed
     assert "100% 2/2 rows  Completed" in run.stderr
     assert "rows: total 2, processed 2, created 1, updated 0, unchanged 0, failed 1" in run.stdout
     assert "row 2 age: must be at least 0 (value '-3')" in run.stdout
@@ -97,7 +97,7 @@ def test_sluice_command_imports_with_progress_and_summary(stack: Stack, tmp_path
     assert "Completed" in listed.stdout and "cli.csv" in listed.stdout
     bad = subprocess.run([sys.executable, "-m", "sluice_cli.main", "jobs"], env={**env, "SLUICE_API_KEY": "nope"},
                          capture_output=True, text=True, timeout=30)
-    assert bad.returncode == 2 and "HTTP 401" in bad.stderr
+    assert bad.returncode == 3 and "HTTP 401" in bad.stderr
 
 
 def test_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

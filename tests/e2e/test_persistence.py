@@ -36,6 +36,24 @@ def _stop(stack: SpawnedStack, how: signal.Signals) -> float:
     return time.monotonic() - started
 
 
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (the stack's worker processes)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists() and
+            Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"}
+
+
 def _job(stack: SpawnedStack, job_id: str) -> dict[str, Any]:
     reply = requests.get(f"{stack.api}/v1/jobs/{job_id}", headers=AUTH, timeout=30)
     assert reply.status_code == 200, reply.text
@@ -120,8 +138,14 @@ def test_a_job_killed_mid_import_completes_after_restart_with_exact_counts(tmp_p
             time.sleep(0.2)
         assert counts["processed"] < ROWS, f"the job finished before the kill: {counts}"
     finally:
+        workers = _children(stack.process.pid)
         stack.process.kill()
         stack.process.wait(timeout=30)
+    assert len(workers) >= 2, workers  # the API's and the pipeline's worker processes
+    deadline = time.time() + 5
+    while _alive(workers) and time.time() < deadline:  # orphans end themselves: none outlives the stack
+        time.sleep(0.1)
+    assert not _alive(workers), f"worker processes outlived the killed stack: {_alive(workers)}"
 
     again = _start(tmp_path)
     try:

@@ -98,13 +98,14 @@ def test_concurrent_delivery_of_one_chunk_counts_it_once(harness: Harness, monke
     original = JobStore.commit_chunk
     raced: set[int] = set()
 
-    def racing_commit(self: JobStore, tenant: str, job_id: str, chunk: int, counts: Any, file: int = 0) -> Any:
+    def racing_commit(self: JobStore, tenant: str, job_id: str, chunk: int, counts: Any, file: int = 0,
+                      expires_at: int | None = None) -> Any:
         if chunk not in raced:
             raced.add(chunk)
             messages = harness.sent_chunks.get((job_id, chunk))
             if messages is not None:
                 processing.process_chunk(harness.clients, messages)
-        return original(self, tenant, job_id, chunk, counts, file)
+        return original(self, tenant, job_id, chunk, counts, file, expires_at)
 
     monkeypatch.setattr(JobStore, "commit_chunk", racing_commit)
     original_process = processing.process_chunk

@@ -26,6 +26,9 @@ class Settings(BaseModel):
     quick_chunk_queue_url: str = Field("", alias="QUICK_CHUNK_QUEUE_URL")  # small jobs' lane (empty: none)
     quick_job_bytes: int = Field(256 * 1024, alias="QUICK_JOB_BYTES", ge=0)  # a job this small takes that lane
     rows_per_chunk: int = Field(1000, alias="ROWS_PER_CHUNK", ge=1, le=10_000)
+    ingest_queue_url: str = Field("", alias="INGEST_QUEUE_URL")  # sliced ingest hands on its next slice here
+    # text one ingest invocation reads before it hands the rest of the file to the next (template IngestSliceBytes)
+    ingest_slice_bytes: int = Field(512 * 1024 * 1024, alias="INGEST_SLICE_BYTES", ge=65_536)
     chunk_max_bytes: int = Field(240_000, alias="CHUNK_MAX_BYTES", ge=1_000, le=262_144)
     retention_days: int = Field(30, alias="RETENTION_DAYS", ge=1, le=3650)
     record_shards: int = Field(8, alias="RECORD_SHARDS", ge=1, le=99)

@@ -147,6 +147,21 @@ class DecodeCheck:
                             "or pass `encoding`")
 
 
+def resume_codec(codec: str, head: bytes) -> tuple[str, int]:
+    """The codec that decodes the file from a record boundary on (no byte-order mark to expect), and the length
+    of the byte-order mark the file starts with."""
+    if codec == "utf-8-sig":
+        return "utf-8", len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    for family, marks in (("utf-32", ((codecs.BOM_UTF32_LE, "-le"), (codecs.BOM_UTF32_BE, "-be"))),
+                          ("utf-16", ((codecs.BOM_UTF16_LE, "-le"), (codecs.BOM_UTF16_BE, "-be")))):
+        if codec == family:
+            for mark, suffix in marks:
+                if head.startswith(mark):
+                    return family + suffix, len(mark)
+            return family + "-le", 0
+    return codec, 0
+
+
 def text_stream(stream: io.RawIOBase, codec: str = "utf-8-sig") -> io.TextIOWrapper:
     return io.TextIOWrapper(io.BufferedReader(stream, 1 << 16), encoding=codec, newline="")
 
@@ -179,10 +194,15 @@ class LineCounter:
     """Yields a text file's physical lines with stray NUL characters removed, counting both. Lines are read at
     most MAX_LINE_BYTES characters at a time (LineLengthCheck rejected longer ones already)."""
 
-    def __init__(self, lines: Iterable[str] | io.TextIOBase) -> None:
+    def __init__(self, lines: Iterable[str] | io.TextIOBase, byte_codec: str | None = None, lines_before: int = 0,
+                 nuls_before: int = 0) -> None:
         self._source = lines
-        self.nuls = 0
-        self.lines = 0
+        self.nuls = nuls_before
+        self.lines = lines_before
+        # with byte_codec, `bytes` counts the encoded bytes of the lines read: a record's end as a byte offset
+        self._byte_codec = None if byte_codec in (None, "utf-8") else byte_codec
+        self._count_bytes = byte_codec is not None
+        self.bytes = 0
 
     def _raw_lines(self) -> Iterator[str]:
         if not isinstance(self._source, io.TextIOBase):
@@ -194,6 +214,8 @@ class LineCounter:
     def __iter__(self) -> Iterator[str]:
         for line in self._raw_lines():
             self.lines += 1
+            if self._count_bytes:
+                self.bytes += len(line.encode(self._byte_codec) if self._byte_codec else line.encode())
             if len(line) > MAX_LINE_BYTES:
                 raise RejectedInput(f"line {self.lines} is longer than {MAX_LINE_BYTES} characters")
             if "\x00" in line:
@@ -256,22 +278,26 @@ def _skip_to_header(reader: Any, header_row: int) -> list[str]:
         raise RejectedInput("the file is empty: expected a header row") from None
 
 
-def read_csv(text: Iterable[str], delimiter: str = ",", header_row: int = 1) -> RowSource:
+def read_csv(text: Iterable[str], delimiter: str = ",", header_row: int = 1, *, header: list[str] | None = None,
+             rows_before: int = 0, lines_before: int = 0, blank_before: int = 0) -> RowSource:
+    """CSV rows; with `header`, the text starts at a record boundary after the header (a later slice of the
+    file), and row and line numbers carry on from rows_before and lines_before."""
     reader = csv.reader(text, delimiter=delimiter)
-    try:
-        header = _skip_to_header(reader, header_row)
-    except csv.Error as exc:
-        raise RejectedInput(f"the header row cannot be read: {exc}") from None
-    header = [h.strip() for h in header]
-    if not any(header):
-        raise RejectedInput("the header row is empty")
-    blank = [0]
+    if header is None:
+        try:
+            header = _skip_to_header(reader, header_row)
+        except csv.Error as exc:
+            raise RejectedInput(f"the header row cannot be read: {exc}") from None
+        header = [h.strip() for h in header]
+        if not any(header):
+            raise RejectedInput("the header row is empty")
+    blank = [blank_before]
 
     def rows() -> Iterator[SourceRow]:
-        number = 0
+        number = rows_before
         width = len(header)
         while True:
-            line = reader.line_num + 1
+            line = lines_before + reader.line_num + 1
             try:
                 values = next(reader)
             except StopIteration:
@@ -292,15 +318,17 @@ def read_csv(text: Iterable[str], delimiter: str = ",", header_row: int = 1) -> 
     return RowSource(header=header, rows=rows(), blank_rows=blank)
 
 
-def read_jsonl(text: Iterable[str]) -> RowSource:
-    """JSON Lines: the header is the union of keys in first-seen order, growing as rows are read."""
-    header: list[str] = []
-    positions: dict[str, int] = {}
-    blank = [0]
+def read_jsonl(text: Iterable[str], *, header: list[str] | None = None, rows_before: int = 0,
+               lines_before: int = 0, blank_before: int = 0) -> RowSource:
+    """JSON Lines: the header is the union of keys in first-seen order, growing as rows are read (a later slice
+    of the file starts with the keys seen before it)."""
+    header = list(header or [])
+    positions: dict[str, int] = {key: position for position, key in enumerate(header)}
+    blank = [blank_before]
 
     def rows() -> Iterator[SourceRow]:
-        number = 0
-        for line_number, line in enumerate(text, start=1):
+        number = rows_before
+        for line_number, line in enumerate(text, start=lines_before + 1):
             if not line.strip():
                 blank[0] += 1
                 continue

@@ -1,11 +1,14 @@
 """Opening an uploaded object as rows, whatever it is: CSV (any delimiter, encoding, line endings),
 JSON Lines, or a workbook. Text is streamed twice (a decoding check that also hashes the bytes, then
-the parse); workbooks are spooled to local disk because calamine needs a seekable file."""
+the parse); workbooks are spooled to local disk because calamine needs a seekable file. A later slice of a
+text file (`resume_upload`) reads from a record's byte offset on, with the reader's state the slice before
+it left (models/slices.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +26,7 @@ from sluice.intake.readers import (
     parse_delimiter,
     read_csv,
     read_jsonl,
+    resume_codec,
     sniff_delimiter,
     sniff_encoding,
     text_stream,
@@ -31,6 +35,7 @@ from sluice.intake.workbooks import read_workbook
 from sluice.models.errors import RejectedInput
 from sluice.models.filespec import FileSpec
 from sluice.models.limits import MAX_COLUMNS, MAX_UPLOAD_BYTES, row_too_large, shortened
+from sluice.models.slices import TextPosition
 from sluice.store.blobs import Storage
 
 HEAD_BYTES = 64 * 1024
@@ -47,13 +52,29 @@ class OpenedSource:
     size: int
     facts: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    lines: LineCounter | None = None
+    lines: LineCounter | None = None  # text only: a text file can be read in slices
+    codec: str = ""  # text: the codec that decodes it from a record boundary
+    start: int = 0  # text: the byte offset this reading started at
+
+    def position(self, rows_read: int) -> TextPosition:
+        """Where the record after the last one read starts, and the reader's state there (text files)."""
+        if self.lines is None:
+            raise ValueError("only text files are read in slices")
+        return TextPosition(offset=self.start + self.lines.bytes, codec=self.codec,
+                            delimiter=self.facts.get("delimiter"), header=list(self.source.header), row=rows_read,
+                            line=self.lines.lines, blankRows=self.source.blank_rows[0], nuls=self.lines.nuls)
+
+    def bytes_read(self) -> int:
+        return self.lines.bytes if self.lines is not None else self.size
 
     def final_warnings(self) -> list[str]:
-        warnings = list(self.warnings)
+        return list(self.warnings) + self.reading_warnings()
+
+    def reading_warnings(self) -> list[str]:
+        """What the parse found (so far, in a file read in slices: the count carries over)."""
         if self.lines is not None and self.lines.nuls:
-            warnings.append(f"removed {self.lines.nuls} NUL character(s) from the text")
-        return warnings
+            return [f"removed {self.lines.nuls} NUL character(s) from the text"]
+        return []
 
 
 def _digest_of(storage: Storage, key: str, sink: Any = None) -> str:
@@ -102,7 +123,8 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
     digest = _digest_of(storage, key, first_pass)
     encoding = check.result()
     facts: dict[str, Any] = {"format": file_format, "encoding": encoding.name}
-    lines = LineCounter(text_stream(StreamingBodyIO(storage.open(key)), encoding.codec))
+    codec, start = resume_codec(encoding.codec, head)
+    lines = LineCounter(text_stream(StreamingBodyIO(storage.open(key)), encoding.codec), codec)
     if file_format == "csv":
         delimiter = parse_delimiter(spec.delimiter)
         if delimiter is None:
@@ -116,7 +138,28 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
             raise RejectedInput("headerRow applies to CSV files and workbooks, not JSON Lines")
         source = read_jsonl(lines)
     yield OpenedSource(_bounded(source), file_format, digest, size, facts, [encoding.note] if encoding.note else [],
-                       lines)
+                       lines, codec, start)
+
+
+@contextlib.contextmanager
+def resume_upload(storage: Storage, spec: FileSpec, position: TextPosition, digest: str, size: int,
+                  facts: dict[str, Any]) -> Iterator[OpenedSource]:
+    """The rest of a text file from a record boundary on: no first pass (the first slice made it), the reader
+    set up as the slice before left it."""
+    body: Any = io.BytesIO(b"")
+    if position.offset < size:
+        body = storage.s3.get_object(Bucket=storage.bucket, Key=spec.objectKey,
+                                     Range=f"bytes={position.offset}-")["Body"]
+    lines = LineCounter(text_stream(StreamingBodyIO(body), position.codec), position.codec, position.line,
+                        position.nuls)
+    if facts.get("format") == "csv":
+        source = read_csv(lines, position.delimiter or ",", header=position.header, rows_before=position.row,
+                          lines_before=position.line, blank_before=position.blankRows)
+    else:
+        source = read_jsonl(lines, header=position.header, rows_before=position.row, lines_before=position.line,
+                            blank_before=position.blankRows)
+    yield OpenedSource(_bounded(source), str(facts.get("format")), digest, size, dict(facts), [], lines,
+                       position.codec, position.offset)
 
 
 def _bounded(source: RowSource) -> RowSource:

@@ -61,6 +61,7 @@ class FileFacts(ReadingFacts):
     rows: int
     firstChunk: int
     chunkCount: int
+    slices: int = 1  # ingest invocations that read this file
     header: list[str] = Field(default_factory=list)
     ignoredColumns: list[str] = Field(default_factory=list)
     blankRows: int = 0

@@ -202,10 +202,14 @@ class Job(Tracked):
     warnings: list[str | dict[str, Any]] = Field(default_factory=list)
     format: str | None = None
     sheetNames: list[str] | None = None
-    # progress, added once per chunk
+    # reading in slices: the slice chain now running (0: the first reading; a re-drive starts another) and the
+    # next slice it expects; the slice size, fixed when reading starts so that every re-read cuts the same chunks
+    ingestRun: int = 0
+    ingestSlice: int = 0
+    ingestSliceBytes: int | None = None
+    # progress, added once per chunk (which chunks are counted: the ledger's DONE# markers)
     counts: RowCounts = Field(default_factory=RowCounts)
     fileCounts: dict[int, RowCounts] = Field(default_factory=dict)
-    doneChunks: set[int] = Field(default_factory=set)
 
     @classmethod
     def begin(cls, *, tenant: str, submitted_by: str, status: Status, creation_path: str, file_specs: list[FileSpec],
@@ -261,7 +265,8 @@ class Job(Tracked):
         counts = CountsView.of(file.rows, self.fileCounts.get(index, RowCounts()))
         return FileView(name=file.name, itemType=file.itemType, digest=file.digest, size=file.size, rows=file.rows,
                         format=file.format, encoding=file.encoding, delimiter=file.delimiter, sheet=file.sheet,
-                        ignoredColumns=file.ignoredColumns, warnings=file.warnings, counts=counts)
+                        ignoredColumns=file.ignoredColumns, warnings=file.warnings, counts=counts,
+                        slices=file.slices)
 
 
 def _absent_if_none(value: Any) -> bool:
@@ -307,6 +312,8 @@ class FileView(ReadingFacts):
     ignoredColumns: list[str] | None = Field(default=None, exclude_if=_absent_if_none)
     warnings: list[str] | None = Field(default=None, exclude_if=_absent_if_none)
     counts: CountsView | None = Field(default=None, exclude_if=_absent_if_none)
+    slices: int | None = Field(default=None, exclude_if=_absent_if_none,
+                               description="how many ingest invocations read this file (IngestSliceBytes each)")
 
 
 class JobLinks(BaseModel):

@@ -7,6 +7,7 @@ import contextlib
 import csv
 import io
 import tempfile
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from sluice.models.csvsafe import neutralise
@@ -47,11 +48,11 @@ def write_results(clients: Clients, job: Job) -> None:
     spans = [(f.header, f.firstChunk, f.chunkCount) for f in files] if files else \
         [(job.sourceHeader, 0, job.chunkCount or 0)]
     for index, (header, first, count) in enumerate(spans):
-        chunks = sorted(c for c in job.doneChunks if first <= c < first + count)
-        _write_file_results(clients, job, header, chunks, None if len(spans) == 1 else index)
+        # a settled job has counted every chunk it sent (each exactly once), so each has its result part
+        _write_file_results(clients, job, header, range(first, first + count), None if len(spans) == 1 else index)
 
 
-def _write_file_results(clients: Clients, job: Job, header: list[str], chunks: list[int],
+def _write_file_results(clients: Clients, job: Job, header: list[str], chunks: Iterable[int],
                         file_index: int | None) -> None:
     storage = Storage(clients)
     with contextlib.ExitStack() as stack:

@@ -1,25 +1,33 @@
-"""Ingest: read a job's files in order, check them, and enqueue their rows as chunks.
+"""Ingest: read a job's files in order, check them, and enqueue their rows as chunks, in slices.
 
-Runs once per upload event; a redelivery re-reads the files and skips chunks already sent, so the
-chunks (their numbers and rows) are the same on every run. A job of several files checks every file
-(decoding, header, columns) before the first chunk is sent: a Rejected job has applied nothing."""
+One invocation reads at most the job's slice size (`IngestSliceBytes`) of text, ending at the end of a record,
+then stores where it stopped (models/slices.py) and hands the rest to a continuation message on the
+IngestQueue. The job item names the slice it expects next (`ingestRun`, `ingestSlice`): a continuation that is
+not the expected one (a duplicate, or one of a superseded run) is dropped, and a slice delivered twice starts
+from the same stored state, so the chunks (their numbers and rows) are the same on every delivery. A job of
+several files checks every file (decoding, header, columns) before the first chunk is sent: a Rejected job has
+applied nothing. A re-drive starts a new run from the first slice and sends the chunks not counted yet."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from sluice.intake.columns import HeaderMatcher, map_columns
-from sluice.intake.sources import OpenedSource, open_upload
+from sluice.intake.sources import OpenedSource, open_upload, resume_upload
 from sluice.models.chunk import ChunkMessage, ChunkRow
 from sluice.models.clock import now_ms
 from sluice.models.errors import RejectedInput
 from sluice.models.filespec import FileFacts, FileSpec, first_seen_encode
 from sluice.models.job import Job, Status
 from sluice.models.schemas import ItemTypeDefinition, RowValidator
+from sluice.models.slices import FileProgress, SliceMessage, SliceState, TextPosition
 from sluice.notify.announcer import announced_jobs
 from sluice.pipeline import keyed
 from sluice.pipeline.chunking import ChunkBuilder, split_to_fit
@@ -30,6 +38,7 @@ from sluice.store.clients import Clients
 from sluice.store.jobs import JobStore
 from sluice.store.keys import KeyStore
 from sluice.store.queue import MESSAGE_MAX_BYTES, SEND_BATCH_MAX, MessageSender
+from sluice.store.slices import SliceStore
 
 logger = Logger(child=True)
 
@@ -50,17 +59,23 @@ def ingest_upload(clients: Clients, key: str) -> str:
         return "finished"
     if job.staged and job.status == Status.INITIALIZED:
         return "not-scheduled"  # a staged file's presigned upload; the job starts when scheduled
-    if job.status == Status.CANCELING and job.total is None:
+    if job.status == Status.CANCELING and job.total is None and job.ingestSlice == 0:
         store.update(tenant, job_id, {"total": 0, "chunkCount": 0}, allowed_from={Status.CANCELING})
         return settle_latest(clients, store, tenant, job_id)
     redrive = job.redriveRequested
     if job.total is not None and not redrive:
         return settle_latest(clients, store, tenant, job_id)
-    if redrive:  # the sweeper asks for the chunks not done yet to be sent again
-        started = store.update(tenant, job_id, {"redriveRequested": False, "lastProgressMs": now_ms()},
+    if job.ingestSlice > 0 and not redrive:
+        return "reading-in-slices"  # this upload's event again: the slice chain reads the file on
+    slice_bytes = job.ingestSliceBytes or clients.settings.ingest_slice_bytes
+    if redrive:  # the sweeper asks for the chunks not done yet to be sent again: a new run of slices
+        started = store.update(tenant, job_id, {"redriveRequested": False, "lastProgressMs": now_ms(),
+                                                "ingestRun": job.ingestRun + 1, "ingestSlice": 0,
+                                                "ingestSliceBytes": slice_bytes},
                                allowed_from={Status.PROCESSING, Status.CANCELING})
     else:
-        started = store.update(tenant, job_id, {"status": Status.PROCESSING, "startMs": job.startMs or now_ms()},
+        started = store.update(tenant, job_id, {"status": Status.PROCESSING, "startMs": job.startMs or now_ms(),
+                                                "ingestSliceBytes": slice_bytes},
                                allowed_from={Status.INITIALIZED, Status.ACCEPTED, Status.PROCESSING})
     if started is None:
         return "state-changed"
@@ -68,20 +83,78 @@ def ingest_upload(clients: Clients, key: str) -> str:
         store.finish(started, Status.REJECTED, f"the key that created this job ({started.submittedBy}) was revoked "
                      "before its data was read; submit again with a valid key", {Status.PROCESSING})
         return "rejected"
+    return _read_slice(clients, store, started, SliceState(run=started.ingestRun, slice=0, chunk=0, redrive=redrive))
+
+
+def ingest_slice(clients: Clients, message: SliceMessage) -> str:
+    """Handles a continuation: reads the next slice of a job's files if it is the one the job expects."""
+    store = announced_jobs(clients)
+    job = store.get(message.tenant, message.jobId)
+    if job is None:
+        return "no-job"
+    if job.finished:
+        return "finished"
+    if (job.ingestRun, job.ingestSlice) != (message.run, message.slice):
+        return "stale-slice"  # delivered again after it was read, or a run a re-drive superseded
+    state = SliceStore(clients).load(message.tenant, message.jobId, message.run, message.slice)
+    if state is None:
+        return "stale-slice"
+    if job.status == Status.CANCELING:
+        if job.total is None:  # canceled between slices: the job's rows are the ones sent so far
+            store.update(job.tenant, job.jobId, _summary(state.files + _partial(job, state), state.chunk),
+                         allowed_from={Status.CANCELING})
+        return settle_latest(clients, store, job.tenant, job.jobId)
+    if job.status != Status.PROCESSING:
+        return f"skipped-{job.status.value}"
+    return _read_slice(clients, store, job, state)
+
+
+def _partial(job: Job, state: SliceState) -> list[FileFacts]:
+    """The file a canceled job was in the middle of, as far as it was read."""
+    current = state.current
+    if current is None:
+        return []
+    position = current.position
+    spec = job.spec(current.index)
+    return [FileFacts(name=spec.name, itemType=spec.itemType, digest=current.digest, size=current.size,
+                      rows=current.rowsSent,
+                      firstChunk=current.firstChunk, chunkCount=state.chunk - current.firstChunk,
+                      slices=current.slices, header=position.header, blankRows=position.blankRows,
+                      warnings=current.warnings, **current.facts)]
+
+
+def _read_slice(clients: Clients, store: JobStore, job: Job, state: SliceState) -> str:
     try:
-        enqueuer = Enqueuer(clients, store, started, redrive=redrive)
-        if started.operation in keyed.KEYED_OPERATIONS:
-            summary = enqueuer.run_keyed(keyed.key_groups(clients, started))
+        enqueuer = Enqueuer(clients, store, job, state)
+        if job.operation in keyed.KEYED_OPERATIONS:  # purges and reverts read keys, in one slice
+            summary: dict[str, Any] | None = enqueuer.run_keyed(keyed.key_groups(clients, job))
         else:
             summary = enqueuer.run()
-            summary["warnings"] = summary.get("warnings", []) + keyed.keyless_warnings(clients, started, summary)
+            if summary is not None:
+                summary["warnings"] = summary.get("warnings", []) + keyed.keyless_warnings(clients, job, summary)
     except RejectedInput as rejected:
         logger.info("job rejected", extra={"reason": rejected.reason})
-        store.finish(started, Status.REJECTED, rejected.reason, {Status.PROCESSING, Status.CANCELING})
+        store.finish(job, Status.REJECTED, rejected.reason, {Status.PROCESSING, Status.CANCELING})
         return "rejected"
-    if started.total is None:
-        store.update(tenant, job_id, summary, allowed_from={Status.PROCESSING, Status.CANCELING})
-    return settle_latest(clients, store, tenant, job_id)
+    if summary is None:
+        return "continued"
+    if job.total is None:
+        store.update(job.tenant, job.jobId, summary, allowed_from={Status.PROCESSING, Status.CANCELING})
+    return settle_latest(clients, store, job.tenant, job.jobId)
+
+
+def _summary(files: list[FileFacts], chunks: int) -> dict[str, Any]:
+    """What the job learns from reading its files (its update once the last slice is read)."""
+    total = sum(f.rows for f in files)
+    summary: dict[str, Any] = {"total": total, "chunkCount": chunks, "chunksSent": chunks, "files": files}
+    if files:  # a single file's reading facts also show on the job itself
+        first = files[0]
+        summary.update(sourceHeader=first.header, ignoredColumns=first.ignoredColumns,
+                       blankRows=first.blankRows, warnings=first.warnings)
+        if len(files) == 1:
+            summary.update(first.model_dump(include={"format", "encoding", "delimiter", "sheet", "sheetNames"},
+                                            exclude_none=True))
+    return summary
 
 
 def settle_latest(clients: Clients, store: JobStore, tenant: str, job_id: str) -> str:
@@ -101,7 +174,9 @@ class _Prepared:
         self.fields: list[str | None] = []
         self.ignored: list[str] = []
         header = opened.source.header
-        if header:  # CSV and workbooks; JSON Lines discovers its keys row by row
+        if opened.file_format == "jsonl":  # JSON Lines discovers its keys row by row (a later slice: known ones)
+            self.discover_columns()
+        elif header:
             column_map = map_columns(header, definition, self.matcher)
             by_position = {position: name for name, position in column_map.field_index.items()}
             self.fields = [by_position.get(i) for i in range(len(header))]
@@ -116,29 +191,35 @@ class _Prepared:
             if target is None:
                 self.ignored.append(column)
 
-    def facts(self, rows: int, first_chunk: int, chunk_count: int) -> FileFacts:
+    def facts(self, progress: FileProgress, chunk_count: int) -> FileFacts:
         opened = self.opened
         return FileFacts(
-            name=self.spec.name, itemType=self.spec.itemType, digest=opened.digest, size=opened.size, rows=rows,
-            firstChunk=first_chunk, chunkCount=chunk_count, header=list(opened.source.header),
-            ignoredColumns=self.ignored, blankRows=opened.source.blank_rows[0], warnings=opened.final_warnings(),
-            **opened.facts,
+            name=self.spec.name, itemType=self.spec.itemType, digest=progress.digest, size=progress.size,
+            rows=progress.rowsSent, firstChunk=progress.firstChunk, chunkCount=chunk_count, slices=progress.slices,
+            header=list(opened.source.header), ignoredColumns=self.ignored, blankRows=opened.source.blank_rows[0],
+            warnings=progress.warnings + opened.reading_warnings(), **progress.facts,
         )
 
 
 class Enqueuer:
-    def __init__(self, clients: Clients, store: JobStore, job: Job, redrive: bool = False) -> None:
+    """Reads one slice of a job's files (from `state` on, at most the job's slice size of text) into chunks."""
+
+    def __init__(self, clients: Clients, store: JobStore, job: Job, state: SliceState) -> None:
         self.clients = clients
         self.store = store
         self.job = job
+        self.state = state
         self.storage = Storage(clients)
         self.sender = MessageSender(clients.sqs, self._lane(), group=job.tenant)
         # A re-run after a crash skips what it already sent; a re-drive sends every chunk not yet done.
-        self.already_sent = 0 if redrive else job.chunksSent
-        self.done = set(job.doneChunks) if redrive else set()
-        self.redrive = redrive
-        self.chunk = 0
+        self.redrive = state.redrive
+        self.already_sent = 0 if self.redrive else job.chunksSent
+        self.done = store.done_chunks(job.jobId, state.chunk) if self.redrive else set()
+        self.budget = job.ingestSliceBytes or clients.settings.ingest_slice_bytes
+        self.read = 0  # bytes of text read by this slice
+        self.chunk = state.chunk
         self.canceled = False
+        self.used_registry = state.registry
 
     def _lane(self) -> str:
         """Small jobs' chunks take their own queue, so that they never wait behind a large job's backlog."""
@@ -150,43 +231,70 @@ class Enqueuer:
         size = sum(self.storage.size(spec.objectKey) for spec in self.job.fileSpecs)
         return settings.quick_chunk_queue_url if size <= settings.quick_job_bytes else settings.chunk_queue_url
 
-    def _open(self, stack: ExitStack, spec: FileSpec) -> _Prepared:
+    def _open(self, stack: ExitStack, spec: FileSpec, progress: FileProgress | None = None) -> _Prepared:
         try:
-            return _Prepared(spec, stack.enter_context(open_upload(self.storage, spec)))
+            if progress is None:
+                opened = stack.enter_context(open_upload(self.storage, spec))
+            else:
+                opened = stack.enter_context(resume_upload(self.storage, spec, progress.position, progress.digest,
+                                                           progress.size, progress.facts))
+            return _Prepared(spec, opened)
         except RejectedInput as rejected:
             if not self.job.staged:
                 raise
             raise RejectedInput(f"{spec.name}: {rejected.reason}") from None
 
-    def run(self) -> dict[str, Any]:
-        """Sends every file's chunks; returns what the job learns from reading them (its update)."""
+    def _registry(self, stack: ExitStack) -> KeyRegistry:
+        state = self.state
+        if not state.registry:
+            return stack.enter_context(KeyRegistry())
+        handle, name = tempfile.mkstemp(prefix="sluice-keys-", suffix=".db")
+        os.close(handle)
+        SliceStore(self.clients).fetch_registry(self.job.tenant, self.job.jobId, state.run, state.slice, Path(name))
+        return stack.enter_context(KeyRegistry(existing=Path(name)))
+
+    def run(self) -> dict[str, Any] | None:
+        """Sends this slice's chunks. Returns the job's update once every file has been read; None when the next
+        slice carries on (its continuation sent)."""
         specs = self.job.fileSpecs
-        if len(specs) > 1:
+        state = self.state
+        if len(specs) > 1 and state.slice == 0:
             for spec in specs:  # every file is checked before any row of any file is sent
                 with ExitStack() as stack:
                     self._open(stack, spec)
-        files: list[FileFacts] = []
-        with KeyRegistry() as registry:
-            for index, spec in enumerate(specs):
+        files = list(state.files)
+        progress = state.current
+        index = progress.index if progress is not None else state.nextFile
+        with ExitStack() as outer:
+            registry = self._registry(outer)
+            while index < len(specs):
+                if self.read >= self.budget:  # the slice is full between two files
+                    self._hand_on(files, None, index, registry)
+                    return None
+                spec = specs[index]
                 with ExitStack() as stack:
-                    prepared = self._open(stack, spec)
-                    first_chunk = self.chunk
-                    rows = self._enqueue_file(index, prepared, registry)
-                    files.append(prepared.facts(rows, first_chunk, self.chunk - first_chunk))
+                    prepared = self._open(stack, spec, progress)
+                    if progress is None:
+                        opened = prepared.opened
+                        progress = FileProgress(index=index, digest=opened.digest, size=opened.size,
+                                                facts=dict(opened.facts), warnings=list(opened.warnings),
+                                                firstChunk=self.chunk,
+                                                position=TextPosition(offset=0, codec="", header=[], row=0, line=0))
+                    progress.slices += 1
+                    position = self._enqueue_file(index, prepared, registry, progress)
+                    if position is not None and not self.canceled:
+                        progress.position = position
+                        self._hand_on(files, progress, index, registry)
+                        return None
+                    files.append(prepared.facts(progress, self.chunk - progress.firstChunk))
+                progress = None
+                index += 1
                 if self.canceled:
                     break
         self.sender.flush()
-        total = sum(f.rows for f in files)
-        logger.info("files enqueued", extra={"rows": total, "chunks": self.chunk, "canceled": self.canceled})
-        summary: dict[str, Any] = {"total": total, "chunkCount": self.chunk, "chunksSent": self.chunk, "files": files}
-        if files:  # a single file's reading facts also show on the job itself
-            first = files[0]
-            summary.update(sourceHeader=first.header, ignoredColumns=first.ignoredColumns,
-                           blankRows=first.blankRows, warnings=first.warnings)
-            if len(files) == 1:
-                summary.update(first.model_dump(include={"format", "encoding", "delimiter", "sheet", "sheetNames"},
-                                                exclude_none=True))
-        return summary
+        logger.info("files enqueued", extra={"rows": sum(f.rows for f in files), "chunks": self.chunk,
+                                              "slices": state.slice + 1, "canceled": self.canceled})
+        return _summary(files, self.chunk)
 
     def run_keyed(self, groups: Iterator[tuple[int | None, list[str]]]) -> dict[str, Any]:
         """Purges and reverts: one chunk per group of record keys (with the reverted job's chunk it undoes)."""
@@ -216,26 +324,55 @@ class Enqueuer:
         self.sender.flush()
         return {"total": row, "chunkCount": self.chunk, "chunksSent": self.chunk, "sourceHeader": [keyed.KEY_COLUMN]}
 
-    def _enqueue_file(self, index: int, prepared: _Prepared, registry: KeyRegistry) -> int:
-        """Reads one file's rows into chunks and sends them; returns the number of rows read."""
+    def _hand_on(self, files: list[FileFacts], progress: FileProgress | None, next_file: int,
+                 registry: KeyRegistry) -> None:
+        """Ends the slice: stores where the next one starts, sends its continuation, and moves the job on to it."""
+        self.sender.flush()
+        state = self.state
+        following = SliceState(run=state.run, slice=state.slice + 1, chunk=self.chunk, files=files,
+                               current=progress, nextFile=next_file, registry=self.used_registry,
+                               redrive=state.redrive)
+        slices = SliceStore(self.clients)
+        tenant, job_id = self.job.tenant, self.job.jobId
+        slices.save(tenant, job_id, following, registry.snapshot() if self.used_registry else None)
+        slices.send(SliceMessage(tenant=tenant, jobId=job_id, run=following.run, slice=following.slice))
+        sent = None if state.redrive else self.chunk
+        if self.store.advance_slice(tenant, job_id, state.run, state.slice, sent) and state.slice > 0:
+            slices.discard(tenant, job_id, state.run, state.slice)
+        logger.info("slice read", extra={"slice": state.slice, "chunks": self.chunk, "bytes": self.read})
+
+    def _enqueue_file(self, index: int, prepared: _Prepared, registry: KeyRegistry,
+                      progress: FileProgress) -> TextPosition | None:
+        """Reads one file's rows into chunks and sends them, until the file ends (None) or the slice is full (the
+        position of the next record)."""
         builder = ChunkBuilder(self.clients.settings.rows_per_chunk, self.clients.settings.chunk_max_bytes)
         key_scope = prepared.spec.itemType + "\x1f"
-        rows_sent = 0
-        for source_row in prepared.opened.source.rows:
-            if len(prepared.fields) < len(prepared.opened.source.header):
+        opened = prepared.opened
+        sliced = opened.lines is not None  # text: a slice may end after any record
+        room = self.budget - self.read
+        last_row = progress.position.row
+        full = False
+        for source_row in opened.source.rows:
+            if len(prepared.fields) < len(opened.source.header):
                 prepared.discover_columns()
             duplicate_of = 0
             if prepared.validator.key_fields and source_row.error is None:
+                self.used_registry = True
                 duplicate_of = self._first_seen(prepared, registry, key_scope, index, source_row.row,
                                                  source_row.values)
             row = ChunkRow(source_row.row, duplicate_of, source_row.values, source_row.error, source_row.line)
+            last_row = source_row.row
             if builder.add(row):
-                rows_sent += self._emit(index, prepared, builder.take())
+                progress.rowsSent += self._emit(index, prepared, builder.take())
                 if self.canceled:
-                    return rows_sent
+                    return None
+            if sliced and opened.bytes_read() >= room:
+                full = True
+                break
         if builder.rows:
-            rows_sent += self._emit(index, prepared, builder.take())
-        return rows_sent
+            progress.rowsSent += self._emit(index, prepared, builder.take())
+        self.read += opened.bytes_read()
+        return opened.position(last_row) if full else None
 
     @staticmethod
     def _first_seen(prepared: _Prepared, registry: KeyRegistry, key_scope: str, index: int, row: int,

@@ -23,6 +23,7 @@ from sluice.models.chunk import ChunkMessage
 from sluice.models.clock import now_ms
 from sluice.models.export import Export
 from sluice.models.job import Job, Status
+from sluice.models.slices import SliceMessage
 from sluice.notify.announcer import announced_exports, announced_jobs
 from sluice.pipeline.finalize import settle
 from sluice.pipeline.worker import skip_chunk
@@ -123,7 +124,7 @@ def _drain_chunk_dead_letters(clients: Clients, report: Counter[str], max_messag
             report["dead-letters-unreadable"] += 1
             continue
         job = store.get(chunk.tenant, chunk.jobId)
-        if job is None or chunk.chunk in job.doneChunks:
+        if job is None or store.chunk_done(chunk.jobId, chunk.chunk):
             report["dead-letters-already-counted"] += 1
             continue
         skip_chunk(clients, chunk, DEAD_CHUNK_MESSAGE, dead=True)
@@ -134,6 +135,12 @@ def _drain_chunk_dead_letters(clients: Clients, report: Counter[str], max_messag
 def _drain_ingest_dead_letters(clients: Clients, report: Counter[str], max_messages: int) -> None:
     store = announced_jobs(clients)
     for message in _receive(clients, clients.settings.ingest_dlq_url, max_messages):
+        continuation = SliceMessage.from_body(message["Body"])
+        if continuation is not None:  # a slice that failed repeatedly: the job stalls and is re-driven (rule 2)
+            logger.error("a slice of a job's files failed repeatedly; the job will be re-driven",
+                         extra={"jobId": continuation.jobId, "slice": continuation.slice})
+            report["dead-slices"] += 1
+            continue
         try:
             records = orjson.loads(message["Body"]).get("Records", [])
         except (orjson.JSONDecodeError, AttributeError):

@@ -71,11 +71,11 @@ def process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore 
 
 def _process_chunk(clients: Clients, message: ChunkMessage, records: RecordStore | None) -> str:
     store = announced_jobs(clients)
-    job = store.get(message.tenant, message.jobId)
+    job, counted = store.get_for_chunk(message.tenant, message.jobId, message.chunk)
     if job is None:
         logger.warning("chunk for an unknown job", extra={"jobId": message.jobId})
         return "no-job"
-    if message.chunk in job.doneChunks:
+    if counted:
         return settle(clients, job).status.value
     if job.status == Status.CANCELING:
         return skip_chunk(clients, message, "job canceled before this row was processed")
@@ -135,7 +135,7 @@ def _record_and_commit(clients: Clients, store: JobStore, message: ChunkMessage,
     expires_at = (now_ms() // 1000) + clients.settings.retention_days * 86_400 * 2
     store.write_ledger(store.ledger_items(message.jobId, message.chunk, counts, created, errors, expires_at))
     Storage(clients).put(result_part_key(message.tenant, message.jobId, message.chunk), result_part(part_rows))
-    return _commit(clients, store, message, counts, job)
+    return _commit(clients, store, message, counts, job, expires_at)
 
 
 def _check_rows(job: Job, spec: FileSpec, message: ChunkMessage) -> Checked:
@@ -219,8 +219,9 @@ def skip_chunk(clients: Clients, message: ChunkMessage, reason: str, *, dead: bo
     return _commit(clients, announced_jobs(clients), message, counts, None)
 
 
-def _commit(clients: Clients, store: JobStore, message: ChunkMessage, counts: RowCounts, job: Job | None) -> str:
-    committed = store.commit_chunk(message.tenant, message.jobId, message.chunk, counts, message.file)
+def _commit(clients: Clients, store: JobStore, message: ChunkMessage, counts: RowCounts, job: Job | None,
+            expires_at: int | None = None) -> str:
+    committed = store.commit_chunk(message.tenant, message.jobId, message.chunk, counts, message.file, expires_at)
     if committed is not None:  # counted once, so measured once
         for outcome in ("created", "updated", "unchanged", "deleted", "failed", "unprocessed"):
             observability.count(f"Rows{outcome.capitalize()}", getattr(counts, outcome))

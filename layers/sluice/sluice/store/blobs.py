@@ -52,6 +52,12 @@ def export_part_key(tenant: str, export_id: str, part: int, extension: str) -> s
     return f"exports/{tenant}/{export_id}/part-{part:04d}.{extension}"
 
 
+def slice_state_key(tenant: str, job_id: str, run: int, number: int, part: str = "state") -> str:
+    """What slice `number` of an ingest run starts from: its state (`state`) and duplicate-key registry (`keys`).
+    No notification fires under ingest/."""
+    return f"ingest/{tenant}/{job_id}/{run:04d}/{number:08d}-{part}"
+
+
 def result_part_key(tenant: str, job_id: str, chunk: int) -> str:
     return f"results/{tenant}/{job_id}/parts/{chunk:08d}.csv"
 

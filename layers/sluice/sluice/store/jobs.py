@@ -2,14 +2,16 @@
 `JOB#{jobId}` (one item per chunk with its counts and created keys, and pages of row errors), and the
 cursors that page through them. No other module knows these keys.
 
-The job item is the single commit point of the pipeline: a chunk is counted by one conditional UpdateItem
-that adds its counts and its index to `doneChunks` unless the index is already there, so a redelivered or
-concurrently delivered chunk can never be counted twice."""
+The job item holds the job's counters; a chunk is counted by one transaction that puts the chunk's `DONE#`
+marker in the ledger (only if it is not there yet) and adds its counts to the job item, so a redelivered or
+concurrently delivered chunk can never be counted twice, and a job may have any number of chunks (the
+markers are items of their own, not a set on the job item)."""
 
 from __future__ import annotations
 
 import contextlib
 import re
+import time
 import uuid
 from typing import Any
 
@@ -32,6 +34,11 @@ _FILE_COUNTERS = (("Processed", "p"), ("Created", "c"), ("Updated", "u"), ("Unch
                   ("Failed", "f"),
                   ("Unprocessed", "x"))
 OPEN_JOBS = "OPENJOBS"
+_COMMIT_ATTEMPTS = 10
+
+
+def done_sk(chunk: int) -> str:
+    return f"DONE#{chunk:010d}"
 
 
 def ledger_pk(job_id: str) -> str:
@@ -48,11 +55,12 @@ class JobStore(LifecycleStore[Job]):
 
     def _to_values(self, model: Job) -> dict[str, Any]:
         values = super()._to_values(model)
-        for name in ("counts", "fileCounts", "doneChunks"):  # added by chunk commits, never written whole
+        for name in ("counts", "fileCounts"):  # added by chunk commits, never written whole
             values.pop(name, None)
         return values
 
     def _from_values(self, values: dict[str, Any]) -> dict[str, Any]:
+        values.pop("doneChunks", None)  # jobs stored before the ledger markers held their chunks in a set
         counts: dict[str, int] = {}
         file_counts: dict[int, dict[str, int]] = {}
         for name in list(values):
@@ -68,40 +76,107 @@ class JobStore(LifecycleStore[Job]):
         values["fileCounts"] = file_counts
         return values
 
-    def commit_chunk(self, tenant: str, job_id: str, chunk: int, counts: RowCounts, file: int = 0) -> Job | None:
-        """Adds a chunk's counts (to the job and to its file) exactly once.
+    def commit_chunk(self, tenant: str, job_id: str, chunk: int, counts: RowCounts, file: int = 0,
+                     expires_at: int | None = None) -> Job | None:
+        """Adds a chunk's counts (to the job and to its file) exactly once: one transaction puts the chunk's
+        ledger marker (unless it exists) and adds the counts to the job item.
 
         None: this chunk was already counted (or the job is gone)."""
         per_file = ", ".join(f"f{file}{name} :{value}" for name, value in _FILE_COUNTERS)
         token = uuid.uuid4().hex  # tells this commit's own retry (after a lost reply) from another delivery's
-        written = conditional_write(
-            self._db, "UpdateItem", lambda current: current.get("lastCommit") == {"S": token},
-            TableName=self._table,
-            Key=self._key(tenant, job_id),
-            UpdateExpression=(
-                "ADD doneChunks :chunkSet, cProcessed :p, cCreated :c, cUpdated :u, cUnchanged :n, cDeleted :e, "
-                f"cFailed :f, cUnprocessed :x, cDead :d, cFailedExisting :fe, {per_file} "
-                "SET lastProgressMs = :now, lastCommit = :token"
-            ),
-            ConditionExpression="attribute_exists(pk) AND NOT contains(doneChunks, :chunk)",
-            ExpressionAttributeValues={
-                ":chunkSet": {"NS": [str(chunk)]},
-                ":chunk": {"N": str(chunk)},
-                ":p": {"N": str(counts.processed)},
-                ":c": {"N": str(counts.created)},
-                ":u": {"N": str(counts.updated)},
-                ":n": {"N": str(counts.unchanged)},
-                ":e": {"N": str(counts.deleted)},
-                ":f": {"N": str(counts.failed)},
-                ":x": {"N": str(counts.unprocessed)},
-                ":d": {"N": str(counts.dead)},
-                ":fe": {"N": str(counts.failedExisting)},
-                ":now": {"N": str(now_ms())},
-                ":token": {"S": token},
-            },
-            ReturnValues="ALL_NEW",
+        expiry = expires_at if expires_at is not None else (now_ms() + self._retention_ms) // 1000
+        items = [
+            {"Put": {
+                "TableName": self._table,
+                "Item": {"pk": {"S": ledger_pk(job_id)}, "sk": {"S": done_sk(chunk)}, "token": {"S": token},
+                         "expiresAt": {"N": str(expiry)}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }},
+            {"Update": {
+                "TableName": self._table,
+                "Key": self._key(tenant, job_id),
+                "UpdateExpression": (
+                    "ADD cProcessed :p, cCreated :c, cUpdated :u, cUnchanged :n, cDeleted :e, "
+                    f"cFailed :f, cUnprocessed :x, cDead :d, cFailedExisting :fe, {per_file} "
+                    "SET lastProgressMs = :now"
+                ),
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": {
+                    ":p": {"N": str(counts.processed)},
+                    ":c": {"N": str(counts.created)},
+                    ":u": {"N": str(counts.updated)},
+                    ":n": {"N": str(counts.unchanged)},
+                    ":e": {"N": str(counts.deleted)},
+                    ":f": {"N": str(counts.failed)},
+                    ":x": {"N": str(counts.unprocessed)},
+                    ":d": {"N": str(counts.dead)},
+                    ":fe": {"N": str(counts.failedExisting)},
+                    ":now": {"N": str(now_ms())},
+                },
+            }},
+        ]
+        for attempt in range(_COMMIT_ATTEMPTS):
+            try:
+                self._db.transact_write_items(TransactItems=items)
+                break
+            except self._db.exceptions.TransactionCanceledException as cancel:
+                codes = [r.get("Code") for r in cancel.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in codes:
+                    # counted already: by another delivery, or by this very call whose reply was lost
+                    if self._done_token(job_id, chunk) != token:
+                        return None
+                    break
+                # another transaction or write held the job item (TransactionConflict): try again
+                time.sleep(min(0.02 * 2**attempt, 1.0))
+        else:
+            raise RuntimeError(f"chunk {chunk} of job {job_id} could not be committed: transaction conflicts")
+        return self.get(tenant, job_id)
+
+    def _done_token(self, job_id: str, chunk: int) -> str | None:
+        key = {"pk": {"S": ledger_pk(job_id)}, "sk": {"S": done_sk(chunk)}}
+        item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        return item["token"]["S"] if item else None
+
+    def get_for_chunk(self, tenant: str, job_id: str, chunk: int) -> tuple[Job | None, bool]:
+        """The job and whether this chunk of it is counted already, in one consistent read."""
+        job_key = self._key(tenant, job_id)
+        marker_key = {"pk": {"S": ledger_pk(job_id)}, "sk": {"S": done_sk(chunk)}}
+        found = dynamo.batch_get(self._db, self._table, [job_key, marker_key])
+        job = next((self.load(item) for item in found if item["sk"] == job_key["sk"]), None)
+        return job, any(item["sk"] == marker_key["sk"] for item in found)
+
+    def chunk_done(self, job_id: str, chunk: int) -> bool:
+        """Has this chunk been counted?"""
+        return self._done_token(job_id, chunk) is not None
+
+    def done_chunks(self, job_id: str, first: int = 0) -> set[int]:
+        """The chunks counted so far, from `first` on (paged: any number of them)."""
+        items = dynamo.query_pages(
+            self._db, TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :from AND :to",
+            ExpressionAttributeValues={":pk": {"S": ledger_pk(job_id)}, ":from": {"S": done_sk(first)},
+                                       ":to": {"S": "DONE#~"}},
+            ProjectionExpression="sk",
         )
-        return None if written is None else self.load(written)
+        return {int(item["sk"]["S"][5:]) for item in items}
+
+    def advance_slice(self, tenant: str, job_id: str, run: int, number: int, chunks_sent: int | None) -> bool:
+        """Moves the job on from slice `number` of ingest run `run` to the next (and records the chunks sent),
+        unless another delivery did already or a re-drive started another run. True when this call moved it."""
+        values: dict[str, Any] = {":run": {"N": str(run)}, ":slice": {"N": str(number)},
+                                  ":next": {"N": str(number + 1)}, ":now": {"N": str(now_ms())}}
+        expression = "SET ingestSlice = :next, lastProgressMs = :now"
+        if chunks_sent is not None:
+            expression += ", chunksSent = :sent"
+            values[":sent"] = {"N": str(chunks_sent)}
+        written = conditional_write(
+            self._db, "UpdateItem",
+            lambda current: current.get("ingestRun") == {"N": str(run)} and current.get("ingestSlice") == {
+                "N": str(number + 1)},
+            TableName=self._table, Key=self._key(tenant, job_id), UpdateExpression=expression,
+            ConditionExpression="attribute_exists(pk) AND ingestRun = :run AND ingestSlice = :slice",
+            ExpressionAttributeValues=values, ReturnValues="NONE")
+        return written is not None
 
     def add_retry(self, tenant: str, job_id: str, retry_id: str) -> None:
         """Links a retry to the job whose rows it retries (once, however often it is called)."""

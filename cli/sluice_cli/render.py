@@ -1,0 +1,121 @@
+"""How the CLI shows jobs: a progress line, a summary, warnings (strings or `{"code", "message"}` objects)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from typing import Any, TextIO
+
+FINISHED = {"Completed", "Rejected", "Canceled", "Failed"}
+COUNTS = ("total", "processed", "created", "updated", "unchanged", "failed")
+
+# Exit codes (README "The sluice command"): scripts branch on them.
+EXIT_APPLIED = 0  # every row applied (or nothing to wait for)
+EXIT_ROWS_FAILED = 1  # the job completed, some rows failed or were not processed
+EXIT_JOB_FAILED = 2  # the job was rejected, failed or canceled
+EXIT_USAGE = 3  # usage, connection, or a request the API refused
+
+
+def exit_code(job: dict[str, Any]) -> int:
+    status = job.get("status")
+    if status in ("Rejected", "Failed", "Canceled"):
+        return EXIT_JOB_FAILED
+    counts = job.get("counts") or {}
+    if counts.get("failed") or counts.get("unprocessed"):
+        return EXIT_ROWS_FAILED
+    return EXIT_APPLIED
+
+
+def progress_line(job: dict[str, Any], width: int = 30) -> str:
+    counts = job.get("counts") or {}
+    total, processed = counts.get("total"), int(counts.get("processed") or 0)
+    status = str(job.get("status", ""))
+    if total:
+        filled = min(width, int(width * processed / total))
+        bar = "#" * filled + "." * (width - filled)
+        return f"[{bar}] {100 * processed // total:3d}% {processed}/{total} rows  {status}"
+    if total == 0:
+        return f"[{'#' * width}] 100% 0/0 rows  {status}"
+    # the total is known only once ingest has read the whole file
+    return f"[{'.' * width}] {processed} rows so far (reading the file)  {status}"
+
+
+class Progress:
+    """One line redrawn in place on a terminal; elsewhere (a log, a pipe) a plain line per change of status or
+    tenth of the way, never a carriage return."""
+
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.tty = self.stream.isatty()
+        self.last = ""
+        self.last_step: tuple[str, int] | None = None
+
+    def show(self, job: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        line = progress_line(job)
+        if self.tty:
+            columns = shutil.get_terminal_size((100, 20)).columns
+            self.stream.write("\r" + line[:columns - 1].ljust(min(len(self.last), columns - 1)))
+            self.stream.flush()
+            self.last = line
+            return
+        counts = job.get("counts") or {}
+        total = counts.get("total") or 0
+        step = (str(job.get("status")), 10 * int(counts.get("processed") or 0) // total if total else -1)
+        if step != self.last_step:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+            self.last_step = step
+
+    def done(self, job: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        self.show(job)
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def warning_text(warning: Any) -> str:
+    """Today's warnings are strings; the contract's are objects with `code` and `message` (and more)."""
+    if isinstance(warning, dict):
+        code, message = warning.get("code"), warning.get("message")
+        extra = {k: v for k, v in warning.items() if k not in ("code", "message")}
+        text = f"{code}: {message}" if code and message else str(message or code or warning)
+        return text + (f" ({', '.join(f'{k} {v}' for k, v in extra.items())})" if extra and not message else "")
+    return str(warning)
+
+
+def summary(job: dict[str, Any], error_lines: int = 10) -> str:
+    counts = job.get("counts") or {}
+    dry = job.get("mode") == "dry-run"
+    head = f"job {job.get('jobId')}: {job.get('status')}" + (f" - {job['reason']}" if job.get("reason") else "")
+    lines = [head + ("  (dry run: nothing was written)" if dry else "")]
+    shown = [f"{name} {counts.get(name)}" for name in COUNTS]
+    shown += [f"{name} {counts[name]}" for name in ("deleted", "unprocessed") if counts.get(name)]
+    lines.append("rows: " + ", ".join(shown))
+    if job.get("ignoredColumns"):
+        lines.append("ignored columns: " + ", ".join(map(str, job["ignoredColumns"])))
+    lines += [f"warning: {warning_text(w)}" for w in job.get("warnings") or []]
+    errors = list(job.get("errors") or [])[:error_lines]
+    for error in errors:
+        lines.append("  " + error_text(error))
+    if int(counts.get("failed") or 0) > len(errors):
+        lines.append(f"  ... {counts['failed']} failed rows in all: sluice errors {job.get('jobId')}")
+    return "\n".join(lines)
+
+
+def error_text(error: dict[str, Any]) -> str:
+    where = f"row {error.get('row')}" + (f" ({error['file']})" if error.get("file") else "")
+    field = f" {error['field']}" if error.get("field") else ""
+    value = f" (value {error['value']!r})" if error.get("value") is not None else ""
+    return f"{where}{field}: {error.get('message')}{value}"
+
+
+def job_line(job: dict[str, Any]) -> str:
+    counts = job.get("counts") or {}
+    total = counts.get("total")
+    return (f"{job.get('jobId')}  {job.get('status', ''):<10}  {job.get('itemType') or '':<16}  "
+            f"{counts.get('processed', 0)}/{'?' if total is None else total}  {job.get('jobName') or ''}")

@@ -1,0 +1,75 @@
+"""How `sluice` shows a job: the progress line before and after the total is known, on a terminal and off one,
+warnings as today's strings or the contract's objects, and the exit code a job's outcome maps to."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from sluice_cli.render import Progress, exit_code, progress_line, summary, warning_text
+
+
+def _job(status: str = "Processing", total: int | None = None, processed: int = 0, **more: Any) -> dict[str, Any]:
+    return {"jobId": "01JABCDEFGHJKMNPQRSTVWXYZ0", "status": status, "mode": "commit",
+            "counts": {"total": total, "processed": processed, "created": processed, "updated": 0, "unchanged": 0,
+                       "failed": 0, "unprocessed": 0}, **more}
+
+
+def test_progress_line_before_and_after_the_total_is_known() -> None:
+    assert progress_line(_job("Accepted")) == \
+        "[..............................] 0 rows so far (reading the file)  Accepted"
+    assert progress_line(_job(total=200, processed=50)) == \
+        "[#######.......................]  25% 50/200 rows  Processing"
+    assert progress_line(_job("Completed", total=0)) == "[##############################] 100% 0/0 rows  Completed"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_one_line_is_redrawn_and_ended_once() -> None:
+    stream = _Terminal()
+    progress = Progress(stream)
+    progress.show(_job("Accepted"))
+    progress.show(_job(total=10, processed=5))
+    progress.done(_job("Completed", total=10, processed=10))
+    text = stream.getvalue()
+    assert text.count("\r") == 3 and text.endswith("100% 10/10 rows  Completed\n") and text.count("\n") == 1
+    assert "None" not in text
+
+
+def test_off_a_terminal_a_plain_line_per_status_or_tenth() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream)
+    for processed in (0, 1, 2, 50, 51, 100):
+        progress.show(_job(total=100, processed=processed))
+    progress.done(_job("Completed", total=100, processed=100))
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue()
+    assert [line.split("]")[1].strip() for line in lines] == [
+        "0% 0/100 rows  Processing", "50% 50/100 rows  Processing", "100% 100/100 rows  Processing",
+        "100% 100/100 rows  Completed"]
+
+
+def test_warnings_as_strings_or_objects() -> None:
+    assert warning_text("column 'x' ignored") == "column 'x' ignored"
+    assert warning_text({"code": "unknown-column", "message": "column 'speceis' is no field; did you mean species?",
+                         "column": "speceis", "suggestion": "species"}) == \
+        "unknown-column: column 'speceis' is no field; did you mean species?"
+    assert warning_text({"code": "objects-created-truncated"}) == "objects-created-truncated"
+    shown = summary(_job("Completed", total=1, processed=1, warnings=["a note", {"code": "option-ignored",
+                                                                                 "message": "sheet: a CSV file"}]))
+    assert shown.splitlines()[2:] == ["warning: a note", "warning: option-ignored: sheet: a CSV file"]
+
+
+def test_exit_codes_by_outcome() -> None:
+    assert exit_code(_job("Completed", total=2, processed=2)) == 0
+    failed = _job("Completed", total=2, processed=2)
+    failed["counts"]["failed"] = 1
+    assert exit_code(failed) == 1
+    lost = _job("Completed", total=2, processed=1)
+    lost["counts"]["unprocessed"] = 1
+    assert exit_code(lost) == 1
+    assert [exit_code(_job(s)) for s in ("Rejected", "Failed", "Canceled")] == [2, 2, 2]
+    assert "(dry run: nothing was written)" in summary(_job("Completed", total=0, mode="dry-run")).splitlines()[0]
