@@ -40,6 +40,9 @@ def _finished(client: Requester, job: JobView, interval: float) -> JobView:
 
 def describe(job: JobView, dry_run: bool) -> str:
     """What a revert did, or (a dry run) would do."""
+    if not job.finished:
+        return (f"revert {job.jobId} of job {job.revertOf}: {job.status.value} "
+                f"(`sluice watch {job.jobId}` follows it)")
     counts = job.counts
     verbs = ("would delete", "would restore", "would bring back") if dry_run else ("deleted", "restored",
                                                                                    "brought back")

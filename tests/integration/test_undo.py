@@ -415,9 +415,13 @@ def test_the_cli_previews_and_runs_a_revert_and_deletes_records(harness: Harness
         assert ("would delete 3 created records, would restore 2 updated records, would bring back 0 deleted "
                 "records; 0 already gone; 0 conflicts (left as they are)") in printed
         assert cli.main(["revert", job["jobId"]]) == 0
+        started = capsys.readouterr().out
+        assert started.startswith("revert ") and started.rstrip().endswith("Accepted (`sluice watch "
+                                                                          f"{started.split()[1]}` follows it)")
         harness.pump()
         assert_restored(harness, before)
-        assert "is reverted already" in (capsys.readouterr().err if cli.main(["revert", job["jobId"]]) == 2 else "")
+        assert cli.main(["revert", job["jobId"]]) == 3
+        assert f"HTTP 409 conflict: job {job['jobId']} is reverted already" in capsys.readouterr().err
         assert cli.main(["records", "delete", "contact", "a@x.org", "gone@x.org", "z@x.org"]) == 1
         streams = capsys.readouterr()
         assert streams.out == "deleted a@x.org\ndeleted z@x.org\n" and "not found gone@x.org" in streams.err
