@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlencode
 
-from sluice_cli import completion, webhooks
-from sluice_cli.client import Client, CliError, segment
+from sluice_cli import completion, undo, webhooks
+from sluice_cli.client import ApiFailure, Client, CliError, segment
 from sluice_cli.render import (
     EXIT_APPLIED,
     EXIT_USAGE,
@@ -205,6 +205,7 @@ def build_parser() -> Parser:
 
     hooks = webhooks.add_parser(commands)
     _json_flag(hooks)
+    undo.add_parsers(commands)
 
     key = command("create-key", "create a first admin key directly in the stack's jobs table (AWS credentials)",
                   "sluice create-key --tenant acme --table <JobsTable output>")
@@ -510,6 +511,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     client = Client(args.base_url, args.key)
     if args.command == "webhooks":
         return webhooks.run(client, args)
+    if args.command in undo.COMMANDS:
+        return undo.run(client, args, ApiFailure)
     if args.command == "import":
         return do_import(client, args)
     if args.command == "job":

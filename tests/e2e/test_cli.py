@@ -171,7 +171,7 @@ def test_import_of_a_workbook_of_each_size_applies_every_row(cli: Cli, tmp_path:
     job = cli.json("import", str(data), "--item-type", "person", "--sheet", "People", "--wait", "--interval", "0.3")
     assert job["status"] == "Completed" and job["format"] == "xlsx"
     assert job["counts"] == {"total": rows, "processed": rows, "created": rows, "updated": 0, "unchanged": 0,
-                             "failed": 0, "unprocessed": 0}
+                             "deleted": 0, "failed": 0, "unprocessed": 0}
     assert len(cli.records()) == rows
 
 

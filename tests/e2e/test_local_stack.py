@@ -33,7 +33,7 @@ def test_multipart_import_runs_to_completion(stack: Stack) -> None:
     job = stack.wait_job(reply.json()["jobId"])
     assert job["status"] == "Completed"
     assert job["counts"] == {"total": 2501, "processed": 2501, "created": 2500, "updated": 0, "unchanged": 0,
-                             "failed": 1, "unprocessed": 0}
+                             "deleted": 0, "failed": 1, "unprocessed": 0}
     assert job["errors"] == [{"row": 2501, "line": 2502, "field": "email", "value": "bad",
                               "message": "is not a valid email address"}]
     record = requests.get(f"{stack.api}/v1/records/contact/p7@x.org", headers=stack.headers()).json()

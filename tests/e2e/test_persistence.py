@@ -154,7 +154,7 @@ def test_a_job_killed_mid_import_completes_after_restart_with_exact_counts(tmp_p
         done = _wait(again, job["jobId"], 600)
         assert done["status"] == "Completed", done
         assert done["counts"] == {"total": ROWS, "processed": ROWS, "created": ROWS - len(bad), "updated": 0,
-                                  "unchanged": 0, "failed": len(bad), "unprocessed": 0}, done["counts"]
+                                  "unchanged": 0, "deleted": 0, "failed": len(bad), "unprocessed": 0}, done["counts"]
         assert [e["row"] for e in done["errors"]] == sorted(i + 1 for i in bad)[:20]
         keys = _record_keys(again, "acme", "contact")
         assert len(keys) == len(set(keys)) == ROWS - len(bad)  # every record once

@@ -72,7 +72,7 @@ def test_a_10_mb_file_in_1_mb_slices_is_exact(sliced_stack: Stack) -> None:
     elapsed = time.time() - started
     assert done["status"] == "Completed", done
     assert done["counts"] == {"total": ROWS, "processed": ROWS, "created": ROWS - 1, "updated": 0, "unchanged": 0,
-                              "failed": 1, "unprocessed": 0}
+                              "deleted": 0, "failed": 1, "unprocessed": 0}
     (file,) = done["files"]
     assert file["rows"] == ROWS and file["slices"] >= 5, file
     # the duplicate's physical line: its row + the header + the multi-line record's second line

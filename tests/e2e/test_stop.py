@@ -108,7 +108,7 @@ def test_every_stop_under_load_takes_under_5_s_and_loses_nothing_acknowledged(tm
                 if job["finished"]:
                     assert job["status"] == "Completed", job
                     assert job["counts"] == {"total": ROWS, "processed": ROWS, "created": ROWS, "updated": 0,
-                                             "unchanged": 0, "failed": 0, "unprocessed": 0}, job
+                                             "unchanged": 0, "deleted": 0, "failed": 0, "unprocessed": 0}, job
                     pending.discard(job_id)
             time.sleep(0.5)
         assert not pending, f"{len(pending)} acknowledged jobs did not finish"

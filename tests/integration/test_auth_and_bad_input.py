@@ -214,6 +214,6 @@ def test_ragged_rows_are_row_errors(harness: Harness) -> None:
     harness.define()
     done = harness.run(harness.submit_csv("email,name\na@x.org,A,extra\nb@x.org\n\nc@x.org,C\n")["jobId"])
     assert done["counts"] == {"total": 3, "processed": 3, "created": 1, "updated": 0, "unchanged": 0,
-                              "failed": 2, "unprocessed": 0}
+                              "deleted": 0, "failed": 2, "unprocessed": 0}
     assert [(e["row"], e["message"]) for e in done["errors"]] == [
         (1, "expected 2 columns, got 3"), (2, "expected 2 columns, got 1")]

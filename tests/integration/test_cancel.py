@@ -31,7 +31,7 @@ def test_cancel_between_chunks_ends_canceled_with_exact_counts(harness: Harness)
     done = harness.run(job["jobId"])
     assert done["status"] == "Canceled"
     assert done["counts"] == {"total": 9, "processed": 3, "created": 3, "updated": 0, "unchanged": 0,
-                              "failed": 0, "unprocessed": 6}
+                              "deleted": 0, "failed": 0, "unprocessed": 6}
     assert "3 rows were processed" in done["reason"] and "6 rows were not processed" in done["reason"]
     keys = [r["key"] for r in harness.call("GET", "/v1/records/contact").json()["items"]]
     assert len(keys) == 3

@@ -43,8 +43,8 @@ def test_the_documented_curl_call(lb: tuple[Harness, str], tmp_path: Path) -> No
     job = harness.run(job_id)  # a normal job of /v1
     assert (job["status"], job["itemType"], job["jobName"], job["creationPath"]) == (
         "Completed", "contact", "people.jsonl", "IMPORT_QUEUE_API:LH")
-    assert job["counts"] == {"total": 3, "processed": 3, "created": 2, "updated": 0, "unchanged": 0, "failed": 1,
-                             "unprocessed": 0}
+    assert job["counts"] == {"total": 3, "processed": 3, "created": 2, "updated": 0, "unchanged": 0,
+                             "deleted": 0, "failed": 1, "unprocessed": 0}
     assert job["errors"] == [{"row": 2, "line": 2, "field": "age", "value": "-1", "message": "must be at least 0"}]
     listed = harness.call("GET", "/v1/jobs?creationPath=IMPORT_QUEUE_API:LH").json()["items"]
     assert [j["jobId"] for j in listed] == [job_id]

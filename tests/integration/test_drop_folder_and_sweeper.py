@@ -143,8 +143,8 @@ def test_sweeper_redrives_a_job_whose_chunk_was_lost(harness: Harness) -> None:
     harness.pump()
     done = harness.job(job["jobId"])
     assert done["status"] == "Completed"
-    assert done["counts"] == {"total": 9, "processed": 9, "created": 9, "updated": 0, "unchanged": 0, "failed": 0,
-                              "unprocessed": 0}
+    assert done["counts"] == {"total": 9, "processed": 9, "created": 9, "updated": 0, "unchanged": 0,
+                              "deleted": 0, "failed": 0, "unprocessed": 0}
 
 
 def test_sweeper_fails_a_job_that_stays_stuck(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,8 +207,8 @@ def test_sweeper_fails_jobs_whose_chunks_went_to_the_dead_letter_queue(harness: 
     assert failed["status"] == "Failed"
     assert failed["reason"] == ("3 rows could not be processed: their chunks failed repeatedly and went to the "
                                 "dead-letter queue (they are in the unprocessed result file); 2 rows were processed")
-    assert failed["counts"] == {"total": 5, "processed": 2, "created": 2, "updated": 0, "unchanged": 0, "failed": 0,
-                                "unprocessed": 3}
+    assert failed["counts"] == {"total": 5, "processed": 2, "created": 2, "updated": 0, "unchanged": 0,
+                                "deleted": 0, "failed": 0, "unprocessed": 3}
     unprocessed = harness.result_rows(job["jobId"], "unprocessed")
     assert [r[0] for r in unprocessed[1:]] == ["d0@x.org", "d1@x.org", "d2@x.org"]
     assert harness.dead_letters("ChunkDeadLetterQueue") == 0

@@ -17,7 +17,7 @@ from tests.harness import Harness, crash_once
 SEED = "email,name\nold1@x.org,Old\nold2@x.org,Old\nsame@x.org,Same\n"
 DATA = ("email,name,age\nold1@x.org,New,1\nn1@x.org,N1,2\nsame@x.org,Same,\nn2@x.org,N2,x\nold2@x.org,New,3\n"
         "n3@x.org,N3,4\nn4@x.org,N4,5\nn1@x.org,Dup,6\nn5@x.org,N5,7\nn6@x.org,N6,8\n")
-EXPECTED_COUNTS = {"total": 10, "processed": 10, "created": 5, "updated": 2, "unchanged": 1, "failed": 2,
+EXPECTED_COUNTS = {"total": 10, "processed": 10, "created": 5, "updated": 2, "unchanged": 1, "deleted": 0, "failed": 2,
                    "unprocessed": 0}
 
 

@@ -216,7 +216,7 @@ def test_an_unclosed_quote_names_the_line_it_opened_on(harness: Harness) -> None
     job = harness.run(_submit(harness, 'email,name\na@x.org,Ann\nb@x.org,"Bob\nc@x.org,Cy\nd@x.org,Di\n')["jobId"])
     assert job["status"] == "Completed"
     assert job["counts"] == {"total": 2, "processed": 2, "created": 1, "updated": 0, "unchanged": 0,
-                                  "failed": 1, "unprocessed": 0}
+                                  "deleted": 0, "failed": 1, "unprocessed": 0}
     assert [(e["row"], e["line"], e["message"]) for e in job["errors"]] == [
         (2, 3, "a quoted value opened on line 3 is never closed: the rest of the file (lines 3 to 5) was read "
                "into it")]
@@ -260,8 +260,8 @@ def test_max_failed_rows_stops_the_job_with_exact_counts(harness: Harness) -> No
     job = harness.run(_submit(harness, THRESHOLD_ROWS, maxFailedRows="1")["jobId"])
     assert job["status"] == "Failed"
     # chunks in order: [1-3] 1 failed, [4-6] 2 failed: past 1, so [7-9] and [10-12] are not taken
-    assert job["counts"] == {"total": 12, "processed": 6, "created": 4, "updated": 0, "unchanged": 0, "failed": 2,
-                             "unprocessed": 6}
+    assert job["counts"] == {"total": 12, "processed": 6, "created": 4, "updated": 0, "unchanged": 0, "deleted": 0,
+                             "failed": 2, "unprocessed": 6}
     assert job["reason"] == ("stopped: more than maxFailedRows=1 rows failed. 2 rows failed, 4 succeeded (and stay "
                              "applied), 6 were not processed, of the 12 rows read")
     assert job["maxFailedRows"] == 1
@@ -278,8 +278,8 @@ def test_max_failed_percent_is_of_the_jobs_rows(harness: Harness) -> None:
     assert (under["status"], under["counts"]["failed"]) == ("Completed", 4)  # 4 of 12 is 33%
     over = harness.run(_submit(harness, THRESHOLD_ROWS, maxFailedPercent="10")["jobId"])
     assert over["status"] == "Failed"
-    assert over["counts"] == {"total": 12, "processed": 6, "created": 0, "updated": 0, "unchanged": 4, "failed": 2,
-                              "unprocessed": 6}
+    assert over["counts"] == {"total": 12, "processed": 6, "created": 0, "updated": 0, "unchanged": 4, "deleted": 0,
+                              "failed": 2, "unprocessed": 6}
     assert over["reason"].startswith("stopped: more than maxFailedPercent=10% of the 12 rows failed (16.67%). 2 rows")
 
 

@@ -111,8 +111,8 @@ def test_huge_numbers_and_keys_fail_their_row_only(harness: Harness) -> None:
     ]
     job = harness.run(harness.submit_csv("\n".join(rows) + "\n", item_type="thing")["jobId"])
     assert job["status"] == "Completed"
-    assert job["counts"] == {"total": 6, "processed": 6, "created": 2, "updated": 0, "unchanged": 0, "failed": 4,
-                             "unprocessed": 0}
+    assert job["counts"] == {"total": 6, "processed": 6, "created": 2, "updated": 0, "unchanged": 0,
+                             "deleted": 0, "failed": 4, "unprocessed": 0}
     errors = {e["row"]: (e["field"], e["message"]) for e in harness.call(
         "GET", f"/v1/jobs/{job['jobId']}/errors").json()["items"]}
     assert errors == {

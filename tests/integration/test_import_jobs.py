@@ -32,7 +32,7 @@ def test_counts_classify_created_updated_unchanged_and_failed(harness: Harness) 
                                         "c@x.org,Cy,50,,,,\n")
     done = harness.run(first["jobId"])
     assert done["counts"] == {"total": 3, "processed": 3, "created": 3, "updated": 0, "unchanged": 0,
-                              "failed": 0, "unprocessed": 0}
+                              "deleted": 0, "failed": 0, "unprocessed": 0}
     assert done["objectsCreated"] == ["a@x.org", "b@x.org", "c@x.org"]
 
     second = harness.submit_csv(HEADER + "a@x.org,Ann,30,2024-01-02,gold,1.5,true\n"   # unchanged (1.5 == 1.50)
@@ -42,7 +42,7 @@ def test_counts_classify_created_updated_unchanged_and_failed(harness: Harness) 
     done = harness.run(second["jobId"])
     assert done["status"] == "Completed"
     assert done["counts"] == {"total": 4, "processed": 4, "created": 1, "updated": 1, "unchanged": 1,
-                              "failed": 1, "unprocessed": 0}
+                              "deleted": 0, "failed": 1, "unprocessed": 0}
     assert done["errors"] == [{"row": 4, "line": 5, "field": "age", "value": "200", "message": "must be at most 150"}]
     assert done["objectsCreated"] == ["d@x.org"]
     assert done["finished"] is True and done["dateFinished"] > 0 and done["finishTime"].endswith("Z")
@@ -82,7 +82,7 @@ def test_dry_run_validates_and_counts_but_writes_nothing(harness: Harness) -> No
     done = harness.run(job["jobId"])
     assert done["mode"] == "dry-run"
     assert done["counts"] == {"total": 4, "processed": 4, "created": 1, "updated": 0, "unchanged": 1,
-                              "failed": 2, "unprocessed": 0}
+                              "deleted": 0, "failed": 2, "unprocessed": 0}
     assert [(e["row"], e["field"], e["message"]) for e in done["errors"]] == [
         (2, "age", "expected an integer"), (4, "email", "duplicate key, first seen at row 3")]
     assert done["objectsCreated"] == []
@@ -158,7 +158,7 @@ def test_jsonl_body_with_options_in_query(harness: Harness) -> None:
     assert job["creationPath"] == "API:LH" and job["jobName"] == "nightly"
     done = harness.run(job["jobId"])
     assert done["counts"] == {"total": 5, "processed": 5, "created": 2, "updated": 0, "unchanged": 0,
-                              "failed": 3, "unprocessed": 0}
+                              "deleted": 0, "failed": 3, "unprocessed": 0}
     assert [(e["row"], e["field"], e["message"]) for e in done["errors"]] == [
         (2, None, "is not a JSON object"),
         (3, "name", "expected text, got a nested JSON value"),
@@ -249,7 +249,7 @@ def test_chunks_whose_encoding_outgrows_the_estimate_are_split_to_fit(harness: H
     job = harness.submit_csv("id,body\n" + rows, item_type="doc")
     done = harness.run(job["jobId"])
     assert done["counts"] == {"total": 3, "processed": 3, "created": 3, "updated": 0, "unchanged": 0,
-                              "failed": 0, "unprocessed": 0}
+                              "deleted": 0, "failed": 0, "unprocessed": 0}
     stored = harness.dynamodb.get_item(TableName=harness.clients.settings.jobs_table,
                                        Key={"pk": {"S": "TENANT#acme"}, "sk": {"S": f"JOB#{job['jobId']}"}})["Item"]
     # one chunk by the estimate (180 KB); encoded it is 360 KB, so it is halved into 1 + 2 rows (120 + 240 KB)
@@ -273,7 +273,7 @@ def test_retry_failed_rows_after_fixing_the_schema(harness: Harness) -> None:
     retry = harness.run(reply.json()["jobId"])
     assert retry["retryOf"] == job["jobId"] and retry["creationPath"] == "API:CRM"
     assert retry["counts"] == {"total": 2, "processed": 2, "created": 1, "updated": 0, "unchanged": 0,
-                               "failed": 1, "unprocessed": 0}
+                               "deleted": 0, "failed": 1, "unprocessed": 0}
     assert retry["ignoredColumns"] == ["sluice_row", "sluice_outcome", "sluice_message"]
     assert [(e["row"], e["field"], e["value"]) for e in retry["errors"]] == [(2, "tier", "bronze")]
     assert harness.call("GET", "/v1/records/contact/b@x.org").json()["attributes"]["tier"] == "platinum"

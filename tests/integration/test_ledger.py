@@ -73,7 +73,7 @@ def test_a_job_of_any_number_of_chunks_commits_each_once_and_finalises_exact(har
     assert again.status == Status.COMPLETED and again.finishMs == done.finishMs  # one conditional step: once
     view: dict[str, Any] = harness.job(job.jobId)
     assert view["counts"] == {"total": 3 * CHUNKS, "processed": 3 * CHUNKS, "created": 2 * CHUNKS, "updated": 0,
-                              "unchanged": 0, "failed": CHUNKS, "unprocessed": 0}
+                              "unchanged": 0, "deleted": 0, "failed": CHUNKS, "unprocessed": 0}
     succeeded = harness.result_rows(job.jobId, "succeeded")
     failed = harness.result_rows(job.jobId, "failed")
     assert len(succeeded) == 1 + 2 * CHUNKS and len(failed) == 1 + CHUNKS

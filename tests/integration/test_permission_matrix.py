@@ -19,6 +19,7 @@ ALLOWED = {
     "GET /v1/item-types": READ_SCHEMAS,
     "GET /v1/item-types/<item_type>": READ_SCHEMAS,
     "PUT /v1/item-types/<item_type>": {"schemas:write"},
+    "DELETE /v1/item-types/<item_type>": {"schemas:write"},
     "GET /v1/item-types/<item_type>/mappings": READ_SCHEMAS,
     "GET /v1/item-types/<item_type>/mappings/<name>": READ_SCHEMAS,
     "PUT /v1/item-types/<item_type>/mappings/<name>": {"schemas:write"},
@@ -33,6 +34,7 @@ ALLOWED = {
     "POST /v1/jobs/<job_id>/schedule": {"imports:write"},
     "POST /v1/jobs/<job_id>/commit": {"imports:write"},
     "POST /v1/jobs/<job_id>/retry-failed": {"imports:write"},
+    "POST /v1/jobs/<job_id>/revert": {"imports:write"},
     "POST /v1/controls": {"imports:write"},
     "POST /v1/exports": {"exports:write"},
     "GET /v1/exports": {"exports:read"},
@@ -40,6 +42,8 @@ ALLOWED = {
     "POST /v1/attribute-updates": {"records:write"},
     "GET /v1/records/<item_type>": {"records:read"},
     "GET /v1/records/<item_type>/<key>": {"records:read"},
+    "DELETE /v1/records/<item_type>/<key>": {"records:write"},
+    "GET /v1/audit": {"keys:admin"},
     "POST /v1/api-keys": {"keys:admin"},
     "GET /v1/api-keys": {"keys:admin"},
     "DELETE /v1/api-keys/<key_id>": {"keys:admin"},
@@ -134,7 +138,7 @@ def test_every_route_answers_404_for_another_tenants_ids(harness: Harness, monke
         else:
             assert reply.status_code == 404, (route, reply.status_code, reply.content)
         checked.append(route)
-    assert len(checked) == 19
+    assert len(checked) == 21
     assert harness.job(job["jobId"])["status"] == "Completed"  # and acme's things are untouched
     assert not next(k for k in harness.call("GET", "/v1/api-keys").json()["items"]
                     if k["keyId"] == acme_key["keyId"])["revoked"]

@@ -61,7 +61,7 @@ def sliced(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
 def _assert_exact(h: Harness, job: dict[str, Any], multiline_row: int) -> None:
     assert job["status"] == "Completed", job
     assert job["counts"] == {"total": ROWS, "processed": ROWS, "created": ROWS - 1, "updated": 0, "unchanged": 0,
-                             "failed": 1, "unprocessed": 0}
+                             "deleted": 0, "failed": 1, "unprocessed": 0}
     (file,) = job["files"]
     assert file["rows"] == ROWS
     assert file["slices"] >= 5, file  # ~45 KB of text in 8 KiB slices
@@ -226,7 +226,7 @@ def test_a_staged_job_of_several_files_reads_each_in_slices(sliced: Harness) -> 
     done = sliced.job(job["jobId"])
     assert done["status"] == "Completed", done
     assert done["counts"] == {"total": 802, "processed": 802, "created": 801, "updated": 0, "unchanged": 0,
-                              "failed": 1, "unprocessed": 0}
+                              "deleted": 0, "failed": 1, "unprocessed": 0}
     assert [(f["name"], f["rows"], f["counts"]["created"], f["counts"]["failed"]) for f in done["files"]] == [
         ("a.csv", 400, 400, 0), ("b.jsonl", 2, 2, 0), ("c.csv", 400, 399, 1)]
     assert done["files"][0]["slices"] >= 2 and done["files"][2]["slices"] >= 2

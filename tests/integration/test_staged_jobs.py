@@ -108,14 +108,14 @@ def test_dry_run_then_commit_over_two_files(staged: Harness) -> None:
 
     dry = staged.run(job["jobId"])
     assert dry["status"] == "Completed" and dry["mode"] == "dry-run"
-    assert dry["counts"] == {"total": 5, "processed": 5, "created": 2, "updated": 0, "unchanged": 0, "failed": 3,
-                             "unprocessed": 0}
+    assert dry["counts"] == {"total": 5, "processed": 5, "created": 2, "updated": 0, "unchanged": 0,
+                             "deleted": 0, "failed": 3, "unprocessed": 0}
     people, orgs = dry["files"]
     assert (people["name"], people["digest"], people["rows"]) == ("people.csv", hashlib.sha256(PEOPLE).hexdigest(), 3)
-    assert people["counts"] == {"total": 3, "processed": 3, "created": 1, "updated": 0, "unchanged": 0, "failed": 2,
-                                "unprocessed": 0}
-    assert orgs["counts"] == {"total": 2, "processed": 2, "created": 1, "updated": 0, "unchanged": 0, "failed": 1,
-                              "unprocessed": 0}
+    assert people["counts"] == {"total": 3, "processed": 3, "created": 1, "updated": 0, "unchanged": 0,
+                                "deleted": 0, "failed": 2, "unprocessed": 0}
+    assert orgs["counts"] == {"total": 2, "processed": 2, "created": 1, "updated": 0, "unchanged": 0,
+                              "deleted": 0, "failed": 1, "unprocessed": 0}
     assert people["ignoredColumns"] == [] and orgs["ignoredColumns"] == []
     assert [(e["file"], e["row"], e["field"], e["message"]) for e in dry["errors"]] == [
         ("people.csv", 2, "age", "must be at least 0"),

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from sluice.api import console, exports, itemtypes, jobs, keys, mappings, meta, records, webhooks
+from sluice.api import audit, console, exports, itemtypes, jobs, keys, mappings, meta, records, webhooks
 from sluice.api.doors import routes as doors
 from sluice.api.request import json_response, no_stray_query
 from sluice.models.errors import ApiError, validation_message
@@ -26,7 +26,7 @@ def _dumps(value: Any) -> str:
 
 
 app = APIGatewayHttpResolver(serializer=_dumps)
-for module in (meta, itemtypes, mappings, jobs, exports, records, keys, webhooks, console):
+for module in (meta, itemtypes, mappings, jobs, exports, records, keys, webhooks, audit, console):
     app.include_router(module.router)
 for router in doors.ROUTERS:  # the seeds' own paths, wire formats and errors (API.md, "Seed-compatible endpoints")
     app.include_router(router)

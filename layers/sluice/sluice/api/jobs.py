@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+from sluice.api.audit import audit
 from sluice.api.bodies import ScheduleRequest, StagedFileLinkRequest, StagedJobRequest
 from sluice.api.http import parse_bool, parse_limit, parse_multipart, raw_body
 from sluice.api.idempotency import idempotent
@@ -26,6 +27,7 @@ from sluice.models.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from sluice.models.job import ERRORS_ON_JOB, Job, JobOptions, Status
 from sluice.models.principal import Principal
 from sluice.pipeline.cancel import cancel
+from sluice.pipeline.revert import start_revert
 from sluice.store.blobs import RESULT_KINDS, Storage, result_key
 from sluice.store.clients import get_clients
 from sluice.store.jobs import JobStore
@@ -76,7 +78,8 @@ def submit_job(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
             job = staging.open_job(clients, caller, staged.control, staged.comment,
                                    staged.model_dump(exclude={"control", "comment"}))
             return job_response(job, 201, caller)
-        return job_response(submit.submit_for_upload(clients, caller, JobOptions.model_validate(body)), 201, caller)
+        return _submitted(event, caller, submit.submit_for_upload(clients, caller, JobOptions.model_validate(body)),
+                          201)
     data = raw_body(event.raw_event)
     limit = clients.settings.inline_body_max
     if len(data) > limit:
@@ -91,23 +94,31 @@ def submit_job(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
             raise BadRequest("the multipart form needs a 'file' part holding the data")
         values: dict[str, Any] = dict(fields)  # a field JobOptions does not know is a 400 naming it
         values["merge"] = parse_bool("merge", fields.get("merge"))
+        values["revertible"] = parse_bool("revertible", fields.get("revertible"), default=True)
         values["fileName"] = upload.name
         if not values.get("contentType") and upload.content_type not in (None, "application/octet-stream"):
             values["contentType"] = upload.content_type
         options = JobOptions.model_validate(values)
-        return job_response(submit.submit_inline(clients, caller, options, upload.data), 202, caller)
+        return _submitted(event, caller, submit.submit_inline(clients, caller, options, upload.data), 202)
     if base_type in JSONL_TYPES:
         params = query(event, *OPTION_FIELDS)
         values = dict(params)
         values["merge"] = parse_bool("merge", params.get("merge"))
+        values["revertible"] = parse_bool("revertible", params.get("revertible"), default=True)
         values["contentType"] = "application/x-ndjson"
         _refuse_json_array(data)
         options = JobOptions.model_validate(values)
-        return job_response(submit.submit_inline(clients, caller, options, data), 202, caller)
+        return _submitted(event, caller, submit.submit_inline(clients, caller, options, data), 202)
     raise UnsupportedMediaType(
         f"Content-Type '{content_type or '(none)'}' is not accepted: a request body must be JSON Lines "
         "(application/x-ndjson); files go as multipart/form-data, upload URLs are asked for with application/json"
     )
+
+
+def _submitted(event: APIGatewayProxyEventV2, caller: Principal, job: Job, status: int) -> Response:
+    if job.operation == "delete" and job.mode == "commit":
+        audit(event, caller, "records.deleteJob", job.jobId, itemType=job.itemType)
+    return job_response(job, status, caller)
 
 
 @router.get("/v1/jobs")
@@ -226,3 +237,14 @@ def commit_job(job_id: str) -> Response:
 def retry_failed(job_id: str) -> Response:
     caller = principal(router.current_event, "imports:write")
     return job_response(submit.retry_failed(get_clients(), caller, checked_job_id(job_id)), 202, caller)
+
+
+@router.post("/v1/jobs/<job_id>/revert")
+def revert_job(job_id: str) -> Response:
+    event = router.current_event
+    caller = principal(event, "imports:write")
+    dry_run = parse_bool("dryRun", query(event, "dryRun").get("dryRun"))
+    job = start_revert(get_clients(), caller, checked_job_id(job_id), dry_run)
+    if not dry_run:
+        audit(event, caller, "job.revert", job_id, revertJobId=job.jobId)
+    return job_response(job, 202, caller)

@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from sluice.api.audit import audit
 from sluice.api.bodies import KeyRequest
 from sluice.api.request import body_as, json_response, principal
 from sluice.models.errors import Forbidden, NotFound
@@ -27,6 +28,7 @@ def create_key() -> Response:
         raise Forbidden(f"a key can grant only permissions it holds itself; this key does not hold: "
                         f"{', '.join(withheld)}")
     created = KeyStore(get_clients()).create(caller.tenant, wanted.name, wanted.permissions)
+    audit(event, caller, "apiKey.create", created["keyId"], permissions=created["permissions"])
     return json_response(created, 201)
 
 
@@ -38,7 +40,9 @@ def list_keys() -> dict[str, Any]:
 
 @router.delete("/v1/api-keys/<key_id>")
 def revoke_key(key_id: str) -> dict[str, Any]:
-    caller = principal(router.current_event, "keys:admin")
+    event = router.current_event
+    caller = principal(event, "keys:admin")
     if not KeyStore(get_clients()).revoke(caller.tenant, key_id):
         raise NotFound(f"key {key_id} not found")
+    audit(event, caller, "apiKey.revoke", key_id)
     return {"keyId": key_id, "revoked": True}

@@ -57,7 +57,10 @@ ITEM_TYPE = _path("itemType", "an item type name")
 FILE_FORM = {"type": "object", "required": ["file"],
              "properties": {"file": {"type": "string", "format": "binary"}, "itemType": {"type": "string"},
                             "merge": {"type": "string", "enum": ["true", "false"]},
-                            "jobName": {"type": "string"}, "name": {"type": "string"}}}
+                            "jobName": {"type": "string"}, "name": {"type": "string"},
+                            "operation": {"type": "string", "enum": ["import", "delete"]},
+                            "revertible": {"type": "string", "enum": ["true", "false"]},
+                            "dedupe": {"type": "string", "enum": ["content"]}}}
 
 
 def _operation(summary: str, responses: dict[str, Any], *, parameters: list[dict[str, Any]] | None = None,
@@ -95,6 +98,14 @@ def _components() -> dict[str, Any]:
     schemas["Record"] = {"type": "object", "required": ["itemType", "key", "attributes", "version"],
                          "properties": {"itemType": {"type": "string"}, "key": {"type": "string"},
                                         "attributes": {"type": "object"}, "version": {"type": "integer"}}}
+    schemas["AuditEntry"] = {
+        "type": "object", "required": ["at", "keyId", "action", "target", "sourceIp"],
+        "properties": {"at": {"type": "string"}, "keyId": {"type": "string"},
+                       "action": {"type": "string", "description": "record.delete, records.deleteJob, itemType.delete, "
+                                  "itemType.purge, itemType.rekey, job.revert, apiKey.create, apiKey.revoke, "
+                                  "webhook.create, webhook.update, webhook.delete, webhook.rotateSecret"},
+                       "target": {"type": "string"}, "sourceIp": {"type": ["string", "null"]},
+                       "details": {"type": "object"}}}
     schemas["ApiKey"] = {"type": "object", "required": ["keyId", "permissions", "revoked"],
                          "properties": {"keyId": {"type": "string"}, "name": {"type": ["string", "null"]},
                                         "permissions": {"type": "array", "items": {"type": "string"}},
@@ -146,9 +157,13 @@ def document() -> dict[str, Any]:
         "/v1/item-types/{itemType}": {
             "parameters": [ITEM_TYPE],
             "get": _operation("Get an item type", {"200": _json(_ref("ItemType"))}),
-            "put": _operation("Create or replace an item type", {"200": _json(_ref("ItemType")),
-                                                                  "201": _json(_ref("ItemType"))},
+            "put": _operation("Create or replace an item type (changing the key of one with records: 409)",
+                              {"200": _json(_ref("ItemType")), "201": _json(_ref("ItemType"))},
                               body={JSON: {"schema": _ref("ItemTypeDefinition")}}),
+            "delete": _operation("Delete an item type without records (204); with records 409, or with ?purge=true "
+                                 "202 and a delete job over all of them, after which the item type goes",
+                                 {"204": {"description": "deleted"}, "202": job},
+                                 parameters=[_query("purge", {"type": "string", "enum": ["true", "false"]})]),
         },
         "/v1/item-types/{itemType}/mappings": {"parameters": [ITEM_TYPE], "get": _operation(
             "An item type's saved column mappings", {"200": _json(_page({"type": "object"}))})},
@@ -168,7 +183,9 @@ def document() -> dict[str, Any]:
                 "Submit a job: JSON Lines body, multipart file, or JSON for an upload URL / a staged job",
                 {"201": job, "202": job},
                 parameters=[_query("itemType", {"type": "string"}, "with a JSON Lines body only (400 with others)"),
-                            _query("merge", {"type": "string", "enum": ["true", "false"]})],
+                            _query("merge", {"type": "string", "enum": ["true", "false"]}),
+                            _query("operation", {"type": "string", "enum": ["import", "delete"]},
+                                   "delete: the rows name records to delete (key columns only)")],
                 body={JSON: {"schema": {"oneOf": [_ref("JobOptions"), _ref("StagedJobRequest")]}},
                       "multipart/form-data": {"schema": FILE_FORM},
                       "application/x-ndjson": {"schema": {"type": "string"}}}),
@@ -196,6 +213,10 @@ def document() -> dict[str, Any]:
             "Commit a finished dry run", {"202": job})},
         "/v1/jobs/{jobId}/retry-failed": {"parameters": [JOB_ID], "post": _operation(
             "A new job over a finished job's failed rows", {"202": job})},
+        "/v1/jobs/{jobId}/revert": {"parameters": [JOB_ID], "post": _operation(
+            "Revert a finished job: a job that deletes the records it created and restores those it updated "
+            "(a record changed since is a conflict, left as it is); dryRun=true counts without writing",
+            {"202": job}, parameters=[_query("dryRun", {"type": "string", "enum": ["true", "false"]})])},
         "/v1/controls": {"post": _operation(
             "Store a control document", {"200": _json({"type": "object", "required": ["digest"]}),
                                          "201": _json({"type": "object", "required": ["digest"]})},
@@ -214,7 +235,14 @@ def document() -> dict[str, Any]:
         "/v1/records/{itemType}": {"parameters": [ITEM_TYPE], "get": _operation(
             "List records in key order", {"200": _json(_page(_ref("Record")))}, parameters=[LIMIT, CURSOR])},
         "/v1/records/{itemType}/{key}": {"parameters": [ITEM_TYPE, _path("key", "a record key")],
-                                         "get": _operation("Get a record", {"200": _json(_ref("Record"))})},
+                                         "get": _operation("Get a record", {"200": _json(_ref("Record"))}),
+                                         "delete": _operation("Delete a record",
+                                                              {"204": {"description": "deleted"}})},
+        "/v1/audit": {"get": _operation(
+            "The audit log, newest first: deletes, purges, reverts, item-type deletes and re-keys, key and webhook "
+            "changes", {"200": _json(_page(_ref("AuditEntry")))},
+            parameters=[_query("since", {"type": "string"}, "ISO-8601 time: entries at or after it"), LIMIT,
+                        CURSOR])},
         "/v1/attribute-updates": {"post": _operation(
             "Set attributes of many records at once", {"200": _json({"type": "object"})},
             body={JSON: {"schema": {"type": "array", "items": _ref("UpdateEntry")}}})},

@@ -62,7 +62,8 @@ def query(event: APIGatewayProxyEventV2, *known: str) -> dict[str, str]:
 READS_QUERY = frozenset({("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/<job_id>/errors"),
                          ("GET", "/v1/jobs/<job_id>/results/<kind>"), ("POST", "/v1/controls"),
                          ("GET", "/v1/exports"), ("GET", "/v1/records/<item_type>"),
-                         ("GET", "/v1/webhooks/<webhook_id>/deliveries")})
+                         ("GET", "/v1/webhooks/<webhook_id>/deliveries"), ("POST", "/v1/jobs/<job_id>/revert"),
+                         ("DELETE", "/v1/item-types/<item_type>"), ("GET", "/v1/audit")})
 
 
 def no_stray_query(app: Any, next_middleware: Any) -> Response:

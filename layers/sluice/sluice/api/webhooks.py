@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from sluice.api.audit import audit
 from sluice.api.http import parse_limit
 from sluice.api.request import body_as, json_response, principal, query
 from sluice.models.clock import iso_from_ms, now_ms
@@ -63,6 +64,7 @@ def create_webhook() -> Response:
                       events=list(wanted.events), description=wanted.description, secret=new_secret(),
                       createdBy=caller.key_id, createdMs=now, updatedMs=now)
     WebhookStore(clients).create(webhook)
+    audit(event, caller, "webhook.create", webhook.webhookId, url=webhook.url, events=webhook.events)
     return json_response(_with_secret(webhook, now), 201, {"Location": f"/v1/webhooks/{webhook.webhookId}"})
 
 
@@ -108,22 +110,26 @@ def update_webhook(webhook_id: str) -> dict[str, Any]:
     updated = WebhookStore(clients).update(caller.tenant, webhook_id, values, tuple(remove))
     if updated is None:
         raise NotFound(f"webhook {webhook_id} not found")
+    audit(event, caller, "webhook.update", webhook_id, changed=sorted(given))
     return updated.view(now).body()
 
 
 @router.delete("/v1/webhooks/<webhook_id>")
 def delete_webhook(webhook_id: str) -> dict[str, Any]:
-    caller = principal(router.current_event, PERMISSION)
+    event = router.current_event
+    caller = principal(event, PERMISSION)
     clients = get_clients()
     _found(clients, caller.tenant, webhook_id)
     if not WebhookStore(clients).delete(caller.tenant, webhook_id):
         raise NotFound(f"webhook {webhook_id} not found")
+    audit(event, caller, "webhook.delete", webhook_id)
     return {"webhookId": webhook_id, "deleted": True}
 
 
 @router.post("/v1/webhooks/<webhook_id>/rotate-secret")
 def rotate_secret(webhook_id: str) -> dict[str, Any]:
-    caller = principal(router.current_event, PERMISSION)
+    event = router.current_event
+    caller = principal(event, PERMISSION)
     clients = get_clients()
     current = _found(clients, caller.tenant, webhook_id)
     now = now_ms()
@@ -132,6 +138,7 @@ def rotate_secret(webhook_id: str) -> dict[str, Any]:
         "updatedMs": now}, condition="secret = :seen", condition_values={":seen": current.secret})
     if rotated is None:
         raise NotFound(f"webhook {webhook_id} not found (or rotated at this very moment: try again)")
+    audit(event, caller, "webhook.rotateSecret", webhook_id)
     return _with_secret(rotated, now)
 
 

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from sluice.models.clock import iso_from_ms
-from sluice.models.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from sluice.models.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from sluice.models.filespec import FileSpec
 from sluice.models.job import Job, JobOptions, Status, UploadForm, UploadLink
 from sluice.models.limits import MAX_INLINE_LINES, MAX_UPLOAD_BYTES
 from sluice.models.principal import Principal
+from sluice.models.schemas import ItemTypeDefinition
 from sluice.notify.announcer import announced_jobs
 from sluice.store.blobs import Storage, result_key, upload_key
 from sluice.store.clients import Clients
@@ -25,6 +26,8 @@ def new_job(clients: Clients, principal: Principal, options: JobOptions, status:
     """A job (not yet stored) for one file. Without check_item_type, an unknown item type is allowed
     so that a drop-folder or scheduled job can be recorded as Rejected. columns: source headers -> fields, for
     this job only (a seed door's template)."""
+    if options.operation == "delete" and not principal.allows("records:write"):
+        raise Forbidden("a delete job deletes records: it needs the records:write permission besides imports:write")
     item_type = ItemTypeStore(clients).get(principal.tenant, options.itemType)
     if item_type is None and check_item_type:
         raise BadRequest(f"unknown item type '{options.itemType}'; create it first with "
@@ -45,8 +48,21 @@ def new_job(clients: Clients, principal: Principal, options: JobOptions, status:
     if options.retryOf:
         find_job(clients, principal.tenant, options.retryOf)  # another tenant's (or no) job: 404
         fields = {"retryOf": options.retryOf, **fields}
+    snapshot = item_type.snapshot() if item_type else None
+    if item_type is not None and options.operation == "delete":
+        if not item_type.definition.key:
+            raise BadRequest(f"item type '{options.itemType}' has no key, so rows cannot name records to delete; "
+                             f"delete records one by one (DELETE /v1/records/{options.itemType}/{{key}}) or all of "
+                             f"them (DELETE /v1/item-types/{options.itemType}?purge=true)")
+        keys_only = key_only(item_type.definition).model_dump_json(exclude_none=True)
+        snapshot = {**item_type.snapshot(), "definition": keys_only}
+    if item_type is not None and options.dedupe == "content" and item_type.definition.key:
+        raise BadRequest(f"dedupe=content is for item types without a key; '{options.itemType}' has the key "
+                         f"{', '.join(item_type.definition.key)}, so a second import updates the same records")
+    fields = {"operation": options.operation, "revertible": options.revertible, "dedupe": options.dedupe,
+              **fields}
     spec = FileSpec(name=options.fileName or "data", itemType=options.itemType,
-                    snapshot=item_type.snapshot() if item_type else None, objectKey="", merge=options.merge,
+                    snapshot=snapshot, objectKey="", merge=options.merge,
                     columns=columns,
                     contentType=options.contentType, fileName=options.fileName, sheet=options.sheet,
                     headerRow=options.headerRow, delimiter=options.delimiter, encoding=options.encoding,
@@ -63,6 +79,14 @@ def new_job(clients: Clients, principal: Principal, options: JobOptions, status:
     )
     spec.objectKey = upload_key(principal.tenant, job.jobId)
     return job
+
+
+def key_only(definition: ItemTypeDefinition) -> ItemTypeDefinition:
+    """A delete job reads only the key columns: its rows are checked against the key fields alone."""
+    key = definition.key or []
+    return ItemTypeDefinition(key=key, fields={n: definition.fields[n].model_copy(update={"required": True})
+                                               for n in key},
+                              columns={c: f for c, f in definition.columns.items() if f in key})
 
 
 def submit_inline(clients: Clients, principal: Principal, options: JobOptions, data: bytes, **job_fields: Any

@@ -27,6 +27,8 @@ class ChunkMessage(BaseModel):
     fields: list[str | None]  # the schema field each header column feeds, if any
     rows: list[ChunkRow]
     dateFormats: dict[str, str] = {}  # date field -> the pattern its values are read with (ingest settled it)
+    keyed: bool = False  # each row's only value is a record key (purges and reverts), not a source row
+    source: int | None = None  # a revert's chunk: the chunk of the reverted job whose changes it undoes
 
     def to_body(self) -> str:
         return orjson.dumps(self.model_dump()).decode()

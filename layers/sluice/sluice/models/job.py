@@ -46,6 +46,7 @@ class Outcome(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
+    DELETED = "deleted"
     FAILED = "failed"
     UNPROCESSED = "unprocessed"
 
@@ -56,6 +57,7 @@ class RowCounts(BaseModel):
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    deleted: int = 0
     failed: int = 0
     unprocessed: int = 0
     dead: int = 0  # of the unprocessed rows, those whose chunk went to the dead-letter queue
@@ -63,7 +65,7 @@ class RowCounts(BaseModel):
 
     @property
     def processed(self) -> int:
-        return self.created + self.updated + self.unchanged + self.failed
+        return self.created + self.updated + self.unchanged + self.deleted + self.failed
 
     def add(self, outcome: Outcome) -> None:
         setattr(self, outcome.value, getattr(self, outcome.value) + 1)
@@ -120,6 +122,14 @@ class JobOptions(StrictnessOptions):
                                 description="a saved mapping of the item type (its columns; `columns` win over it)")
     retryOf: str | None = Field(default=None, pattern="^[0-9A-Z]{26}$",
                                 description="the job whose failed rows these are (corrected rows carry sluice_row)")
+    operation: Literal["import", "delete"] = Field(
+        default="import", description="delete: the rows name records to delete (only the key columns are read)")
+    revertible: bool = Field(default=True, description="keep each chunk's before-images (one S3 object a chunk) so "
+                                                       "that POST /v1/jobs/{jobId}/revert can undo the job")
+    dedupe: Literal["content"] | None = Field(
+        default=None, description="item types without a key: content = a hash of the row's values is its key, so "
+                                  "importing the same rows again creates nothing new")
+
     @field_validator("columns", mode="before")
     @classmethod
     def _columns_text(cls, value: Any) -> Any:
@@ -204,6 +214,13 @@ class Job(Tracked):
     retryOf: str | None = None
     retries: list[str] = Field(default_factory=list)  # jobs that retried this one's failed rows
     commitOf: str | None = None
+    # what the job does to records: import rows, delete the records its rows name, delete every record of its
+    # item type and then the item type (purge), or undo an earlier job (revert, revertOf)
+    operation: Literal["import", "delete", "purge", "revert"] = "import"
+    revertible: bool = True
+    dedupe: Literal["content"] | None = None
+    revertOf: str | None = None
+    revertedBy: str | None = None
     staged: bool = False
     control: str | None = None
     comment: str | None = None
@@ -281,6 +298,8 @@ class Job(Tracked):
             headerRow=self.headerRow, warnings=self.all_warnings(), retryOf=self.retryOf, retries=self.retries,
             staged=self.staged, unknownColumns=self.unknownColumns, maxFailedRows=self.maxFailedRows,
             maxFailedPercent=self.maxFailedPercent, dateFormat=self.dateFormat,
+            operation=self.operation, revertible=self.revertible, dedupe=self.dedupe, revertOf=self.revertOf,
+            revertedBy=self.revertedBy,
             control=self.control, comment=self.comment,
             itemTypes=self.itemTypes or ([self.itemType] if self.itemType else []), commitOf=self.commitOf,
             links=JobLinks(self=self_link, errors=f"{self_link}/errors", results=f"{self_link}/results/{{kind}}"),
@@ -328,20 +347,23 @@ def _absent_if_none(value: Any) -> bool:
 
 
 class CountsView(BaseModel):
-    """`processed = created + updated + unchanged + failed`; `processed + unprocessed = total` once finished."""
+    """`processed = created + updated + unchanged + deleted + failed`; `processed + unprocessed = total` once
+    finished."""
 
     total: int | None
     processed: int
     created: int
     updated: int
     unchanged: int
+    deleted: int = 0
     failed: int
     unprocessed: int
 
     @classmethod
     def of(cls, total: int | None, counts: RowCounts) -> CountsView:
         return cls(total=total, processed=counts.processed, created=counts.created, updated=counts.updated,
-                   unchanged=counts.unchanged, failed=counts.failed, unprocessed=counts.unprocessed)
+                   unchanged=counts.unchanged, deleted=counts.deleted, failed=counts.failed,
+                   unprocessed=counts.unprocessed)
 
 
 class FileView(ReadingFacts):
@@ -418,6 +440,11 @@ class JobView(BaseModel):
     maxFailedPercent: float | None = Field(default=None, exclude_if=_absent_if_none)
     dateFormat: str | None = Field(default=None, exclude_if=_absent_if_none)
     retryOf: str | None
+    operation: Literal["import", "delete", "purge", "revert"] = "import"
+    revertible: bool = True
+    dedupe: Literal["content"] | None = None
+    revertOf: str | None = Field(default=None, description="a revert job: the job it undoes")
+    revertedBy: str | None = Field(default=None, description="the revert job that undoes this job")
     retries: list[str] = Field(default_factory=list, description="jobs that retried this one's failed rows")
     staged: bool
     control: str | None

@@ -13,7 +13,7 @@ from sluice.models.schemas import normalise_header
 UNKNOWN_COLUMN = "unknown-column"  # a source column that feeds no field (column, suggestion)
 OPTION_IGNORED = "option-ignored"  # an option or request field that was accepted but not used (option)
 OBJECTS_CREATED_TRUNCATED = "objects-created-truncated"  # objectsCreated lists the first 1,000 keys only
-KEYLESS_DUPLICATES = "keyless-duplicates"
+KEYLESS_DUPLICATES = "keyless-duplicates"  # a keyless item type got the same file again (itemType, firstJobId)
 FAILED_ROWS_THRESHOLD = "failed-rows-threshold"  # a dry run whose failed rows would have stopped the job
 OPTIONS_FILE_LATE = "options-file-late"  # a drop-folder options file arrived after its data file was taken
 ENCODING_GUESSED = "encoding-guessed"
@@ -37,6 +37,10 @@ class JobWarning(BaseModel):
     option: str | None = Field(default=None, exclude_if=_absent,
                                description="option-ignored: the option or request field")
     file: str | None = Field(default=None, exclude_if=_absent, description="jobs of several files: the file")
+    itemType: str | None = Field(default=None, exclude_if=_absent,
+                                 description="keyless-duplicates: the item type without a key")
+    firstJobId: str | None = Field(default=None, exclude_if=_absent,
+                                   description="keyless-duplicates: the job that imported the same file first")
 
 
 def stored_warnings(value: Any) -> Any:

@@ -9,12 +9,13 @@ import orjson
 from aws_lambda_powertools import Logger
 
 from sluice.models.export import Export
-from sluice.models.job import CountsView, Job
+from sluice.models.job import CountsView, Job, Status
 from sluice.store.clients import Clients
 
 logger = Logger(child=True)
 EVENT_SOURCE = "sluice"
 DETAIL_TYPE = "Job Status Changed"
+REVERTED_DETAIL_TYPE = "Job Reverted"  # besides its status change, a revert job that completes (job.reverted)
 
 
 def status_detail(item: Job | Export) -> dict[str, Any]:
@@ -24,11 +25,19 @@ def status_detail(item: Job | Export) -> dict[str, Any]:
                 "recordsProcessed": item.recordsProcessed}
     return {"tenant": item.tenant, "jobId": item.jobId, "kind": "import", "status": item.status.value,
             "reason": item.reason, "itemType": item.itemType, "creationPath": item.creationPath,
-            "counts": CountsView.of(item.total, item.counts).model_dump()}
+            "counts": CountsView.of(item.total, item.counts).model_dump(), "operation": item.operation,
+            "mode": item.mode, **({"revertOf": item.revertOf} if item.revertOf else {})}
+
+
+def is_completed_revert(job: Job) -> bool:
+    return job.operation == "revert" and job.mode == "commit" and job.status == Status.COMPLETED
 
 
 def status_changed(clients: Clients, item: Job | Export) -> None:
-    publish(clients, DETAIL_TYPE, status_detail(item))
+    detail = status_detail(item)
+    publish(clients, DETAIL_TYPE, detail)
+    if isinstance(item, Job) and is_completed_revert(item):
+        publish(clients, REVERTED_DETAIL_TYPE, {**detail, "type": "job.reverted"})
 
 
 def publish(clients: Clients, detail_type: str, detail: dict[str, Any]) -> None:

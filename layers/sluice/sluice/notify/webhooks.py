@@ -34,7 +34,7 @@ from sluice.models.webhook import (
     retry_delay_s,
 )
 from sluice.notify import webhook_http
-from sluice.notify.events import publish
+from sluice.notify.events import is_completed_revert, publish
 from sluice.store.clients import Clients
 from sluice.store.jobs import JobStore
 from sluice.store.webhooks import SQS_DELAY_MAX_S, WebhookStore
@@ -53,10 +53,10 @@ _EXPORT_EVENTS = {Status.COMPLETED: "export.completed", Status.FAILED: "export.f
 
 def job_event_type(job: Job) -> str | None:
     """The event a job's status is. Upload-URL jobs go from Initialized straight to Processing: that is their
-    job.accepted. A revert job (`revertOf`, once reverts exist) that completes is job.reverted."""
+    job.accepted. A revert job (not a dry run) that completes is job.reverted."""
     if job.status == Status.PROCESSING:
         return "job.accepted" if job.upload is not None else None
-    if job.status == Status.COMPLETED and getattr(job, "revertOf", None):
+    if is_completed_revert(job):
         return "job.reverted"
     return _JOB_EVENTS.get(job.status)
 

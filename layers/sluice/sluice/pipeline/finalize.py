@@ -14,12 +14,13 @@ from sluice.models.csvsafe import neutralise
 from sluice.models.filespec import FileFacts
 from sluice.models.job import Job, Outcome, Status
 from sluice.notify.announcer import announced_jobs
+from sluice.pipeline.revert import finish_purge
 from sluice.store.blobs import RESULT_KINDS, Storage, result_key, result_part_key
 from sluice.store.clients import Clients
 
 OUTCOME_COLUMNS = ["sluice_row", "sluice_outcome", "sluice_message"]
 _KIND_OF = {Outcome.CREATED.value: "succeeded", Outcome.UPDATED.value: "succeeded",
-            Outcome.UNCHANGED.value: "succeeded", Outcome.FAILED.value: "failed",
+            Outcome.UNCHANGED.value: "succeeded", Outcome.DELETED.value: "succeeded", Outcome.FAILED.value: "failed",
             Outcome.UNPROCESSED.value: "unprocessed"}
 
 
@@ -104,6 +105,9 @@ def settle(clients: Clients, job: Job) -> Job:
                   f"dead-letter queue (they are in the unprocessed result file); {counts.processed} rows were "
                   "processed")
         finished = store.finish(job, Status.FAILED, reason, {Status.PROCESSING})
+    elif job.status == Status.PROCESSING and job.operation == "purge" and job.mode == "commit" and \
+            (kept := finish_purge(clients, job)):
+        finished = store.finish(job, Status.FAILED, kept, {Status.PROCESSING})
     elif job.status == Status.PROCESSING:
         finished = store.finish(job, Status.COMPLETED, None, {Status.PROCESSING})
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from sluice.models.schemas import ItemTypeDefinition, RowValidator
 from sluice.models.slices import FileProgress, SliceMessage, SliceState, TextPosition
 from sluice.models.warnings import MAX_WARNINGS, JobWarning, unknown_column
 from sluice.notify.announcer import announced_jobs
+from sluice.pipeline import keyed
 from sluice.pipeline.chunking import ChunkBuilder, split_to_fit
 from sluice.pipeline.dedupe import KeyRegistry
 from sluice.pipeline.finalize import OUTCOME_COLUMNS, settle
@@ -125,7 +127,13 @@ def _partial(job: Job, state: SliceState) -> list[FileFacts]:
 
 def _read_slice(clients: Clients, store: JobStore, job: Job, state: SliceState) -> str:
     try:
-        summary = Enqueuer(clients, store, job, state).run()
+        enqueuer = Enqueuer(clients, store, job, state)
+        if job.operation in keyed.KEYED_OPERATIONS:  # purges and reverts read keys, in one slice
+            summary: dict[str, Any] | None = enqueuer.run_keyed(keyed.key_groups(clients, job))
+        else:
+            summary = enqueuer.run()
+            if summary is not None:
+                summary["warnings"] = summary.get("warnings", []) + keyed.keyless_warnings(clients, job, summary)
     except RejectedInput as rejected:
         logger.info("job rejected", extra={"reason": rejected.reason})
         store.finish(job, Status.REJECTED, rejected.reason, {Status.PROCESSING, Status.CANCELING})
@@ -276,6 +284,8 @@ class Enqueuer:
     def _lane(self) -> str:
         """Small jobs' chunks take their own queue, so that they never wait behind a large job's backlog."""
         settings = self.clients.settings
+        if self.job.operation in keyed.KEYED_OPERATIONS:
+            return settings.chunk_queue_url
         if not settings.quick_chunk_queue_url or not settings.quick_job_bytes:
             return settings.chunk_queue_url
         size = sum(self.storage.size(spec.objectKey) for spec in self.job.fileSpecs)
@@ -356,6 +366,34 @@ class Enqueuer:
         logger.info("files enqueued", extra={"rows": sum(f.rows for f in files), "chunks": self.chunk,
                                               "slices": state.slice + 1, "canceled": self.canceled})
         return _summary(files, self.chunk)
+
+    def run_keyed(self, groups: Iterator[tuple[int | None, list[str]]]) -> dict[str, Any]:
+        """Purges and reverts: one chunk per group of record keys (with the reverted job's chunk it undoes)."""
+        row = 0
+        for source, keys in groups:
+            rows = [ChunkRow(row + i + 1, 0, [key], None, row + i + 1) for i, key in enumerate(keys)]
+            row += len(rows)
+
+            def encode(part: list[ChunkRow], number: int, source: int | None = source) -> str:
+                return ChunkMessage.model_construct(tenant=self.job.tenant, jobId=self.job.jobId, chunk=number, file=0,
+                                                    header=[keyed.KEY_COLUMN], fields=[None], rows=part, keyed=True,
+                                                    source=source).to_body()
+
+            first = self.chunk
+            for part in split_to_fit(rows, lambda p, n=first: len(encode(p, n).encode()) + 32,
+                                     MESSAGE_MAX_BYTES):
+                if self.chunk >= self.already_sent and self.chunk not in self.done:
+                    self.sender.add(str(self.chunk), encode(part, self.chunk))
+                self.chunk += 1
+                if self.chunk % SEND_BATCH_MAX == 0 and self.chunk > self.already_sent and not self.redrive:
+                    self.sender.flush()
+                    if not self._checkpoint():
+                        self.canceled = True
+                        break
+            if self.canceled:
+                break
+        self.sender.flush()
+        return {"total": row, "chunkCount": self.chunk, "chunksSent": self.chunk, "sourceHeader": [keyed.KEY_COLUMN]}
 
     def _hand_on(self, files: list[FileFacts], progress: FileProgress | None, next_file: int,
                  registry: KeyRegistry) -> None:

@@ -97,6 +97,20 @@ def batch_write(client: Any, table: str, puts: Iterable[dict[str, Any]]) -> int:
     return calls
 
 
+def batch_delete(client: Any, table: str, keys: Iterable[dict[str, Any]]) -> int:
+    """Delete items by key, 25 a call (deleting an absent item is no error). Returns the calls made."""
+    calls = 0
+    batch: list[dict[str, Any]] = []
+    for key in keys:
+        batch.append({"DeleteRequest": {"Key": key}})
+        if len(batch) == BATCH_WRITE_MAX:
+            calls += _write_with_retry(client, table, batch)
+            batch = []
+    if batch:
+        calls += _write_with_retry(client, table, batch)
+    return calls
+
+
 def _write_with_retry(client: Any, table: str, requests: list[dict[str, Any]]) -> int:
     pending: dict[str, Any] = {table: requests}
     for attempt in range(_MAX_ATTEMPTS):

@@ -13,6 +13,7 @@ from sluice.models.schemas import ItemTypeDefinition
 from sluice.store.clients import Clients
 from sluice.store.dynamo import from_item, query_pages, to_item
 from sluice.store.itemnames import AliasStore
+from sluice.store.mappings import MappingStore
 
 
 def _pk(tenant: str) -> str:
@@ -25,6 +26,7 @@ class ItemTypeStore:
         self._table = clients.settings.jobs_table
         self._shards = clients.settings.record_shards
         self._aliases = AliasStore(clients)
+        self._mappings = MappingStore(clients)
 
     def put(self, tenant: str, name: str, definition: ItemTypeDefinition) -> tuple[ItemType, bool]:
         """Create or replace; the shard count is fixed when the item type is first created."""
@@ -49,6 +51,17 @@ class ItemTypeStore:
         dropped = set(existing.definition.aliases or []) - set(definition.aliases or []) if existing else set()
         self._aliases.release(tenant, name, sorted(dropped))
         return item_type, existing is None
+
+    def delete(self, tenant: str, name: str) -> bool:
+        """Deletes the item type with its saved mappings and frees its aliases; False when there was none."""
+        existing = self.get(tenant, name)
+        if existing is None:
+            return False
+        self._db.delete_item(TableName=self._table, Key={"pk": {"S": _pk(tenant)}, "sk": {"S": f"ITEMTYPE#{name}"}})
+        self._aliases.release(tenant, name, sorted(existing.definition.aliases or []))
+        for mapping in self._mappings.list(tenant, name):
+            self._mappings.delete(tenant, name, mapping["name"])
+        return True
 
     def resolve(self, tenant: str, reference: str) -> ItemType | None:
         """The item type a seed client means: the one with that name, else the one with that alias."""

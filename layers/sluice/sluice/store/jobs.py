@@ -26,10 +26,12 @@ from sluice.store.dynamo import conditional_write, decode_cursor, encode_cursor
 from sluice.store.lifecycle import BAD_CURSOR, LifecycleStore
 
 # stored counter attribute -> RowCounts field; per-file counters are f{index}{Name}
-_COUNTERS = {"cCreated": "created", "cUpdated": "updated", "cUnchanged": "unchanged", "cFailed": "failed",
+_COUNTERS = {"cCreated": "created", "cUpdated": "updated", "cUnchanged": "unchanged", "cDeleted": "deleted",
+             "cFailed": "failed",
              "cUnprocessed": "unprocessed", "cDead": "dead", "cFailedExisting": "failedExisting"}
-_FILE_COUNTER = re.compile(r"^f(\d+)(Processed|Created|Updated|Unchanged|Failed|Unprocessed)$")
-_FILE_COUNTERS = (("Processed", "p"), ("Created", "c"), ("Updated", "u"), ("Unchanged", "n"), ("Failed", "f"),
+_FILE_COUNTER = re.compile(r"^f(\d+)(Processed|Created|Updated|Unchanged|Deleted|Failed|Unprocessed)$")
+_FILE_COUNTERS = (("Processed", "p"), ("Created", "c"), ("Updated", "u"), ("Unchanged", "n"), ("Deleted", "e"),
+                  ("Failed", "f"),
                   ("Unprocessed", "x"))
 OPEN_JOBS = "OPENJOBS"
 _COMMIT_ATTEMPTS = 10
@@ -66,7 +68,7 @@ class JobStore(LifecycleStore[Job]):
             if name in _COUNTERS:
                 counts[_COUNTERS[name]] = int(values.pop(name))
             elif name == "cProcessed":
-                values.pop(name)  # derived: created + updated + unchanged + failed
+                values.pop(name)  # derived: created + updated + unchanged + deleted + failed
             elif match := _FILE_COUNTER.match(name):
                 value = int(values.pop(name))
                 if match[2] != "Processed":
@@ -95,7 +97,7 @@ class JobStore(LifecycleStore[Job]):
                 "TableName": self._table,
                 "Key": self._key(tenant, job_id),
                 "UpdateExpression": (
-                    "ADD cProcessed :p, cCreated :c, cUpdated :u, cUnchanged :n, "
+                    "ADD cProcessed :p, cCreated :c, cUpdated :u, cUnchanged :n, cDeleted :e, "
                     f"cFailed :f, cUnprocessed :x, cDead :d, cFailedExisting :fe, {per_file} "
                     "SET lastProgressMs = :now"
                 ),
@@ -105,6 +107,7 @@ class JobStore(LifecycleStore[Job]):
                     ":c": {"N": str(counts.created)},
                     ":u": {"N": str(counts.updated)},
                     ":n": {"N": str(counts.unchanged)},
+                    ":e": {"N": str(counts.deleted)},
                     ":f": {"N": str(counts.failed)},
                     ":x": {"N": str(counts.unprocessed)},
                     ":d": {"N": str(counts.dead)},
@@ -185,6 +188,19 @@ class JobStore(LifecycleStore[Job]):
                 ConditionExpression="attribute_exists(pk) AND NOT contains(retries, :id)",
                 ExpressionAttributeValues={":none": {"L": []}, ":retry": {"L": [{"S": retry_id}]},
                                            ":id": {"S": retry_id}})
+
+    def mark_reverted(self, tenant: str, job_id: str, revert_id: str) -> str | None:
+        """Records the job that reverts this one, once. Returns the reverting job (this one, or the one that got
+        there first), None when the job is gone."""
+        written = conditional_write(
+            self._db, "UpdateItem", lambda current: current.get("revertedBy") == {"S": revert_id},
+            TableName=self._table, Key=self._key(tenant, job_id), UpdateExpression="SET revertedBy = :id",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(revertedBy)",
+            ExpressionAttributeValues={":id": {"S": revert_id}}, ReturnValues="ALL_NEW")
+        if written is not None:
+            return revert_id
+        found = self.get(tenant, job_id)
+        return found.revertedBy if found else None
 
     def open_jobs(self) -> list[Job]:
         """Every unfinished job of every tenant (the sweeper's worklist), oldest first."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ from sluice.models.job import Outcome
 from sluice.store import dynamo
 from sluice.store.clients import Clients
 from sluice.store.dynamo import decode_cursor, encode_cursor, from_av
+from sluice.store.undo import StoredItem, UndoEntry
 
 
 def shard_of(key: str, shards: int) -> int:
@@ -87,6 +88,11 @@ class Candidate:
     attributes: dict[str, Any]
 
 
+def stored(item: dict[str, Any]) -> StoredItem:
+    """A stored record without its table keys."""
+    return {"a": item["a"], "m": item["m"]}
+
+
 def _json_value(value: Any, as_text: bool) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
@@ -119,11 +125,14 @@ class RecordStore:
         return {"pk": {"S": partition(tenant, item_type, shard_of(key, shards))}, "sk": {"S": key}}
 
     def apply(self, tenant: str, item_type: str, shards: int, job_id: str, candidates: list[Candidate],
-              *, merge: bool, dry_run: bool) -> dict[int, Outcome]:
+              *, merge: bool, dry_run: bool, keep_before: Callable[[list[UndoEntry]], None] | None = None
+              ) -> dict[int, Outcome]:
         """Classifies each candidate as created / updated / unchanged and writes the changes.
 
         Replays are recognised by the record's own stamp: a record last written by this job for this
-        row was applied by an earlier attempt of this chunk, and keeps the outcome stamped on it."""
+        row was applied by an earlier attempt of this chunk, and keeps the outcome stamped on it.
+        keep_before: given the records as they were before the writes (read anyway to classify the rows),
+        called before anything is written."""
         keys = [self._key(tenant, item_type, shards, c.key) for c in candidates]
         existing: dict[str, dict[str, Any]] = {}
         if keys:
@@ -132,6 +141,7 @@ class RecordStore:
             self.calls["BatchGetItem"] += (len(keys) + dynamo.BATCH_GET_MAX - 1) // dynamo.BATCH_GET_MAX
         outcomes: dict[int, Outcome] = {}
         writes: list[dict[str, Any]] = []
+        befores: list[UndoEntry] = []
         now = now_ms()
         for candidate, key in zip(candidates, keys, strict=True):
             current = existing.get(candidate.key)
@@ -151,9 +161,57 @@ class RecordStore:
             outcomes[candidate.row] = outcome
             stamp = RecordMeta(version, created, now, job_id, candidate.row, outcome.value)
             writes.append({**key, "a": encode_attributes(attributes), "m": {"S": stamp.encode()}})
+            befores.append({"row": candidate.row, "key": candidate.key, "outcome": outcome.value, "version": version,
+                            "before": stored(current) if current is not None else None})
+        if writes and not dry_run and keep_before is not None:
+            keep_before(befores)
         if writes and not dry_run:
             self.calls["BatchWriteItem"] += dynamo.batch_write(self._db, self._table, writes)
         return outcomes
+
+    def read(self, tenant: str, item_type: str, shards: int, keys: list[str]) -> dict[str, StoredItem]:
+        """The stored records of these keys (absent keys are missing from the answer)."""
+        wanted = [self._key(tenant, item_type, shards, key) for key in dict.fromkeys(keys)]
+        if not wanted:
+            return {}
+        self.calls["BatchGetItem"] += (len(wanted) + dynamo.BATCH_GET_MAX - 1) // dynamo.BATCH_GET_MAX
+        return {item["sk"]["S"]: stored(item) for item in dynamo.batch_get(self._db, self._table, wanted)}
+
+    def put_stored(self, tenant: str, item_type: str, shards: int, items: dict[str, StoredItem]) -> None:
+        """Writes records exactly as given (a revert's restored before-images)."""
+        if items:
+            puts = [{**self._key(tenant, item_type, shards, key), **item} for key, item in items.items()]
+            self.calls["BatchWriteItem"] += dynamo.batch_write(self._db, self._table, puts)
+
+    def delete(self, tenant: str, item_type: str, shards: int, keys: list[str]) -> None:
+        if keys:
+            wanted = [self._key(tenant, item_type, shards, key) for key in keys]
+            self.calls["BatchWriteItem"] += dynamo.batch_delete(self._db, self._table, wanted)
+
+    def delete_one(self, item_type: ItemType, key: str) -> bool:
+        """Deletes one record; False when there was none."""
+        response = self._db.delete_item(TableName=self._table,
+                                        Key=self._key(item_type.tenant, item_type.name, item_type.shards, key),
+                                        ReturnValues="ALL_OLD")
+        return bool(response.get("Attributes"))
+
+    def any(self, item_type: ItemType) -> bool:
+        """Whether the item type has at least one record (one small query a shard)."""
+        for shard in range(item_type.shards):
+            response = self._db.query(TableName=self._table, KeyConditionExpression="pk = :pk", Limit=1,
+                                      ExpressionAttributeValues={":pk": {"S": partition(item_type.tenant,
+                                                                                          item_type.name, shard)}},
+                                      ProjectionExpression="sk")
+            if response.get("Items"):
+                return True
+        return False
+
+    def keys(self, item_type: ItemType) -> Iterator[str]:
+        """Every record key of the item type, shard after shard (a purge's worklist)."""
+        for shard in range(item_type.shards):
+            yield from (item["sk"]["S"] for item in dynamo.query_pages(
+                self._db, TableName=self._table, KeyConditionExpression="pk = :pk", ProjectionExpression="sk",
+                ExpressionAttributeValues={":pk": {"S": partition(item_type.tenant, item_type.name, shard)}}))
 
     def existing(self, tenant: str, item_type: str, shards: int, keys: list[str]) -> set[str]:
         """Which of the keys have a stored record."""

@@ -1,5 +1,5 @@
 // One job: status, each count next to its word, files, progress while running, row errors paged, result files,
-// cancel, retry failed rows, commit a dry run.
+// cancel, retry failed rows, commit a dry run, revert (after a dry-run preview of what the revert would do).
 import {
   BASE, ErrorMessage, Guarded, Pager, Progress, Status, announce, api, formatBytes, formatDuration, formatTime, html,
   lacking, navigate, query, useCursorPages, useEffect, usePolling, useRef, useState,
@@ -45,6 +45,7 @@ export function JobPage({ me, params }) {
       ${error && html`<${ErrorMessage} error=${error} />`}
     </section>
     <${Actions} me=${me} job=${job} onChanged=${() => setRefresh((n) => n + 1)} />
+    <${Revert} me=${me} job=${job} />
     <${Errors} job=${job} />
     <${FixRows} me=${me} job=${job} />
     <${Results} me=${me} job=${job} />
@@ -55,10 +56,12 @@ export function JobPage({ me, params }) {
 // The jobs this one retries (retryOf) and those that retried its failed rows (retries), as links.
 function Lineage({ job }) {
   const retries = job.retries || [];
-  if (!job.retryOf && retries.length === 0) return null;
+  if (!job.retryOf && retries.length === 0 && !job.revertOf && !job.revertedBy) return null;
   const link = (id) => html`<a class="mono" href="${BASE}/jobs/${encodeURIComponent(id)}">${id}</a>`;
   return html`<dl class="lineage">
     ${job.retryOf && html`<div><dt>Retry of</dt><dd>${link(job.retryOf)}</dd></div>`}
+    ${job.revertOf && html`<div><dt>Revert of</dt><dd>${link(job.revertOf)}</dd></div>`}
+    ${job.revertedBy && html`<div><dt>Reverted by</dt><dd>${link(job.revertedBy)}</dd></div>`}
     ${retries.length > 0 && html`<div><dt>Retried by</dt><dd><ul class="plain" aria-label="Jobs that retried this job's failed rows">
       ${retries.map((id) => html`<li>${link(id)}</li>`)}</ul></dd></div>`}
   </dl>`;
@@ -140,6 +143,77 @@ function Actions({ me, job, onChanged }) {
     ${canCommit && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy} className="primary"
       onClick=${() => act("commit", `${base}/commit`, (j) => navigate(`${BASE}/jobs/${j.jobId}`))}>
       Commit dry run<//>`}
+    <${ErrorMessage} error=${error} />
+  </section>`;
+}
+
+// Whether a revert of the job is possible at all (the API says why not, with a 409, for what is not visible here).
+function revertible(job) {
+  const counts = job.counts || {};
+  const wrote = (counts.created || 0) + (counts.updated || 0) + (counts.deleted || 0);
+  return job.finished && job.status !== "Rejected" && job.mode === "commit" && wrote > 0 && !job.revertedBy &&
+    job.revertible !== false && (job.operation || "import") !== "revert" && job.operation !== "purge";
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Revert: first a dry run of the revert, whose counts say what would happen; then, once confirmed, the revert.
+function Revert({ me, job }) {
+  const [stage, setStage] = useState("idle"); // idle | previewing | preview | reverting
+  const [preview, setPreview] = useState(null);
+  const [error, setError] = useState(null);
+  if (!revertible(job)) return null;
+  const path = `/v1/jobs/${encodeURIComponent(job.jobId)}/revert`;
+  const previewRevert = async () => {
+    setStage("previewing");
+    setError(null);
+    try {
+      let dry = await api(`${path}?dryRun=true`, { method: "POST" });
+      while (!dry.finished) {
+        await sleep(500);
+        dry = await api(`/v1/jobs/${encodeURIComponent(dry.jobId)}`);
+      }
+      setPreview(dry);
+      setStage("preview");
+      announce("Revert preview ready");
+    } catch (exc) {
+      setError(exc);
+      setStage("idle");
+    }
+  };
+  const confirm = async () => {
+    setStage("reverting");
+    setError(null);
+    try {
+      const started = await api(path, { method: "POST" });
+      navigate(`${BASE}/jobs/${started.jobId}`);
+    } catch (exc) {
+      setError(exc);
+      setStage("preview");
+    }
+  };
+  const c = (preview && preview.counts) || {};
+  return html`<section aria-labelledby="revert-heading" class="card revert">
+    <h2 id="revert-heading">Revert</h2>
+    <p>Undo this job: delete the records it created and put back the records it changed as they were before.
+      A record changed again since is left as it is and listed as a conflict.</p>
+    ${stage !== "preview" && stage !== "reverting" && html`<div class="button-row">
+      <${Guarded} me=${me} permission="imports:write" disabled=${stage === "previewing"} onClick=${previewRevert}>
+        ${stage === "previewing" ? "Checking what a revert would do…" : "Revert…"}<//></div>`}
+    ${preview && stage !== "idle" && html`<div class="notice" role="status" aria-label="Revert preview">
+      <p>A revert would:</p>
+      <ul class="revert-preview">
+        <li><span class="word">delete</span> <span class="value">${c.deleted || 0}</span> records this job created</li>
+        <li><span class="word">restore</span> <span class="value">${c.updated || 0}</span> records this job updated</li>
+        ${(c.created || 0) > 0 && html`<li><span class="word">bring back</span> <span class="value">${c.created}</span> records this job deleted</li>`}
+        <li><span class="word">conflicts</span> <span class="value">${c.failed || 0}</span> records changed since (left as they are)</li>
+      </ul>
+      <div class="button-row">
+        <${Guarded} me=${me} permission="imports:write" className="danger" disabled=${stage === "reverting"}
+          onClick=${confirm}>${stage === "reverting" ? "Reverting…" : "Confirm revert"}<//>
+        <button type="button" onClick=${() => { setStage("idle"); setPreview(null); }}>Keep the job's changes</button>
+      </div>
+    </div>`}
     <${ErrorMessage} error=${error} />
   </section>`;
 }

@@ -1,0 +1,77 @@
+"""`sluice revert JOB [--dry-run]` and `sluice records delete ITEMTYPE KEY...`: undo over the /v1 routes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from sluice.models.job import JobView, Status
+
+COMMANDS = ("revert", "records")
+
+
+class Requester(Protocol):
+    def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> Any: ...
+
+
+def add_parsers(commands: Any) -> None:
+    revert = commands.add_parser("revert", help="undo a finished job: delete what it created, restore what it "
+                                                "updated (--dry-run: show what a revert would do)")
+    revert.add_argument("job_id")
+    revert.add_argument("--dry-run", action="store_true", help="count what a revert would do, change nothing")
+    revert.add_argument("--wait", action="store_true", help="follow the revert to its end")
+    revert.add_argument("--interval", type=float, default=1.0)
+    records = commands.add_parser("records", help="records of an item type")
+    actions = records.add_subparsers(dest="records_command", required=True)
+    delete = actions.add_parser("delete", help="delete records by key")
+    delete.add_argument("item_type")
+    delete.add_argument("keys", nargs="+", metavar="KEY")
+
+
+def _finished(client: Requester, job: JobView, interval: float) -> JobView:
+    while not job.finished:
+        time.sleep(interval)
+        job = JobView.model_validate(client.request("GET", f"/v1/jobs/{job.jobId}"))
+    return job
+
+
+def describe(job: JobView, dry_run: bool) -> str:
+    """What a revert did, or (a dry run) would do."""
+    if not job.finished:
+        return (f"revert {job.jobId} of job {job.revertOf}: {job.status.value} "
+                f"(`sluice watch {job.jobId}` follows it)")
+    counts = job.counts
+    verbs = ("would delete", "would restore", "would bring back") if dry_run else ("deleted", "restored",
+                                                                                   "brought back")
+    lines = [f"{'preview of ' if dry_run else ''}revert {job.jobId} of job {job.revertOf}: {job.status.value}"
+             + (f" - {job.reason}" if job.reason else ""),
+             f"{verbs[0]} {counts.deleted} created records, {verbs[1]} {counts.updated} updated records, "
+             f"{verbs[2]} {counts.created} deleted records; {counts.unchanged} already gone; "
+             f"{counts.failed} conflicts (left as they are)"]
+    lines += [f"  {e.value}: {e.message}" for e in job.errors[:10]]
+    return "\n".join(lines)
+
+
+def run(client: Requester, args: argparse.Namespace, failure: type[Exception]) -> int:
+    if args.command == "revert":
+        suffix = "?dryRun=true" if args.dry_run else ""
+        job = JobView.model_validate(client.request("POST", f"/v1/jobs/{quote(args.job_id, safe='')}/revert{suffix}"))
+        print(f"job {job.jobId} {job.status.value}", file=sys.stderr)
+        if args.dry_run or args.wait:
+            job = _finished(client, job, args.interval)
+        print(describe(job, args.dry_run))
+        return 0 if job.status in (Status.COMPLETED, Status.ACCEPTED, Status.PROCESSING) else 1
+    missing = 0
+    for key in args.keys:
+        try:
+            client.request("DELETE", f"/v1/records/{quote(args.item_type, safe='')}/{quote(key, safe='')}")
+            print(f"deleted {key}")
+        except failure as exc:
+            if getattr(exc, "status", None) != 404:
+                raise
+            missing += 1
+            print(f"not found {key}", file=sys.stderr)
+    return 1 if missing else 0
