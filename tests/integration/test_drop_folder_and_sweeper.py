@@ -76,7 +76,7 @@ def test_drops_with_unknown_item_type_tenant_or_bad_options(harness: Harness) ->
     assert reasons == [
         "the options file names unknown options: colour; known: unknownColumns, maxFailedRows, maxFailedPercent, "
         "dateFormat, jobName, merge, mode, notificationEmail, contentType, sheet, headerRow, delimiter, encoding, "
-        "columns, mapping",
+        "columns, mapping, operation, revertible, dedupe",
         "unknown item type 'ghost': create it with PUT /v1/item-types/ghost, then drop the file again",
     ]
     assert all(j["status"] == "Rejected" for j in _jobs(harness))
