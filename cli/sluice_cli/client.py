@@ -125,13 +125,7 @@ class Client:
         """A job with a multipart upload: each part PUT to its presigned URL (fresh links asked for when they are
         about to expire), then the parts' ETags sent to complete it."""
         size = path.stat().st_size
-        if part_bytes is None:
-            part_bytes = max(PART_BYTES, math.ceil(size / MAX_PARTS))
-        if part_bytes < MIN_PART_BYTES:
-            raise CliError(f"parts are at least {MIN_PART_BYTES} bytes (S3's minimum)")
-        parts = max(1, math.ceil(size / part_bytes))
-        if parts > MAX_PARTS:
-            raise CliError(f"{path} would be {parts} parts of {part_bytes} bytes; at most {MAX_PARTS}: larger parts")
+        parts, part_bytes = part_plan(size, part_bytes)
         job = dict(self.send("POST", "/v1/jobs", {**options, "fileName": path.name, "parts": parts}))
         etags: list[dict[str, Any]] = []
         with path.open("rb") as handle:
@@ -202,6 +196,20 @@ def upload(url: str, fields: dict[str, str], path: Path) -> None:
     request = urllib.request.Request(url, data=body(), method="POST", headers={
         "Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": str(length)})
     _open(request, 600, url.split("?")[0]).close()
+
+
+def part_plan(size: int, part_bytes: int | None = None) -> tuple[int, int]:
+    """How many parts of how many bytes a file of `size` goes up in: PART_BYTES, or more so that there are at
+    most MAX_PARTS; the last part takes what is left."""
+    if part_bytes is None:
+        part_bytes = max(PART_BYTES, math.ceil(size / MAX_PARTS))
+    if part_bytes < MIN_PART_BYTES:
+        raise CliError(f"parts are at least {MIN_PART_BYTES} bytes (S3's minimum)")
+    parts = max(1, math.ceil(size / part_bytes))
+    if parts > MAX_PARTS:
+        raise CliError(f"a file of {size} bytes would be {parts} parts of {part_bytes} bytes; at most {MAX_PARTS}: "
+                       "give larger parts")
+    return parts, part_bytes
 
 
 def _expiring(expires_at: Any, margin_seconds: float = 60) -> bool:
