@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import mimetypes
 import secrets
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, urljoin
@@ -20,6 +23,12 @@ from urllib.parse import quote, urljoin
 INLINE_MAX_BYTES = 4 * 1024 * 1024
 INLINE_MAX_LINES = 100_000
 STREAM_BLOCK = 1024 * 1024
+# Files above this go up in parts (a multipart upload): the API's upload form takes 2 GiB, a multipart upload 16 GiB
+# (docs/limits.md). A part is at least 64 MiB (S3 wants 5 MiB but the last) and there are at most 1,000 parts.
+MULTIPART_THRESHOLD = 1024**3
+PART_BYTES = 64 * 1024**2
+MIN_PART_BYTES = 5 * 1024**2
+MAX_PARTS = 1000
 
 
 class CliError(Exception):
@@ -90,10 +99,13 @@ class Client:
     def job(self, job_id: str) -> dict[str, Any]:
         return dict(self.request("GET", f"/v1/jobs/{segment(job_id)}"))
 
-    def submit(self, path: Path, options: dict[str, Any]) -> dict[str, Any]:
+    def submit(self, path: Path, options: dict[str, Any], part_bytes: int | None = None) -> dict[str, Any]:
         """POST /v1/jobs: inline (multipart) when the request fits the API's inline limits, else a job with an
-        upload form and the file streamed to S3 (presigned POST), never read whole into memory."""
+        upload form and the file streamed to S3 (presigned POST), never read whole into memory. Files over
+        MULTIPART_THRESHOLD (or any file, given part_bytes) go up in parts, each streamed from disk."""
         size = path.stat().st_size
+        if part_bytes is not None or size > MULTIPART_THRESHOLD:
+            return self.submit_in_parts(path, options, part_bytes)
         if size <= INLINE_MAX_BYTES - 64 * 1024:
             data = path.read_bytes()
             fields = {name: _form_value(value) for name, value in options.items()}
@@ -108,6 +120,26 @@ class Client:
             raise CliError(f"{path} is {size} bytes; uploads take at most {form['maxBytes']} bytes (docs/limits.md)")
         upload(form["url"], form["fields"], path)
         return job
+
+    def submit_in_parts(self, path: Path, options: dict[str, Any], part_bytes: int | None = None) -> dict[str, Any]:
+        """A job with a multipart upload: each part PUT to its presigned URL (fresh links asked for when they are
+        about to expire), then the parts' ETags sent to complete it."""
+        size = path.stat().st_size
+        parts, part_bytes = part_plan(size, part_bytes)
+        job = dict(self.send("POST", "/v1/jobs", {**options, "fileName": path.name, "parts": parts}))
+        etags: list[dict[str, Any]] = []
+        with path.open("rb") as handle:
+            for number in range(1, parts + 1):
+                if _expiring(job.get("uploadExpiresAt")):
+                    job = self.job(str(job["jobId"]))
+                links = {int(p["partNumber"]): str(p["url"]) for p in job.get("uploadParts") or []}
+                if number not in links:
+                    raise CliError(f"job {job.get('jobId')} has no link for part {number} (status "
+                                   f"{job.get('status')})")
+                handle.seek((number - 1) * part_bytes)
+                length = min(part_bytes, size - (number - 1) * part_bytes)
+                etags.append({"partNumber": number, "etag": put_part(links[number], handle, length)})
+        return dict(self.send("POST", f"/v1/jobs/{segment(str(job['jobId']))}/upload/complete", {"parts": etags}))
 
     def download(self, url: str, sink: IO[bytes]) -> int:
         """A presigned or signed link (no key sent: the link is the credential); relative links are the API's."""
@@ -164,3 +196,48 @@ def upload(url: str, fields: dict[str, str], path: Path) -> None:
     request = urllib.request.Request(url, data=body(), method="POST", headers={
         "Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": str(length)})
     _open(request, 600, url.split("?")[0]).close()
+
+
+def part_plan(size: int, part_bytes: int | None = None) -> tuple[int, int]:
+    """How many parts of how many bytes a file of `size` goes up in: PART_BYTES, or more so that there are at
+    most MAX_PARTS; the last part takes what is left."""
+    if part_bytes is None:
+        part_bytes = max(PART_BYTES, math.ceil(size / MAX_PARTS))
+    if part_bytes < MIN_PART_BYTES:
+        raise CliError(f"parts are at least {MIN_PART_BYTES} bytes (S3's minimum)")
+    parts = max(1, math.ceil(size / part_bytes))
+    if parts > MAX_PARTS:
+        raise CliError(f"a file of {size} bytes would be {parts} parts of {part_bytes} bytes; at most {MAX_PARTS}: "
+                       "give larger parts")
+    return parts, part_bytes
+
+
+def _expiring(expires_at: Any, margin_seconds: float = 60) -> bool:
+    if not isinstance(expires_at, str):
+        return False
+    try:
+        deadline = datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return False
+    return time.time() > deadline - margin_seconds
+
+
+def put_part(url: str, handle: IO[bytes], length: int) -> str:
+    """PUTs `length` bytes from the handle's position to a presigned part URL, streamed; the part's ETag."""
+
+    def body() -> Iterator[bytes]:
+        left = length
+        while left > 0:
+            block = handle.read(min(STREAM_BLOCK, left))
+            if not block:
+                raise CliError("the file got shorter while it was uploaded")
+            left -= len(block)
+            yield block
+
+    request = urllib.request.Request(url, data=body(), method="PUT", headers={
+        "Content-Length": str(length), "Content-Type": "application/octet-stream"})
+    with _open(request, 600, url.split("?")[0]) as response:
+        etag = response.headers.get("ETag")
+    if not etag:
+        raise CliError("S3 answered a part without its ETag")
+    return str(etag)

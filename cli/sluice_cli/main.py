@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 from sluice_cli import completion, undo, webhooks
-from sluice_cli.client import ApiFailure, Client, CliError, segment
+from sluice_cli.client import MIN_PART_BYTES, ApiFailure, Client, CliError, segment
 from sluice_cli.render import (
     EXIT_APPLIED,
     EXIT_USAGE,
@@ -65,6 +65,16 @@ def job_id(value: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a job id (26 capital letters and digits, as `sluice import` and `sluice jobs` print)")
     return value
+
+
+def _part_size(value: str) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of bytes") from None
+    if size < MIN_PART_BYTES:
+        raise argparse.ArgumentTypeError(f"parts are at least {MIN_PART_BYTES} bytes (S3's minimum)")
+    return size
 
 
 def name_value(value: str) -> tuple[str, str]:
@@ -120,6 +130,9 @@ def build_parser() -> Parser:
     imp.add_argument("--notification-email")
     imp.add_argument("--option", type=name_value, action="append", default=[], metavar="NAME=VALUE",
                      help="any other job option of the API, as is (repeatable)")
+    imp.add_argument("--part-size", type=_part_size, metavar="BYTES",
+                     help="upload in parts of this many bytes (at least 5 MiB), whatever the file's size (files over "
+                          "1 GiB always go up in parts of 64 MiB)")
     _wait_flags(imp)
 
     show = command("job", "show one job", "sluice job 01JABCDEFGHJKMNPQRSTVWXYZ0")
@@ -303,7 +316,7 @@ def do_import(client: Client, args: argparse.Namespace) -> int:
     if not args.json and not args.quiet:
         print(("dry run of " if args.dry_run else "importing ") + f"{args.file} ({args.file.stat().st_size} bytes)",
               file=sys.stderr)
-    job = client.submit(args.file, options)
+    job = client.submit(args.file, options, args.part_size)
     if not args.json and not args.quiet and args.wait:
         print(f"job {job['jobId']} {job['status']}", file=sys.stderr)
     return finish(client, job, args)

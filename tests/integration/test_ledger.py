@@ -2,8 +2,9 @@
 one transaction with the job's counters, so the job item stays the same size however many chunks a job has
 (the `doneChunks` set it replaced capped a job at ~40,000 chunks: DynamoDB's 400 KB item limit).
 
-`SLUICE_LEDGER_CHUNKS` sets the chunks of the big test (300 in `make test`; `make soak-ledger` runs 40,001: about
-20 ms a chunk against moto, so ~15-45 minutes depending on the machine's load)."""
+`SLUICE_LEDGER_CHUNKS` sets the chunks of the big test (300 in `make test`; `make soak-ledger` runs 40,001: ~24 ms
+of CPU a chunk against moto, measured 16 minutes of CPU, 47 minutes on the loaded shared machine;
+docs/benchmarks.md)."""
 
 from __future__ import annotations
 

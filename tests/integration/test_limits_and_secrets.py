@@ -86,9 +86,9 @@ def test_presigned_uploads_are_bound_to_the_job_key_and_capped_by_s3(harness: Ha
     assert urlsplit(job["uploadUrl"]).path.endswith(f"/{key}")
     assert "X-Amz-Signature" in parse_qs(urlsplit(job["uploadUrl"]).query)  # SigV4, which S3 requires everywhere
     form = job["uploadForm"]
-    assert form["fields"]["key"] == key and form["maxBytes"] == limits.MAX_UPLOAD_BYTES
+    assert form["fields"]["key"] == key and form["maxBytes"] == limits.MAX_FORM_UPLOAD_BYTES
     policy = json.loads(base64.b64decode(form["fields"]["policy"]))
-    assert ["content-length-range", 1, limits.MAX_UPLOAD_BYTES] in policy["conditions"]
+    assert ["content-length-range", 1, limits.MAX_FORM_UPLOAD_BYTES] in policy["conditions"]
     assert {"key": key} in policy["conditions"]
     posted = requests.post(form["url"], data=form["fields"], files={"file": ("a.csv", b"email\np@x.org\n")},
                            timeout=10)

@@ -32,6 +32,7 @@ ALLOWED = {
     "POST /v1/jobs/<job_id>/cancel": {"imports:write"},
     "POST /v1/jobs/<job_id>/files": {"imports:write"},
     "POST /v1/jobs/<job_id>/schedule": {"imports:write"},
+    "POST /v1/jobs/<job_id>/upload/complete": {"imports:write"},
     "POST /v1/jobs/<job_id>/commit": {"imports:write"},
     "POST /v1/jobs/<job_id>/retry-failed": {"imports:write"},
     "POST /v1/jobs/<job_id>/revert": {"imports:write"},
@@ -122,7 +123,8 @@ def test_every_route_answers_404_for_another_tenants_ids(harness: Harness, monke
     ids = {"<item_type>": "contact", "<job_id>": job["jobId"], "<export_id>": export["exportId"],
            "<kind>": "failed", "<key>": "a%40x.org", "<key_id>": acme_key["keyId"],
            **acme_webhook_ids(harness, monkeypatch, job["jobId"])}
-    bodies = {"POST /v1/jobs/<job_id>/files": {"name": "people.csv"}, "POST /v1/jobs/<job_id>/schedule": {}}
+    bodies = {"POST /v1/jobs/<job_id>/files": {"name": "people.csv"}, "POST /v1/jobs/<job_id>/schedule": {},
+              "POST /v1/jobs/<job_id>/upload/complete": {"parts": [{"partNumber": 1, "etag": "x"}]}}
     checked = []
     for method, path in _routes():
         route = f"{method} {path}"
@@ -138,7 +140,7 @@ def test_every_route_answers_404_for_another_tenants_ids(harness: Harness, monke
         else:
             assert reply.status_code == 404, (route, reply.status_code, reply.content)
         checked.append(route)
-    assert len(checked) == 21
+    assert len(checked) == 22
     assert harness.job(job["jobId"])["status"] == "Completed"  # and acme's things are untouched
     assert not next(k for k in harness.call("GET", "/v1/api-keys").json()["items"]
                     if k["keyId"] == acme_key["keyId"])["revoked"]

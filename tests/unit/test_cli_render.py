@@ -4,7 +4,10 @@ warnings as today's strings or the contract's objects, and the exit code a job's
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
+
+import pytest
 
 from sluice_cli.render import Progress, exit_code, progress_line, summary, warning_text
 
@@ -73,3 +76,19 @@ def test_exit_codes_by_outcome() -> None:
     assert exit_code(lost) == 1
     assert [exit_code(_job(s)) for s in ("Rejected", "Failed", "Canceled")] == [2, 2, 2]
     assert "(dry run: nothing was written)" in summary(_job("Completed", total=0, mode="dry-run")).splitlines()[0]
+
+
+def test_a_file_goes_up_in_parts_of_64_mib_at_most_1000_and_never_below_5_mib() -> None:
+    from sluice_cli.client import MULTIPART_THRESHOLD, CliError, part_plan
+
+    mib, gib = 1024**2, 1024**3
+    assert gib == MULTIPART_THRESHOLD
+    assert part_plan(16 * gib) == (256, 64 * mib)  # the largest file accepted
+    assert part_plan(gib + 1) == (17, 64 * mib)  # just over the threshold: the last part holds one byte
+    assert part_plan(100 * gib) == (1000, math.ceil(100 * gib / 1000))  # larger parts, never over 1,000
+    assert part_plan(0) == (1, 64 * mib)
+    assert part_plan(11 * mib, 5 * mib) == (3, 5 * mib)
+    with pytest.raises(CliError, match="at least 5242880 bytes"):
+        part_plan(11 * mib, 5 * mib - 1)
+    with pytest.raises(CliError, match="at most 1000"):
+        part_plan(10 * gib, 5 * mib)

@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sluice.models.fields import EmailAddress
-from sluice.models.job import StrictnessOptions
+from sluice.models.job import JobOptions, StrictnessOptions
+from sluice.models.limits import MAX_UPLOAD_PARTS
 from sluice.models.principal import PERMISSIONS
 
 
@@ -24,6 +25,31 @@ class StagedJobRequest(StrictnessOptions):
     jobName: str | None = Field(default=None, max_length=200)
     creationPath: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:/-]*$")
     notificationEmail: EmailAddress | None = None
+
+
+class UploadRequest(JobOptions):
+    """POST /v1/jobs as JSON without data (form 3): a job waiting for its file, with a presigned upload link, or
+    with `parts`, a multipart upload of that many parts (files over 2 GiB)."""
+
+    parts: int | None = Field(default=None, ge=1, le=MAX_UPLOAD_PARTS, strict=True,
+                              description="upload the file in this many parts: each 5 MiB to 5 GiB, the last "
+                                          "smaller if need be (S3's rules); the job carries a presigned URL per part "
+                                          "and the route that completes the upload")
+
+
+class CompletedPart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    partNumber: int = Field(ge=1, le=MAX_UPLOAD_PARTS, strict=True)
+    etag: str = Field(min_length=1, max_length=200, description="the ETag header S3 answered the part's PUT with")
+
+
+class CompleteUploadRequest(BaseModel):
+    """POST /v1/jobs/{jobId}/upload/complete: every part uploaded, in order, with its ETag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parts: list[CompletedPart] = Field(min_length=1, max_length=MAX_UPLOAD_PARTS)
 
 
 class StagedFileLinkRequest(BaseModel):

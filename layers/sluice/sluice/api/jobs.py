@@ -10,7 +10,13 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sluice.api.audit import audit
-from sluice.api.bodies import ScheduleRequest, StagedFileLinkRequest, StagedJobRequest
+from sluice.api.bodies import (
+    CompleteUploadRequest,
+    ScheduleRequest,
+    StagedFileLinkRequest,
+    StagedJobRequest,
+    UploadRequest,
+)
 from sluice.api.http import parse_bool, parse_limit, parse_multipart, raw_body
 from sluice.api.idempotency import idempotent
 from sluice.api.request import (
@@ -44,12 +50,15 @@ def _refuse_json_array(data: bytes) -> None:
                          "line: send each element on its own line, without the brackets and commas")
 
 
-def job_response(job: Job, status: int, caller: Principal) -> Response:
+def job_response(job: Job, status: int, caller: Principal, *, upload_links: bool = True) -> Response:
     """A job as every job route answers it: its view with the first row errors and created keys (and, for a key
     that may write imports, its upload link while it waits for its file)."""
-    store = JobStore(get_clients())
+    clients = get_clients()
+    store = JobStore(clients)
     errors, _ = store.errors(job.jobId, ERRORS_ON_JOB)
-    view = job.view(errors, store.objects_created(job.jobId), upload=caller.allows("imports:write"))
+    writer = upload_links and caller.allows("imports:write")
+    view = job.view(errors, store.objects_created(job.jobId), upload=writer,
+                    multipart=submit.multipart_links(clients, job, now_ms()) if writer else None)
     return json_response(view.body(), status, {"Location": f"/v1/jobs/{job.jobId}"})
 
 
@@ -78,8 +87,8 @@ def submit_job(event: APIGatewayProxyEventV2, caller: Principal) -> Response:
             job = staging.open_job(clients, caller, staged.control, staged.comment,
                                    staged.model_dump(exclude={"control", "comment"}))
             return job_response(job, 201, caller)
-        return _submitted(event, caller, submit.submit_for_upload(clients, caller, JobOptions.model_validate(body)),
-                          201)
+        wanted = UploadRequest.model_validate(body)
+        return _submitted(event, caller, submit.submit_for_upload(clients, caller, wanted, wanted.parts), 201)
     data = raw_body(event.raw_event)
     limit = clients.settings.inline_body_max
     if len(data) > limit:
@@ -215,6 +224,16 @@ def add_job_file(job_id: str) -> Response:
         raise BadRequest("the multipart form needs a 'name' (a file the control declares) and a 'file' part")
     stored = staging.add_file(clients, caller.tenant, checked_job_id(job_id), fields["name"], files["file"].data)
     return json_response(stored)
+
+
+@router.post("/v1/jobs/<job_id>/upload/complete")
+def complete_upload(job_id: str) -> Response:
+    event = router.current_event
+    caller = principal(event, "imports:write")
+    wanted = body_as(event, CompleteUploadRequest, "{\"parts\": [{\"partNumber\": 1, \"etag\": \"...\"}]}")
+    parts = [(part.partNumber, part.etag) for part in wanted.parts]
+    job = submit.complete_upload(get_clients(), caller.tenant, checked_job_id(job_id), parts)
+    return job_response(job, 202, caller, upload_links=False)  # the file is whole: it waits for no upload now
 
 
 @router.post("/v1/jobs/<job_id>/schedule")

@@ -12,7 +12,15 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from sluice.api.bodies import KeyRequest, MappingRequest, ScheduleRequest, StagedFileLinkRequest, StagedJobRequest
+from sluice.api.bodies import (
+    CompleteUploadRequest,
+    KeyRequest,
+    MappingRequest,
+    ScheduleRequest,
+    StagedFileLinkRequest,
+    StagedJobRequest,
+    UploadRequest,
+)
 from sluice.api.doors import openapi as doors
 from sluice.models.export import ExportRequest, ExportView
 from sluice.models.job import JobOptions, JobView
@@ -80,6 +88,7 @@ def _components() -> dict[str, Any]:
         [(ItemTypeDefinition, "validation"), (JobOptions, "validation"), (ExportRequest, "validation"),
          (UpdateEntry, "validation"), (StagedJobRequest, "validation"), (StagedFileLinkRequest, "validation"),
          (ScheduleRequest, "validation"), (KeyRequest, "validation"), (MappingRequest, "validation"),
+         (UploadRequest, "validation"), (CompleteUploadRequest, "validation"),
          (WebhookRequest, "validation"), (WebhookPatch, "validation"), (WebhookView, "serialization"),
          (WebhookSecretView, "serialization"), (DeliveryAttempt, "serialization"),
          (JobView, "serialization"), (ExportView, "serialization"), (RowError, "serialization")],
@@ -180,13 +189,14 @@ def document() -> dict[str, Any]:
                 LIMIT, CURSOR, _query("status", {"type": "string"}), _query("itemType", {"type": "string"}),
                 _query("creationPath", {"type": "string"})]),
             "post": _operation(
-                "Submit a job: JSON Lines body, multipart file, or JSON for an upload URL / a staged job",
+                "Submit a job: JSON Lines body, multipart file, or JSON for an upload URL (with parts: a multipart "
+                "upload) / a staged job",
                 {"201": job, "202": job},
                 parameters=[_query("itemType", {"type": "string"}, "with a JSON Lines body only (400 with others)"),
                             _query("merge", {"type": "string", "enum": ["true", "false"]}),
                             _query("operation", {"type": "string", "enum": ["import", "delete"]},
                                    "delete: the rows name records to delete (key columns only)")],
-                body={JSON: {"schema": {"oneOf": [_ref("JobOptions"), _ref("StagedJobRequest")]}},
+                body={JSON: {"schema": {"oneOf": [_ref("UploadRequest"), _ref("StagedJobRequest")]}},
                       "multipart/form-data": {"schema": FILE_FORM},
                       "application/x-ndjson": {"schema": {"type": "string"}}}),
         },
@@ -206,6 +216,10 @@ def document() -> dict[str, Any]:
             {"200": _json({"type": "object"}), "201": _json({"type": "object"})},
             body={JSON: {"schema": _ref("StagedFileLinkRequest")},
                   "multipart/form-data": {"schema": FILE_FORM}})},
+        "/v1/jobs/{jobId}/upload/complete": {"parameters": [JOB_ID], "post": _operation(
+            "Complete a job's multipart upload: its parts' ETags, in order (S3 refusing them: 400 with its reason; "
+            "again: the same answer; a job waiting for no multipart upload: 409)", {"202": job},
+            body={JSON: {"schema": _ref("CompleteUploadRequest")}})},
         "/v1/jobs/{jobId}/schedule": {"parameters": [JOB_ID], "post": _operation(
             "Start a staged job", {"202": job},
             body={JSON: {"schema": _ref("ScheduleRequest")}})},

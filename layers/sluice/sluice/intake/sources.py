@@ -36,7 +36,7 @@ from sluice.intake.readers import (
 from sluice.intake.workbooks import read_workbook
 from sluice.models.errors import RejectedInput
 from sluice.models.filespec import FileSpec
-from sluice.models.limits import MAX_COLUMNS, MAX_UPLOAD_BYTES, row_too_large, shortened
+from sluice.models.limits import MAX_COLUMNS, MAX_UPLOAD_BYTES, MAX_WORKBOOK_BYTES, row_too_large, shortened
 from sluice.models.slices import TextPosition
 from sluice.models.warnings import ENCODING_GUESSED, NUL_REMOVED, JobWarning
 from sluice.store.blobs import Storage
@@ -121,6 +121,10 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
         raise RejectedInput("a compressed workbook is not read: upload the workbook itself (it is compressed "
                             "already)")
     if file_format in WORKBOOK_FORMATS:
+        if size > MAX_WORKBOOK_BYTES:
+            raise RejectedInput(f"the workbook is {size} bytes; workbooks of at most {MAX_WORKBOOK_BYTES} bytes are "
+                                "read (save the sheet as CSV: text files are read up to "
+                                f"{MAX_UPLOAD_BYTES} bytes)")
         with tempfile.TemporaryDirectory(prefix="sluice-") as directory:
             path = Path(directory) / f"upload.{file_format}"
             with path.open("wb") as spool:

@@ -8,8 +8,17 @@ from typing import Any
 from sluice.models.clock import iso_from_ms
 from sluice.models.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from sluice.models.filespec import FileSpec
-from sluice.models.job import Job, JobOptions, Status, UploadForm, UploadLink
-from sluice.models.limits import MAX_INLINE_LINES, MAX_UPLOAD_BYTES
+from sluice.models.job import (
+    Job,
+    JobOptions,
+    MultipartLinks,
+    MultipartUpload,
+    Status,
+    UploadForm,
+    UploadLink,
+    UploadPart,
+)
+from sluice.models.limits import MAX_FORM_UPLOAD_BYTES, MAX_INLINE_LINES, MAX_UPLOAD_PARTS
 from sluice.models.principal import Principal
 from sluice.models.schemas import ItemTypeDefinition
 from sluice.notify.announcer import announced_jobs
@@ -119,17 +128,71 @@ def upload_link(clients: Clients, key: str, now: int) -> UploadLink:
     seconds = clients.settings.upload_url_seconds
     storage = Storage(clients)
     return UploadLink(uploadUrl=storage.presign_put(key, seconds),
-                      uploadForm=UploadForm.model_validate(storage.presign_post(key, seconds, MAX_UPLOAD_BYTES)),
+                      uploadForm=UploadForm.model_validate(storage.presign_post(key, seconds, MAX_FORM_UPLOAD_BYTES)),
                       uploadExpiresAt=iso_from_ms(now + seconds * 1000) or "")
 
 
-def submit_for_upload(clients: Clients, principal: Principal, options: JobOptions) -> Job:
-    """Form 3: an open job with a presigned upload link; the upload itself starts processing."""
+def submit_for_upload(clients: Clients, principal: Principal, options: JobOptions, parts: int | None = None) -> Job:
+    """Form 3: an open job with a presigned upload link; the upload itself starts processing. With parts, a
+    multipart upload of that many parts instead, open for OPEN_JOB_HOURS; completing it starts processing."""
     job = new_job(clients, principal, options, Status.INITIALIZED)
-    job.upload = upload_link(clients, upload_key(job.tenant, job.jobId), job.submitMs)
+    key = upload_key(job.tenant, job.jobId)
+    if parts is None:
+        job.upload = upload_link(clients, key, job.submitMs)
+    else:
+        if not 1 <= parts <= MAX_UPLOAD_PARTS:
+            raise BadRequest(f"parts must be from 1 to {MAX_UPLOAD_PARTS} (each part 5 MiB to 5 GiB, the last "
+                             "smaller if need be)", code="invalid_request")
+        job.multipartUpload = MultipartUpload(uploadId=Storage(clients).create_multipart(key), parts=parts)
+        job.openUntilMs = job.submitMs + clients.settings.open_job_hours * 3_600_000
     announced_jobs(clients).create(job)
     _link_retry(clients, job)
     return job
+
+
+def multipart_links(clients: Clients, job: Job, now: int) -> MultipartLinks | None:
+    """Fresh part URLs of a job's multipart upload while it waits for it (presigning is local: no request)."""
+    upload = job.multipartUpload
+    if upload is None or job.status != Status.INITIALIZED:
+        return None
+    seconds = clients.settings.upload_url_seconds
+    storage = Storage(clients)
+    key = upload_key(job.tenant, job.jobId)
+    return MultipartLinks(
+        uploadParts=[UploadPart(partNumber=n, url=storage.presign_part(key, upload.uploadId, n, seconds))
+                     for n in range(1, upload.parts + 1)],
+        uploadComplete=f"/v1/jobs/{job.jobId}/upload/complete",
+        uploadExpiresAt=iso_from_ms(now + seconds * 1000) or "",
+        uploadOpenUntil=iso_from_ms(job.openUntilMs) or "")
+
+
+def complete_upload(clients: Clients, tenant: str, job_id: str, parts: list[tuple[int, str]]) -> Job:
+    """Joins a job's uploaded parts into its file, which starts processing (the object-created event of any
+    upload). Completing again is answered like the first time; a job that waits for no multipart upload: 409."""
+    job = find_job(clients, tenant, job_id)
+    upload = job.multipartUpload
+    if upload is None:
+        raise Conflict(f"job {job_id} was not opened for a multipart upload (POST /v1/jobs with \"parts\": N)")
+    beyond = sorted({n for n, _ in parts if n > upload.parts})
+    if beyond:
+        raise BadRequest(f"job {job_id} has {upload.parts} parts; no part numbered {', '.join(map(str, beyond))}")
+    storage = Storage(clients)
+    key = upload_key(job.tenant, job.jobId)
+    if job.status == Status.INITIALIZED:
+        try:
+            storage.complete_multipart(key, upload.uploadId, parts)
+            return job
+        except storage.s3.exceptions.ClientError as exc:
+            error = exc.response.get("Error", {})
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 400:
+                raise BadRequest(f"S3 refused to join the parts: {error.get('Code')}: {error.get('Message')}",
+                                 code="upload_parts_refused") from None
+            if error.get("Code") != "NoSuchUpload":
+                raise
+    if storage.exists(key):  # completed already (by this call's earlier try, or another)
+        return find_job(clients, tenant, job_id)
+    raise Conflict(f"job {job_id} is {job.status.value} and its multipart upload is gone (aborted when the job "
+                   "stopped waiting); submit a new job")
 
 
 def retry_failed(clients: Clients, principal: Principal, job_id: str) -> Job:

@@ -155,6 +155,31 @@ class UploadLink(BaseModel):
     uploadExpiresAt: str
 
 
+class MultipartUpload(BaseModel):
+    """An S3 multipart upload opened for a job's file (form 3 with `"parts": N`). The job keeps only the upload's
+    id and its number of parts: the part links are presigned each time the job is shown (fresh for another
+    UPLOAD_URL_SECONDS), so an upload taking hours asks for new links instead of outliving them."""
+
+    uploadId: str
+    parts: int
+
+
+class UploadPart(BaseModel):
+    partNumber: int
+    url: str = Field(description="a presigned S3 UploadPart: PUT the part's bytes; keep the ETag header S3 answers")
+
+
+class MultipartLinks(BaseModel):
+    """How a client uploads a file in parts: PUT each part to its URL, then POST the parts' ETags to
+    uploadComplete."""
+
+    uploadParts: list[UploadPart]
+    uploadComplete: str = Field(description="POST {\"parts\": [{\"partNumber\", \"etag\"}...]} here once every "
+                                            "part is uploaded")
+    uploadExpiresAt: str = Field(description="when these part URLs expire; GET the job for fresh ones")
+    uploadOpenUntil: str = Field(description="when the job stops waiting: the upload is aborted, the job Canceled")
+
+
 class Tracked(BaseModel):
     """What jobs and exports share: whose they are and where they are in their life cycle."""
 
@@ -227,6 +252,7 @@ class Job(Tracked):
     stagedFiles: list[StagedFile] = Field(default_factory=list)
     openUntilMs: int | None = None
     upload: UploadLink | None = None
+    multipartUpload: MultipartUpload | None = None
     # progress of the work
     lastProgressMs: int | None = None
     redriveRequested: bool = False
@@ -280,9 +306,10 @@ class Job(Tracked):
         return self.fileSpecs[index]
 
     def view(self, errors: list[RowError] | None = None, objects_created: list[str] | None = None,
-             base_url: str = "", *, upload: bool = False) -> JobView:
+             base_url: str = "", *, upload: bool = False, multipart: MultipartLinks | None = None) -> JobView:
         """The job as the API (and everything that renders jobs) shows it. upload: include the job's upload
-        link while it waits for its file (only for the submitter's answer, or a key that may write)."""
+        link while it waits for its file (only for the submitter's answer, or a key that may write); multipart:
+        the part links of its multipart upload, presigned by the caller."""
         self_link = f"{base_url}/v1/jobs/{self.jobId}"
         listed = self.files or self.stagedFiles
         return JobView(
@@ -304,6 +331,7 @@ class Job(Tracked):
             itemTypes=self.itemTypes or ([self.itemType] if self.itemType else []), commitOf=self.commitOf,
             links=JobLinks(self=self_link, errors=f"{self_link}/errors", results=f"{self_link}/results/{{kind}}"),
             **(self.upload.model_dump() if upload and self.upload and self.status == Status.INITIALIZED else {}),
+            **(multipart.model_dump() if multipart is not None and self.status == Status.INITIALIZED else {}),
         )
 
     def all_warnings(self) -> list[JobWarning]:
@@ -401,8 +429,9 @@ class JobLinks(BaseModel):
 
 class JobView(BaseModel):
     """A job as `GET /v1/jobs/{jobId}` returns it. `errors` holds the first 20 row errors and `objectsCreated`
-    at most 1,000 keys (both empty in listings); `uploadUrl`, `uploadForm` and `uploadExpiresAt` are present
-    only while the job waits for its upload."""
+    at most 1,000 keys (both empty in listings); `uploadUrl`, `uploadForm` and `uploadExpiresAt` (or, for a
+    multipart upload, `uploadParts`, `uploadComplete`, `uploadExpiresAt` and `uploadOpenUntil`) are present only
+    while the job waits for its upload."""
 
     model_config = ConfigDict(extra="ignore")  # a client reading a newer API's answer ignores what it adds
 
@@ -455,6 +484,9 @@ class JobView(BaseModel):
     uploadUrl: str | None = Field(default=None, exclude_if=_absent_if_none)
     uploadForm: UploadForm | None = Field(default=None, exclude_if=_absent_if_none)
     uploadExpiresAt: str | None = Field(default=None, exclude_if=_absent_if_none)
+    uploadParts: list[UploadPart] | None = Field(default=None, exclude_if=_absent_if_none)
+    uploadComplete: str | None = Field(default=None, exclude_if=_absent_if_none)
+    uploadOpenUntil: str | None = Field(default=None, exclude_if=_absent_if_none)
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

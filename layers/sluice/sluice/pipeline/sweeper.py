@@ -27,7 +27,7 @@ from sluice.models.slices import SliceMessage
 from sluice.notify.announcer import announced_exports, announced_jobs
 from sluice.pipeline.finalize import settle
 from sluice.pipeline.worker import skip_chunk
-from sluice.store.blobs import INBOX_PREFIX, REDRIVE_MARKER, Storage, marker_key, parse_upload_key
+from sluice.store.blobs import INBOX_PREFIX, REDRIVE_MARKER, Storage, marker_key, parse_upload_key, upload_key
 from sluice.store.clients import Clients
 from sluice.store.exports import ExportStore
 from sluice.store.jobs import JobStore
@@ -60,6 +60,9 @@ def _sweep_job(clients: Clients, store: JobStore, job: Job, now: int, report: Co
         if job.staged:
             if cancel_stale_open_job(clients, job, now, clients.settings.open_job_hours):
                 report["open-jobs-canceled"] += 1
+        elif job.multipartUpload and job.openUntilMs is not None and now > job.openUntilMs:
+            if _close_multipart(clients, store, job):
+                report["multipart-uploads-aborted"] += 1
         elif job.upload and now > _upload_deadline(job.upload.uploadExpiresAt):
             closed = store.update(job.tenant, job.jobId, {"total": 0}, allowed_from={Status.INITIALIZED})
             if closed and store.finish(closed, Status.CANCELED, "canceled: no upload arrived before the upload URL "
@@ -94,6 +97,21 @@ def _sweep_export(clients: Clients, export: Export, now: int, report: Counter[st
             export, Status.FAILED, "the export did not finish: it failed repeatedly; request it again",
             {export.status}):
         report["exports-failed"] += 1
+
+
+def _close_multipart(clients: Clients, store: JobStore, job: Job) -> bool:
+    """A multipart upload not completed while its job was open: S3 discards its parts, the job is Canceled. One
+    completed meanwhile is left to its object-created event."""
+    if job.multipartUpload is None:
+        return False
+    storage = Storage(clients)
+    key = upload_key(job.tenant, job.jobId)
+    if not storage.abort_multipart(key, job.multipartUpload.uploadId) and storage.exists(key):
+        return False
+    closed = store.update(job.tenant, job.jobId, {"total": 0}, allowed_from={Status.INITIALIZED})
+    hours = clients.settings.open_job_hours
+    return bool(closed and store.finish(closed, Status.CANCELED, f"canceled: the multipart upload was not completed "
+                                        f"within {hours} h; its parts were discarded", {Status.INITIALIZED}))
 
 
 def _upload_deadline(upload_expires_at: str) -> int:

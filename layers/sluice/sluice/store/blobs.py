@@ -108,3 +108,29 @@ class Storage:
         form = self.s3.generate_presigned_post(self.bucket, key, Conditions=[["content-length-range", 1, max_bytes]],
                                                ExpiresIn=seconds)
         return {"url": form["url"], "fields": form["fields"], "maxBytes": max_bytes}
+
+    def create_multipart(self, key: str) -> str:
+        """Opens a multipart upload to this key; its id."""
+        return str(self.s3.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"])
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, seconds: int) -> str:
+        """A PUT of one part of a multipart upload to exactly this key."""
+        return str(self.s3.generate_presigned_url(
+            "upload_part", ExpiresIn=seconds,
+            Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number}))
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        """Joins the uploaded parts into the object (S3 checks each part's ETag and size)."""
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket, Key=key, UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]})
+
+    def abort_multipart(self, key: str, upload_id: str) -> bool:
+        """Discards a multipart upload and its parts; False if there was none (completed or aborted already)."""
+        try:
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchUpload", "404"):
+                return False
+            raise
+        return True
