@@ -107,8 +107,13 @@ class LocalStack:
         pipeline_functions = set(functions) - api_functions
         busiest = sum(self._poller_copies(source.function, sizes) for source in sources)
         pipeline_lane = int(os.environ.get("SLUICE_PIPELINE_PROCESSES", str(min(busiest, cores + 1))))
-        self.functions = Functions(self.template, sizes, lanes=[(api_functions, api_lane),
-                                                                 (pipeline_functions, pipeline_lane)])
+        # The pipeline's processes run at a lower CPU priority (nice +SLUICE_PIPELINE_NICE, default 5): on a
+        # machine with fewer cores than busy processes, the emulator (which serves everyone) and the API's
+        # processes (a person waiting) get the CPU first, and the pipeline takes what is left. On AWS each
+        # invocation has its own CPU share, so nothing there corresponds; this only orders who waits here.
+        niceness = int(os.environ.get("SLUICE_PIPELINE_NICE", "5"))
+        self.functions = Functions(self.template, sizes, lanes=[(api_functions, api_lane, 0),
+                                                                 (pipeline_functions, pipeline_lane, niceness)])
         sqs = boto3.session.Session(region_name=REGION).client("sqs")
         for source in sources:
             for _ in range(self._poller_copies(source.function, sizes)):

@@ -48,8 +48,11 @@ def job_response(job: Job, status: int, caller: Principal) -> Response:
     """A job as every job route answers it: its view with the first row errors and created keys (and, for a key
     that may write imports, its upload link while it waits for its file)."""
     store = JobStore(get_clients())
-    errors, _ = store.errors(job.jobId, ERRORS_ON_JOB)
-    view = job.view(errors, store.objects_created(job.jobId), upload=caller.allows("imports:write"))
+    # The ledger is read only for what the committed counts say is there (a status read is the API's most
+    # frequent request): a chunk's errors and created keys show with its counts, never before them.
+    errors = store.errors(job.jobId, ERRORS_ON_JOB)[0] if job.counts.failed else []
+    created = store.objects_created(job.jobId) if job.counts.created else []
+    view = job.view(errors, created, upload=caller.allows("imports:write"))
     return json_response(view.body(), status, {"Location": f"/v1/jobs/{job.jobId}"})
 
 
