@@ -90,11 +90,13 @@ class LocalStack:
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         reset_clients()
         # Functions run in worker processes, one invocation at a time each, as Lambda sandboxes do, beside the
-        # emulator instead of under its interpreter lock: the HTTP API's in one lane (SLUICE_API_PROCESSES, one per
-        # core by default), the pipeline's in another (SLUICE_PIPELINE_PROCESSES, as many as its pollers can keep
-        # busy). 0 runs a lane's functions as threads of this process (API invocations then take turns).
+        # emulator instead of under its interpreter lock: the HTTP API's in one lane (SLUICE_API_PROCESSES, three
+        # per core by default: an API request spends most of its time waiting for the emulator, and with one per
+        # core 50 clients queued seconds for a free process, `make load`), the pipeline's in another
+        # (SLUICE_PIPELINE_PROCESSES, as many as its pollers can keep busy). 0 runs a lane's functions as threads
+        # of this process (API invocations then take turns).
         cores = os.cpu_count() or 1
-        api_lane = int(os.environ.get("SLUICE_API_PROCESSES", str(cores)))
+        api_lane = int(os.environ.get("SLUICE_API_PROCESSES", str(3 * cores)))
         functions = self.template.functions()
         api_functions = {name for name in ("ApiFunction", "AuthorizerFunction") if name in functions}
         sizes = {"ApiFunction": 4, "AuthorizerFunction": 4, "WorkerFunction": 2, "IngestFunction": 2,
