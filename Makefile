@@ -46,7 +46,8 @@ reset:
 	@echo "emptied $(SLUICE_DATA_DIR)"
 
 test: install
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests --junitxml=.test-report.xml
+	$(BIN)/python scripts/test_times.py .test-report.xml | head -25
 
 test-unit: install
 	$(BIN)/pytest tests/unit

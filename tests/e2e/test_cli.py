@@ -318,9 +318,18 @@ def test_item_types_keys_and_exports(cli: Cli, tmp_path: Path) -> None:
     assert [t["itemType"] for t in cli.json("item-types", "list")["items"]] == ["person"]
     assert cli.json("item-types", "get", "person")["key"] == ["email"]
     assert cli.ok("item-types", "list").stdout.startswith("person  key email  4 fields")
-    gone = cli.run("item-types", "delete", "person")
-    if gone.returncode != 0:  # DELETE /v1/item-types/{name} is not built yet on this stack: a clean refusal
-        _one_line_error(gone, 3, "HTTP 404 not_found: no route DELETE /v1/item-types/person")
+    scratch = tmp_path / "scratch.json"
+    scratch.write_text(json.dumps({"key": ["code"], "fields": {"code": {"type": "string", "required": True}}}))
+    cli.ok("item-types", "put", str(scratch))
+    data = tmp_path / "scratch.csv"
+    data.write_text("code\nA1\n")
+    cli.ok("import", str(data), "--item-type", "scratch", "--wait")
+    _one_line_error(cli.run("item-types", "delete", "scratch"), 3, "HTTP 409", "?purge=true")
+    empty = tmp_path / "empty.json"
+    empty.write_text(scratch.read_text())
+    cli.ok("item-types", "put", str(empty))
+    assert cli.ok("item-types", "delete", "empty").stdout.strip() == "item type empty deleted"
+    _one_line_error(cli.run("item-types", "get", "empty"), 3, "HTTP 404")
     _one_line_error(cli.run("create-key", "--tenant", "t", "--table", "JobsTable", "--endpoint-url",
                             f"http://127.0.0.1:{free_port()}"), 3, "cannot write the key to table JobsTable")
     made = cli.json("keys", "create", "--name", "reader", "--permissions", "imports:read")
