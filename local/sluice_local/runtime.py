@@ -82,10 +82,11 @@ class FunctionPool:
             self._free.put(handler)
 
 
-# Worker processes (`Functions(..., lanes=[({names}, N)])`): each loads its own instance of the chosen functions
-# and runs one invocation at a time, as a Lambda sandbox does, so invocations no longer take turns and run beside
-# the emulator instead of under its interpreter lock.
+# Worker processes (`Functions(..., lanes=[({names}, N, niceness)])`): each loads its own instance of the chosen
+# functions and runs one invocation at a time, as a Lambda sandbox does, so invocations no longer take turns and run
+# beside the emulator instead of under its interpreter lock.
 _PROCESS_HANDLERS: dict[str, Any] = {}
+_PROCESS_TIMEOUTS: dict[str, int] = {}
 
 
 def _end_with_parent(parent: int) -> None:
@@ -95,18 +96,81 @@ def _end_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _process_init(parameters: dict[str, str], logical_ids: list[str]) -> None:
+def _process_init(parameters: dict[str, str], logical_ids: list[str], niceness: int) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the stack stops them
     threading.Thread(target=_end_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
+    if niceness:
+        os.nice(niceness)
     specs = Template(parameters=parameters).functions()
     for logical_id in logical_ids:
         _PROCESS_HANDLERS[logical_id] = load_handler(specs[logical_id], 0)
+        _PROCESS_TIMEOUTS[logical_id] = specs[logical_id].timeout
 
 
 def _process_invoke(logical_id: str, event: Any, timeout: int) -> Any:
     return _PROCESS_HANDLERS[logical_id](event, FakeContext(logical_id, timeout))
+
+
+def authorize_then_invoke(invoke: Any, authorizer: str, authorizer_event: dict[str, Any], logical_id: str,
+                          event: dict[str, Any]) -> tuple[str, Any]:
+    """What API Gateway does with a request: the Lambda authorizer first, then (if it allows) the route's function
+    with the authorizer's context. -> ("denied", None), ("failed", None) when either function raised (API Gateway
+    answers 500), or ("ok", the function's result)."""
+    try:
+        decision = invoke(authorizer, authorizer_event)
+    except Exception:
+        return "failed", None
+    if not isinstance(decision, dict) or not decision.get("isAuthorized"):
+        return "denied", None
+    event["requestContext"]["authorizer"] = {"lambda": decision.get("context", {})}
+    try:
+        return "ok", invoke(logical_id, event)
+    except Exception:
+        return "failed", None
+
+
+class _Profile:
+    """SLUICE_PROFILE_DIR=<dir>: each API worker process profiles its requests (cProfile, wall clock: time waiting
+    for the emulator shows as socket reads) and writes `api-<pid>.prof` every 50 requests (`python -m pstats`)."""
+
+    def __init__(self, directory: str) -> None:
+        import cProfile
+
+        self.profiler = cProfile.Profile()
+        self.path = os.path.join(directory, f"api-{os.getpid()}.prof")
+        self.requests = 0
+
+    def run(self, call: Any) -> Any:
+        self.profiler.enable()
+        try:
+            return call()
+        finally:
+            self.profiler.disable()
+            self.requests += 1
+            if self.requests % 50 == 0:
+                self.profiler.dump_stats(self.path)
+
+
+_PROFILE: _Profile | None = None
+
+
+def _process_authorize_then_invoke(authorizer: str, authorizer_event: dict[str, Any], logical_id: str,
+                                   event: dict[str, Any]) -> tuple[str, Any, float, float]:
+    """-> authorize_then_invoke's answer, and when this process started and ended it (time.monotonic(), the same
+    clock in every process of the machine: the stack tells the lane's queue from the run)."""
+    global _PROFILE
+    started = time.monotonic()
+    if _PROFILE is None and os.environ.get("SLUICE_PROFILE_DIR"):
+        _PROFILE = _Profile(os.environ["SLUICE_PROFILE_DIR"])
+
+    def call() -> tuple[str, Any]:
+        return authorize_then_invoke(lambda name, payload: _process_invoke(name, payload, _PROCESS_TIMEOUTS[name]),
+                                     authorizer, authorizer_event, logical_id, event)
+
+    outcome, result = _PROFILE.run(call) if _PROFILE else call()
+    return outcome, result, started, time.monotonic()
 
 
 def _process_ready() -> int:
@@ -117,7 +181,8 @@ def _process_ready() -> int:
 class ProcessLane:
     """N worker processes (spawned, so nothing of this process's threads or locks is inherited)."""
 
-    def __init__(self, template: Template, logical_ids: list[str], processes: int) -> None:
+    def __init__(self, template: Template, logical_ids: list[str], processes: int, niceness: int = 0) -> None:
+        """niceness: added to the worker processes' nice value (a lower CPU priority than the stack's)."""
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -125,12 +190,24 @@ class ProcessLane:
         self.timeouts = {name: spec.timeout for name, spec in template.functions().items()}
         self.executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
                                             initializer=_process_init,
-                                            initargs=(template.parameters, sorted(logical_ids)))
+                                            initargs=(template.parameters, sorted(logical_ids), niceness))
         ready = [self.executor.submit(_process_ready) for _ in range(processes)]
         self.pids = {future.result(timeout=120) for future in ready}
 
     def invoke(self, logical_id: str, event: Any) -> Any:
         return self.executor.submit(_process_invoke, logical_id, event, self.timeouts[logical_id]).result()
+
+    def authorize_then_invoke(self, authorizer: str, authorizer_event: dict[str, Any], logical_id: str,
+                              event: dict[str, Any], timing: dict[str, float] | None = None) -> tuple[str, Any]:
+        """Both in one worker process, one round trip (see `authorize_then_invoke`). `timing` gets `lane` (ms
+        waiting for a free process, and the round trip's own cost) and `run` (ms in the process)."""
+        submitted = time.monotonic()
+        outcome, result, started, ended = self.executor.submit(
+            _process_authorize_then_invoke, authorizer, authorizer_event, logical_id, event).result()
+        if timing is not None:
+            run = ended - started
+            timing.update(lane=(time.monotonic() - submitted - run) * 1000, run=run * 1000)
+        return outcome, result
 
     def close(self) -> None:
         """Ends the worker processes now (they hold no state: a Lambda sandbox may vanish too). Not through
@@ -142,12 +219,13 @@ class ProcessLane:
 
 class Functions:
     def __init__(self, template: Template, pool_sizes: dict[str, int] | None = None,
-                 lanes: list[tuple[set[str], int]] | None = None) -> None:
+                 lanes: list[tuple[set[str], int, int]] | None = None) -> None:
         """`pool_sizes`: instances per function in this process (threads); `lanes`: groups of functions that run
-        in worker processes instead, with how many processes each group gets (the HTTP API's functions in one,
-        the pipeline's in another, so an API call never waits behind a chunk)."""
-        self.lanes: list[ProcessLane] = [ProcessLane(template, sorted(names), size)
-                                         for names, size in (lanes or []) if names and size > 0]
+        in worker processes instead, with how many processes each group gets and what they add to their nice
+        value (the HTTP API's functions in one, the pipeline's in another, so an API call never waits behind a
+        chunk)."""
+        self.lanes: list[ProcessLane] = [ProcessLane(template, sorted(names), size, niceness)
+                                         for names, size, niceness in (lanes or []) if names and size > 0]
         in_lanes = {name for lane in self.lanes for name in lane.logical_ids}
         self.pools = {name: FunctionPool(spec, (pool_sizes or {}).get(name, 2))
                       for name, spec in template.functions().items() if name not in in_lanes}
@@ -159,6 +237,18 @@ class Functions:
         if logical_id not in self.pools:
             raise KeyError(logical_id)
         return self.pools[logical_id].invoke(event)
+
+    def authorize_then_invoke(self, authorizer: str, authorizer_event: dict[str, Any], logical_id: str,
+                              event: dict[str, Any], timing: dict[str, float] | None = None) -> tuple[str, Any]:
+        """An authorized route's request: in one worker process round trip when both functions share a lane."""
+        for lane in self.lanes:
+            if authorizer in lane.logical_ids and logical_id in lane.logical_ids:
+                return lane.authorize_then_invoke(authorizer, authorizer_event, logical_id, event, timing)
+        started = time.monotonic()
+        answer = authorize_then_invoke(self.invoke, authorizer, authorizer_event, logical_id, event)
+        if timing is not None:
+            timing["run"] = (time.monotonic() - started) * 1000
+        return answer
 
     def close(self) -> None:
         for lane in self.lanes:

@@ -90,11 +90,13 @@ class LocalStack:
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         reset_clients()
         # Functions run in worker processes, one invocation at a time each, as Lambda sandboxes do, beside the
-        # emulator instead of under its interpreter lock: the HTTP API's in one lane (SLUICE_API_PROCESSES, one per
-        # core by default), the pipeline's in another (SLUICE_PIPELINE_PROCESSES, as many as its pollers can keep
-        # busy). 0 runs a lane's functions as threads of this process (API invocations then take turns).
+        # emulator instead of under its interpreter lock: the HTTP API's in one lane (SLUICE_API_PROCESSES, three
+        # per core by default: an API request spends most of its time waiting for the emulator, and with one per
+        # core 50 clients queued seconds for a free process, `make load`), the pipeline's in another
+        # (SLUICE_PIPELINE_PROCESSES, as many as its pollers can keep busy). 0 runs a lane's functions as threads
+        # of this process (API invocations then take turns).
         cores = os.cpu_count() or 1
-        api_lane = int(os.environ.get("SLUICE_API_PROCESSES", str(cores)))
+        api_lane = int(os.environ.get("SLUICE_API_PROCESSES", str(3 * cores)))
         functions = self.template.functions()
         api_functions = {name for name in ("ApiFunction", "AuthorizerFunction") if name in functions}
         sizes = {"ApiFunction": 4, "AuthorizerFunction": 4, "WorkerFunction": 2, "IngestFunction": 2,
@@ -107,8 +109,13 @@ class LocalStack:
         pipeline_functions = set(functions) - api_functions
         busiest = sum(self._poller_copies(source.function, sizes) for source in sources)
         pipeline_lane = int(os.environ.get("SLUICE_PIPELINE_PROCESSES", str(min(busiest, cores + 1))))
-        self.functions = Functions(self.template, sizes, lanes=[(api_functions, api_lane),
-                                                                 (pipeline_functions, pipeline_lane)])
+        # The pipeline's processes run at a lower CPU priority (nice +SLUICE_PIPELINE_NICE, default 5): on a
+        # machine with fewer cores than busy processes, the emulator (which serves everyone) and the API's
+        # processes (a person waiting) get the CPU first, and the pipeline takes what is left. On AWS each
+        # invocation has its own CPU share, so nothing there corresponds; this only orders who waits here.
+        niceness = int(os.environ.get("SLUICE_PIPELINE_NICE", "5"))
+        self.functions = Functions(self.template, sizes, lanes=[(api_functions, api_lane, 0),
+                                                                 (pipeline_functions, pipeline_lane, niceness)])
         sqs = boto3.session.Session(region_name=REGION).client("sqs")
         for source in sources:
             for _ in range(self._poller_copies(source.function, sizes)):

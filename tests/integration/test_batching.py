@@ -59,3 +59,38 @@ def test_an_import_without_before_images_makes_one_put_fewer_per_chunk(big_chunk
     h.pump()
     assert h.job(job["jobId"])["counts"]["created"] == 2600
     assert meter.counts["PutObject"] == 1 + 11 + 3
+
+
+def test_a_status_read_reads_the_ledger_only_as_far_as_it_shows(harness: Harness) -> None:
+    """A job's status (the API's most frequent request) costs the key, the job, and one small query each for its
+    first row errors and created keys, only when the counts say there are some, however many chunks it has."""
+    h = harness  # 3 rows a chunk
+    h.define()
+    h.drain("IngestQueue")
+    first = h.submit_csv("email,name,age\n" + "".join(f"u{i}@x.org,U{i},1\n" for i in range(9)))
+    h.pump()
+    assert h.job(first["jobId"])["counts"]["created"] == 9
+    # the same 9 rows first (3 chunks that create nothing), then 51 new rows of which rows 31 and 47 fail
+    rows = [f"u{i}@x.org,U{i},{'x' if i in (30, 46) else 1}\n" for i in range(60)]
+    second = h.submit_csv("email,name,age\n" + "".join(rows))
+    h.pump()
+    meter = RequestMeter().attach(h.clients.dynamodb, h.clients.sqs, h.clients.s3)
+    done = h.job(second["jobId"])
+    assert done["counts"]["created"] == 49 and done["counts"]["unchanged"] == 9 and done["counts"]["failed"] == 2
+    assert done["objectsCreated"] == [f"u{i}@x.org" for i in range(9, 60) if i not in (30, 46)]
+    assert [(e["row"], e["field"]) for e in done["errors"]] == [(31, "age"), (47, "age")]
+    # the key, the job; errors in one page of at most 21 items; created keys in pages of 1, 2, 4, 8, 16 chunks
+    assert dict(meter.counts) == {"GetItem": 2, "Query": 1 + 5}, meter.counts
+
+    meter.reset()  # the first keys only: the pages stop at the chunks that hold them
+    from sluice.store.jobs import JobStore
+
+    assert JobStore(h.clients).objects_created(second["jobId"], limit=10) == [f"u{i}@x.org" for i in range(9, 19)]
+    assert dict(meter.counts) == {"Query": 3}  # chunks 0; 1-2; 3-6 (12 keys)
+
+    again = h.submit_csv("email,name,age\n" + "".join(f"u{i}@x.org,U{i},1\n" for i in range(9)))
+    h.pump()
+    meter.reset()  # nothing created, nothing failed: no ledger read at all
+    unchanged = h.job(again["jobId"])
+    assert unchanged["counts"]["unchanged"] == 9 and unchanged["objectsCreated"] == [] and unchanged["errors"] == []
+    assert dict(meter.counts) == {"GetItem": 2}, meter.counts

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -47,3 +48,25 @@ def test_concurrent_submissions_from_many_tenants_keep_their_own_body(harness: H
     for job_id, tenant in submitted.items():
         stored = harness.s3.get_object(Bucket=harness.clients.settings.bucket, Key=upload_key(tenant, job_id))
         assert stored["Body"].read().decode() == bodies[tenant], (tenant, job_id)
+
+
+def test_the_gateway_answers_as_api_gateway_when_the_authorizer_denies_or_a_function_fails(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    harness.define()
+    assert harness.call("GET", "/v1/item-types/contact").status_code == 200
+    authorizer = harness.functions.pools["AuthorizerFunction"]
+    authorize = authorizer.invoke
+    monkeypatch.setattr(authorizer, "invoke", lambda event: {"isAuthorized": False})
+    denied = harness.call("GET", "/v1/item-types/contact")
+    assert (denied.status_code, denied.json()) == (403, {"message": "Forbidden"})
+
+    def fail(event: Any) -> Any:
+        raise RuntimeError("the function failed")
+
+    monkeypatch.setattr(authorizer, "invoke", fail)
+    failed = harness.call("GET", "/v1/item-types/contact")
+    assert (failed.status_code, failed.json()) == (500, {"message": "Internal Server Error"})
+    monkeypatch.setattr(authorizer, "invoke", authorize)
+    monkeypatch.setattr(harness.functions.pools["ApiFunction"], "invoke", fail)
+    failed = harness.call("GET", "/v1/item-types/contact")
+    assert (failed.status_code, failed.json()) == (500, {"message": "Internal Server Error"})

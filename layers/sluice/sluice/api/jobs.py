@@ -55,9 +55,12 @@ def job_response(job: Job, status: int, caller: Principal, *, upload_links: bool
     that may write imports, its upload link while it waits for its file)."""
     clients = get_clients()
     store = JobStore(clients)
-    errors, _ = store.errors(job.jobId, ERRORS_ON_JOB)
+    # The ledger is read only for what the committed counts say is there (a status read is the API's most
+    # frequent request): a chunk's errors and created keys show with its counts, never before them.
+    errors = store.errors(job.jobId, ERRORS_ON_JOB)[0] if job.counts.failed else []
+    created = store.objects_created(job.jobId) if job.counts.created else []
     writer = upload_links and caller.allows("imports:write")
-    view = job.view(errors, store.objects_created(job.jobId), upload=writer,
+    view = job.view(errors, created, upload=writer,
                     multipart=submit.multipart_links(clients, job, now_ms()) if writer else None)
     return json_response(view.body(), status, {"Location": f"/v1/jobs/{job.jobId}"})
 
