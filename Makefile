@@ -47,7 +47,7 @@ reset:
 
 test: install
 	$(BIN)/pytest tests --junitxml=.test-report.xml
-	$(BIN)/python scripts/test_times.py .test-report.xml | head -25
+	$(BIN)/python scripts/test_times.py .test-report.xml 20
 
 test-unit: install
 	$(BIN)/pytest tests/unit

@@ -1,5 +1,5 @@
 """Where `make test` spends its time: seconds per test file (setup + call + teardown), from the JUnit report
-`make test` writes (`.test-report.xml`), largest first, with each directory's total."""
+`make test` writes (`.test-report.xml`), largest first (the top N, argument 2), with each directory's total."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def per_file(report: Path) -> dict[str, float]:
 
 def main() -> None:
     report = Path(sys.argv[1] if len(sys.argv) > 1 else ".test-report.xml")
+    top = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     seconds = per_file(report)
     folders: dict[str, float] = defaultdict(float)
     for name, spent in seconds.items():
@@ -27,7 +28,7 @@ def main() -> None:
     for name, spent in sorted(folders.items(), key=lambda item: -item[1]):
         print(f"{spent:8.1f} s  {name}/")
     print(f"{sum(seconds.values()):8.1f} s  in all")
-    for name, spent in sorted(seconds.items(), key=lambda item: -item[1]):
+    for name, spent in sorted(seconds.items(), key=lambda item: -item[1])[:top]:
         print(f"{spent:8.1f} s  {name}")
 
 

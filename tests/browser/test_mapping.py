@@ -183,6 +183,7 @@ def test_saved_mapping_proposed_another_chosen_and_edits_sent_as_columns(page: A
 
     # back to the proposal, plus one column of this job's own: sent as `columns` with `mapping`
     chooser.select_option("crm")
+    expect(columns.get_by_role("listitem").first).to_contain_text("E-mail address → email")  # applied, then edit
     page.get_by_label("Field for column Years").select_option("age")
     expect(page.get_by_text("Your mapping of 1 column (Years → age) goes with this job.")).to_be_visible()
     shoot(page, "04b-new-import-saved-mapping")
