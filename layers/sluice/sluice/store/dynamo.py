@@ -85,24 +85,19 @@ def batch_write(client: Any, table: str, puts: Iterable[dict[str, Any]]) -> int:
     """Write items (already in attribute-value form) 25 a call; retries UnprocessedItems with backoff.
 
     Returns the number of BatchWriteItem calls made."""
-    calls = 0
-    batch: list[dict[str, Any]] = []
-    for item in puts:
-        batch.append({"PutRequest": {"Item": item}})
-        if len(batch) == BATCH_WRITE_MAX:
-            calls += _write_with_retry(client, table, batch)
-            batch = []
-    if batch:
-        calls += _write_with_retry(client, table, batch)
-    return calls
+    return _write_in_batches(client, table, ({"PutRequest": {"Item": item}} for item in puts))
 
 
 def batch_delete(client: Any, table: str, keys: Iterable[dict[str, Any]]) -> int:
     """Delete items by key, 25 a call (deleting an absent item is no error). Returns the calls made."""
+    return _write_in_batches(client, table, ({"DeleteRequest": {"Key": key}} for key in keys))
+
+
+def _write_in_batches(client: Any, table: str, requests: Iterable[dict[str, Any]]) -> int:
     calls = 0
     batch: list[dict[str, Any]] = []
-    for key in keys:
-        batch.append({"DeleteRequest": {"Key": key}})
+    for request in requests:
+        batch.append(request)
         if len(batch) == BATCH_WRITE_MAX:
             calls += _write_with_retry(client, table, batch)
             batch = []
