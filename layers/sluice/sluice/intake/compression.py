@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from sluice.models.errors import RejectedInput
@@ -16,6 +17,15 @@ from sluice.models.limits import MAX_DECOMPRESSED_BYTES
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_CONTENT_TYPES = ("application/gzip", "application/x-gzip", "application/x-gunzip")
 _SKIP_BLOCK = 1 << 20
+
+
+def _discard(read: Callable[[int], bytes], count: int) -> None:
+    """Read and drop `count` bytes (fewer if the stream ends first), a block at a time."""
+    while count > 0:
+        taken = read(min(count, _SKIP_BLOCK))
+        if not taken:
+            return
+        count -= len(taken)
 
 
 def is_gzip(head: bytes, name: str | None, content_type: str | None) -> bool:
@@ -87,11 +97,7 @@ class GunzipIO(io.RawIOBase):
         self._gunzip = Gunzip()
         self._pending = b""
         self._done = False
-        while skip > 0:  # a later slice: decompress from the start and throw away what earlier slices read
-            taken = self._take(min(skip, _SKIP_BLOCK))
-            if not taken:
-                return
-            skip -= len(taken)
+        _discard(self._take, skip)  # a later slice: decompress from the start, drop what earlier slices read
 
     def readable(self) -> bool:
         return True
@@ -194,11 +200,7 @@ class ZipMember:
 class _MemberIO(io.RawIOBase):
     def __init__(self, member: Any, skip: int) -> None:
         self._member = member
-        while skip > 0:
-            taken = self._read(min(skip, _SKIP_BLOCK))
-            if not taken:
-                break
-            skip -= len(taken)
+        _discard(self._read, skip)
 
     def readable(self) -> bool:
         return True
