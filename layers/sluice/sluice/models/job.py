@@ -15,7 +15,7 @@ from sluice.models.clock import iso_from_ms, now_ms
 from sluice.models.fields import EmailAddress, TextEncoding
 from sluice.models.filespec import FileFacts, FileSpec, ReadingFacts, StagedFile
 from sluice.models.ids import new_sortable_id
-from sluice.models.schemas import DATE_FORMAT_MAX, RowError, check_date_format
+from sluice.models.schemas import DateFormat, RowError
 from sluice.models.warnings import (
     FAILED_ROWS_THRESHOLD,
     OBJECTS_CREATED_TRUNCATED,
@@ -87,14 +87,9 @@ class StrictnessOptions(BaseModel):
     maxFailedPercent: float | None = Field(default=None, ge=0, le=100,
                                            description="the job stops and ends Failed once more than this percent "
                                                        "of its rows failed")
-    dateFormat: str | None = Field(default=None, max_length=DATE_FORMAT_MAX,
-                                   description="strftime pattern of the file's date fields (e.g. %d/%m/%Y), over "
-                                               "the item type's own")
-
-    @field_validator("dateFormat")
-    @classmethod
-    def _date_format(cls, value: str | None) -> str | None:
-        return None if value is None else check_date_format(value)
+    dateFormat: DateFormat | None = Field(default=None,
+                                          description="strftime pattern of the file's date fields (e.g. %d/%m/%Y), "
+                                                      "over the item type's own")
 
 
 class JobOptions(StrictnessOptions):

@@ -38,6 +38,23 @@ MAX_VALUE_IN_ERROR = 200
 KEY_SEPARATOR = "|"
 
 DATE_FORMAT_MAX = 64
+
+
+def check_date_format(pattern: str) -> str:
+    """A strftime pattern that writes and reads back a whole date (day, month and year), else ValueError."""
+    sample = date(2024, 3, 4)
+    try:
+        parsed = datetime.strptime(sample.strftime(pattern), pattern).date()
+    except ValueError:
+        parsed = None
+    if parsed != sample:
+        raise ValueError(f"dateFormat '{pattern}' is not a strftime pattern naming day, month and year, "
+                         "such as %d/%m/%Y or %m/%d/%Y")
+    return pattern
+
+
+# A request's or a field's `dateFormat`: bounded, and checked to name day, month and year
+DateFormat = Annotated[str, Field(max_length=DATE_FORMAT_MAX), AfterValidator(check_date_format)]
 # a date written day and month first in either order: 03/04/2024, 3.4.24, 03-04-2024
 NUMERIC_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})$")
 
@@ -57,14 +74,9 @@ class FieldSpec(BaseModel):
     values: list[str] | None = Field(default=None, min_length=1, max_length=1000)
     id: int | None = Field(default=None, ge=0, le=2**53 - 1, strict=True,
                            description="the field's id for seed clients (002's attrDefId); unique in its item type")
-    dateFormat: str | None = Field(default=None, max_length=DATE_FORMAT_MAX,
-                                   description="date fields: the strftime pattern of their values (e.g. %d/%m/%Y); "
-                                               "ISO dates are read too")
-
-    @field_validator("dateFormat")
-    @classmethod
-    def _date_format(cls, value: str | None) -> str | None:
-        return None if value is None else check_date_format(value)
+    dateFormat: DateFormat | None = Field(default=None,
+                                          description="date fields: the strftime pattern of their values (e.g. "
+                                                      "%d/%m/%Y); ISO dates are read too")
 
     @model_validator(mode="after")
     def _check(self) -> FieldSpec:
@@ -240,19 +252,6 @@ def _boolean(_: FieldSpec) -> Coercer:
         raise FieldError("expected a boolean (true/false, yes/no, 1/0)")
 
     return coerce
-
-
-def check_date_format(pattern: str) -> str:
-    """A strftime pattern that writes and reads back a whole date (day, month and year), else ValueError."""
-    sample = date(2024, 3, 4)
-    try:
-        parsed = datetime.strptime(sample.strftime(pattern), pattern).date()
-    except ValueError:
-        parsed = None
-    if parsed != sample:
-        raise ValueError(f"dateFormat '{pattern}' is not a strftime pattern naming day, month and year, "
-                         "such as %d/%m/%Y or %m/%d/%Y")
-    return pattern
 
 
 def _date(spec: FieldSpec, pattern: str | None = None) -> Coercer:
