@@ -12,10 +12,9 @@ from typing import Any
 from sluice.models.clock import iso_from_ms, now_ms
 from sluice.models.errors import BadRequest
 from sluice.store.clients import Clients
-from sluice.store.dynamo import decode_cursor, encode_cursor, from_item, to_item
+from sluice.store.dynamo import BAD_CURSOR, decode_cursor, encode_cursor, from_item, to_item
 
 AUDIT_RETENTION_DAYS = 400  # a year and a bit: entries outlive the jobs and records they name
-BAD_CURSOR = "cursor is not valid; pass back nextCursor exactly as returned"
 
 
 def _pk(tenant: str) -> str:

@@ -147,6 +147,9 @@ def query_pages(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = last
 
 
+BAD_CURSOR = "cursor is not valid; pass back nextCursor exactly as returned"
+
+
 def encode_cursor(value: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
 
@@ -156,7 +159,7 @@ def decode_cursor(cursor: str) -> Any:
         padded = cursor + "=" * (-len(cursor) % 4)
         return orjson.loads(base64.urlsafe_b64decode(padded.encode()))
     except Exception as exc:  # any malformed cursor is the client's mistake
-        raise BadRequest("cursor is not valid; pass back nextCursor exactly as returned") from exc
+        raise BadRequest(BAD_CURSOR) from exc
 
 
 def conditional_write(client: Any, operation: str, mine: Callable[[Item], bool], **params: Any) -> Item | None:

@@ -22,8 +22,8 @@ from sluice.models.errors import BadRequest
 from sluice.models.job import OBJECTS_CREATED_MAX, Job, RowCounts
 from sluice.models.schemas import RowError
 from sluice.store import dynamo
-from sluice.store.dynamo import conditional_write, decode_cursor, encode_cursor
-from sluice.store.lifecycle import BAD_CURSOR, LifecycleStore
+from sluice.store.dynamo import BAD_CURSOR, conditional_write, decode_cursor, encode_cursor
+from sluice.store.lifecycle import LifecycleStore
 
 # stored counter attribute -> RowCounts field; per-file counters are f{index}{Name}
 _COUNTERS = {"cCreated": "created", "cUpdated": "updated", "cUnchanged": "unchanged", "cDeleted": "deleted",

@@ -19,11 +19,19 @@ from sluice.models.errors import BadRequest, Conflict
 from sluice.models.job import Status, Tracked
 from sluice.store import dynamo
 from sluice.store.clients import Clients
-from sluice.store.dynamo import Item, conditional_write, decode_cursor, encode_cursor, from_item, to_av, to_item
+from sluice.store.dynamo import (
+    BAD_CURSOR,
+    Item,
+    conditional_write,
+    decode_cursor,
+    encode_cursor,
+    from_item,
+    to_av,
+    to_item,
+)
 
 M = TypeVar("M", bound=Tracked)
 M_contra = TypeVar("M_contra", bound=Tracked, contravariant=True)
-BAD_CURSOR = "cursor is not valid; pass back nextCursor exactly as returned"
 _STORE_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "lastCommit")
 
 

@@ -22,7 +22,7 @@ from sluice.models.itemtype import ItemType
 from sluice.models.job import Outcome
 from sluice.store import dynamo
 from sluice.store.clients import Clients
-from sluice.store.dynamo import decode_cursor, encode_cursor, from_av
+from sluice.store.dynamo import BAD_CURSOR, decode_cursor, encode_cursor, from_av
 from sluice.store.undo import StoredItem, UndoEntry
 
 
@@ -231,7 +231,7 @@ class RecordStore:
         """A page of records in key order across every shard, and the cursor to the next page."""
         after = decode_cursor(cursor) if cursor else None
         if after is not None and not isinstance(after, str):
-            raise BadRequest("cursor is not valid; pass back nextCursor exactly as returned")
+            raise BadRequest(BAD_CURSOR)
         streams = []
         for shard in range(item_type.shards):
             values: dict[str, Any] = {":pk": {"S": partition(item_type.tenant, item_type.name, shard)}}

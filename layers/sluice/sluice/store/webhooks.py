@@ -28,6 +28,7 @@ from sluice.models.webhook import (
 )
 from sluice.store.clients import Clients
 from sluice.store.dynamo import (
+    BAD_CURSOR,
     Item,
     conditional_write,
     decode_cursor,
@@ -42,7 +43,6 @@ from sluice.store.lifecycle import tenant_pk
 OPEN_DELIVERIES = "OPENDELIVERIES"
 BODY_INLINE_MAX = 300_000  # compressed bytes kept on the delivery item (an item holds 400 KB)
 SQS_DELAY_MAX_S = 900
-_BAD_CURSOR = "cursor is not valid; pass back nextCursor exactly as returned"
 
 
 def _webhook_pk(webhook_id: str) -> str:
@@ -259,7 +259,7 @@ class WebhookStore:
             if not (isinstance(start, dict) and set(start) == {"pk", "sk"}
                     and start["pk"] == {"S": _webhook_pk(webhook_id)}
                     and str(start["sk"].get("S", "")).startswith("ATTEMPT#")):
-                raise BadRequest(_BAD_CURSOR)
+                raise BadRequest(BAD_CURSOR)
             kwargs["ExclusiveStartKey"] = start
         response = self._db.query(**kwargs)
         entries = []
