@@ -23,8 +23,8 @@ from urllib.parse import quote, urljoin
 INLINE_MAX_BYTES = 4 * 1024 * 1024
 INLINE_MAX_LINES = 100_000
 STREAM_BLOCK = 1024 * 1024
-# Files above this go up in parts (a multipart upload): the API's upload form takes 2 GiB, a multipart upload 16 GiB
-# (docs/limits.md). A part is at least 64 MiB (S3 wants 5 MiB but the last) and there are at most 1,000 parts.
+# Files above this go up in parts (a multipart upload): the API's upload form takes 2 GiB, a multipart upload
+# ~4.9 TiB (docs/limits.md). A part is at least 64 MiB (S3 wants 5 MiB but the last) and there are at most 1,000 parts.
 MULTIPART_THRESHOLD = 1024**3
 PART_BYTES = 64 * 1024**2
 MIN_PART_BYTES = 5 * 1024**2

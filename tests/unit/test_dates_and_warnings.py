@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from sluice.intake import readers
 from sluice.intake.dates import date_orders
 from sluice.intake.readers import NumericDateSniff
 from sluice.models.errors import RejectedInput
@@ -24,6 +27,19 @@ def test_numeric_dates_are_sniffed_in_raw_bytes(blocks: list[bytes], found: bool
     for block in [*blocks, b""]:
         sniff.feed(block)
     assert sniff.found is found
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_sniff_in_blocks_finds_what_the_pattern_finds_in_the_whole(seed: int) -> None:
+    """The prefilter and the block boundaries never change the answer (random digits, separators, v1.2.3, ISO)."""
+    chooser = random.Random(seed)
+    text = bytes(chooser.choice(b"0123456789/.-,x\n") for _ in range(chooser.randint(0, 400)))
+    cuts = sorted(chooser.sample(range(len(text) + 1), min(len(text) + 1, chooser.randint(0, 6))))
+    blocks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    sniff = NumericDateSniff()
+    for block in [*blocks, b""]:
+        sniff.feed(block)
+    assert sniff.found is (NumericDateSniff._PATTERN.search(text) is not None)
 
 
 def _orders(rows: list[list[str]]) -> dict[str, str]:
@@ -51,3 +67,23 @@ def test_closest_field_and_date_patterns() -> None:
     for bad in ("%d/%m", "%Y", "dd/mm/yyyy"):
         with pytest.raises(ValueError, match="is not a strftime pattern naming day, month and year"):
             check_date_format(bad)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_line_length_check_names_the_same_line_however_the_bytes_come(seed: int,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The block fast path and the line-by-line walk agree: the first line over the limit, by number, or none."""
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 20)
+    chooser = random.Random(seed)
+    lines = [b"y" * chooser.choice([0, 3, 19, 20, 20, 21, 40]) for _ in range(chooser.randint(1, 30))]
+    text = b"\n".join(lines) + chooser.choice([b"", b"\n"])
+    expected = next((n for n, line in enumerate(lines, 1) if len(line) > 20), None)
+    cuts = sorted(chooser.sample(range(len(text) + 1), min(len(text) + 1, chooser.randint(0, 8))))
+    check = readers.LineLengthCheck()
+    try:
+        for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True):
+            check.feed(text[a:b])
+    except RejectedInput as rejected:
+        assert rejected.reason.startswith(f"line {expected} is longer than 20 bytes")
+    else:
+        assert expected is None

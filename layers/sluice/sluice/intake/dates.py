@@ -5,7 +5,7 @@ numeric date reads both ways rejects the job, naming the column and some of its 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sluice.models.errors import RejectedInput
@@ -61,24 +61,42 @@ class DateColumn:
         return None
 
 
-def date_orders(rows: Iterable[tuple[list[str], list[Any]]], date_field: Callable[[str], str | None]
-                ) -> dict[str, str]:
-    """The pattern of each date column whose values are numeric dates, from (header, values) rows (a JSON Lines
-    header grows as its rows are read). date_field: a header's date field needing an order, if it feeds one."""
-    columns: list[DateColumn] = []  # one per header column seen so far
-    watched: list[tuple[int, DateColumn]] = []  # the date columns among them, by position
-    for header, values in rows:
-        if len(columns) < len(header):
-            for position in range(len(columns), len(header)):
-                name = date_field(header[position])
-                columns.append(DateColumn(header[position], name or ""))
-                if name:
-                    watched.append((position, columns[-1]))
-        for position, column in watched:
+class DateOrders:
+    """The date columns' orders, learnt from (header, values) rows fed in file order (a JSON Lines header grows as
+    its rows are read); `columns` carries what earlier rows showed, when the reading goes on in another slice.
+    date_field: the date field a header feeds that needs an order from the file, if any."""
+
+    def __init__(self, date_field: Callable[[str], str | None], columns: list[dict[str, Any]] | None = None) -> None:
+        self._date_field = date_field
+        self.columns = [DateColumn(**column) for column in columns or []]  # one per header column seen so far
+        self._watched = [(position, column) for position, column in enumerate(self.columns) if column.target]
+
+    def see(self, header: list[str], values: list[Any]) -> None:
+        for position in range(len(self.columns), len(header)):
+            name = self._date_field(header[position])
+            self.columns.append(DateColumn(header[position], name or ""))
+            if name:
+                self._watched.append((position, self.columns[-1]))
+        for position, column in self._watched:
             if position < len(values):
                 column.see(values[position])
-    found: dict[str, str] = {}
-    for _, column in watched:
-        if pattern := column.pattern():
-            found[column.target] = pattern
-    return found
+
+    def state(self) -> list[dict[str, Any]]:
+        return [asdict(column) for column in self.columns]
+
+    def patterns(self) -> dict[str, str]:
+        """field -> the pattern its numeric dates are read with; RejectedInput for a column that cannot tell."""
+        found: dict[str, str] = {}
+        for _, column in self._watched:
+            if pattern := column.pattern():
+                found[column.target] = pattern
+        return found
+
+
+def date_orders(rows: Iterable[tuple[list[str], list[Any]]], date_field: Callable[[str], str | None]
+                ) -> dict[str, str]:
+    """The pattern of each date column whose values are numeric dates, from every (header, values) row."""
+    orders = DateOrders(date_field)
+    for header, values in rows:
+        orders.see(header, values)
+    return orders.patterns()

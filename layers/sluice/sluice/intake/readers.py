@@ -3,6 +3,7 @@ JSON Lines, streamed: rows come out one at a time with their row and physical li
 
 from __future__ import annotations
 
+import base64
 import codecs
 import csv
 import io
@@ -15,6 +16,7 @@ from sluice.models import jsontext
 from sluice.models.errors import RejectedInput
 from sluice.models.fields import TEXT_ENCODINGS, is_text_encoding
 from sluice.models.limits import MAX_COLUMNS, MAX_LINE_BYTES
+from sluice.models.slices import ByteScan
 
 csv.field_size_limit(1024 * 1024)
 
@@ -137,6 +139,18 @@ class DecodeCheck:
                 self._fallback = None
         self._offset += len(data)
 
+    def carry_to(self, scan: ByteScan) -> None:
+        pending, flag = self._decoder.getstate()
+        scan.decoderPending, scan.decoderFlag = base64.b64encode(pending).decode(), flag
+        scan.fallback, scan.error = self._fallback is not None, self.error
+
+    def carry_from(self, scan: ByteScan) -> None:
+        """Picks up where an earlier invocation's check of the same bytes stopped (at byte scan.offset)."""
+        self._decoder.setstate((base64.b64decode(scan.decoderPending), scan.decoderFlag))
+        if not scan.fallback:
+            self._fallback = None
+        self.error, self._offset = scan.error, scan.offset
+
     def result(self) -> TextEncoding:
         if self.error is None:
             return self.encoding
@@ -176,6 +190,18 @@ class LineLengthCheck:
         self._run = 0  # bytes since the last newline
 
     def feed(self, data: bytes) -> None:
+        first, last = data.find(b"\n"), data.rfind(b"\n")
+        # A block whose lines are all short (the usual case) is settled by a few C-speed scans; only a block that
+        # may hold a long line is walked line by line, to name the line
+        if first >= 0 and self._run + first <= MAX_LINE_BYTES and len(data) - last - 1 <= MAX_LINE_BYTES and (
+                last - first - 1 <= MAX_LINE_BYTES
+                or max(map(len, data[first + 1:last].split(b"\n"))) <= MAX_LINE_BYTES):
+            self.line += data.count(b"\n")
+            self._run = len(data) - last - 1
+            return
+        self._walk(data)
+
+    def _walk(self, data: bytes) -> None:
         start = 0
         while True:
             newline = data.find(b"\n", start)
@@ -190,12 +216,20 @@ class LineLengthCheck:
             self.line += 1
             start = newline + 1
 
+    def carry_to(self, scan: ByteScan) -> None:
+        scan.line, scan.lineBytes = self.line, self._run
+
+    def carry_from(self, scan: ByteScan) -> None:
+        self.line, self._run = scan.line, scan.lineBytes
+
 
 class NumericDateSniff:
     """Fed a text file's bytes (the first pass): does anything in it look like a date written day and month first
     (03/04/2024)? If not, its date columns need no reading ahead to learn their order."""
 
     _PATTERN = re.compile(rb"(?<![0-9])[0-9]{1,2}[/.-][0-9]{1,2}[/.-](?:[0-9]{4}|[0-9]{2})(?![0-9])")
+    # a digit, a separator, a digit: every match has one at its first separator, and this scans ~5x faster
+    _HINT = re.compile(rb"[0-9][/.-][0-9]")
 
     def __init__(self) -> None:
         self.found = False
@@ -206,8 +240,17 @@ class NumericDateSniff:
             return
         window = self._tail + data
         # the tail's first byte is only there for the look-behind: a match starts after it
-        self.found = self._PATTERN.search(window, 1 if self._tail else 0) is not None
+        start = 1 if self._tail else 0
+        hint = self._HINT.search(window, start)
+        # a match starts at most one byte before the first hint (two digits, then the hint's separator)
+        self.found = hint is not None and self._PATTERN.search(window, max(start, hint.start() - 1)) is not None
         self._tail = window[-17:]
+
+    def carry_to(self, scan: ByteScan) -> None:
+        scan.datesFound, scan.dateTail = self.found, base64.b64encode(self._tail).decode()
+
+    def carry_from(self, scan: ByteScan) -> None:
+        self.found, self._tail = scan.datesFound, base64.b64decode(scan.dateTail)
 
 
 class LineCounter:

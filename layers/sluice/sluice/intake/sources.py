@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from sluice.intake.compression import Gunzip, GunzipIO, ZipMember, inner_content_type, inner_name, is_gzip, is_zip
+from sluice.intake.firstpass import TextChecks
 from sluice.intake.readers import (
-    DecodeCheck,
     LineCounter,
-    LineLengthCheck,
-    NumericDateSniff,
     RowSource,
     SourceRow,
     StreamingBodyIO,
+    TextEncoding,
     detect_format,
     parse_delimiter,
     read_csv,
@@ -33,11 +32,20 @@ from sluice.intake.readers import (
     sniff_encoding,
     text_stream,
 )
+from sluice.intake.sha256 import RESUMABLE, ResumableSha256
 from sluice.intake.workbooks import read_workbook
 from sluice.models.errors import RejectedInput
 from sluice.models.filespec import FileSpec
-from sluice.models.limits import MAX_COLUMNS, MAX_UPLOAD_BYTES, MAX_WORKBOOK_BYTES, row_too_large, shortened
-from sluice.models.slices import TextPosition
+from sluice.models.limits import (
+    MAX_COLUMNS,
+    MAX_DECOMPRESSED_BYTES,
+    MAX_ONE_PASS_BYTES,
+    MAX_UPLOAD_BYTES,
+    MAX_WORKBOOK_BYTES,
+    row_too_large,
+    shortened,
+)
+from sluice.models.slices import ByteScan, ScannedText, TextPosition
 from sluice.models.warnings import ENCODING_GUESSED, NUL_REMOVED, JobWarning
 from sluice.store.blobs import Storage
 
@@ -59,6 +67,7 @@ class OpenedSource:
     codec: str = ""  # text: the codec that decodes it from a record boundary
     start: int = 0  # text: the byte offset this reading started at
     numeric_dates: bool = True  # may the file hold dates written day and month first (03/04/2024)?
+    scanned: ScannedText | None = None  # text: what its first pass found
 
     def position(self, rows_read: int) -> TextPosition:
         """Where the record after the last one read starts, and the reader's state there (text files)."""
@@ -94,9 +103,28 @@ def _digest_of(storage: Storage, key: str, sink: Any = None) -> str:
             return digest.hexdigest()
 
 
-@contextlib.contextmanager
-def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
-    """The spec's object, opened as rows the way its options say (format, sheet, header row, delimiter, encoding)."""
+@dataclass
+class Upload:
+    """An uploaded object as its first 64 KiB show it: its format, and how it is compressed."""
+
+    key: str
+    size: int
+    head: bytes  # the first bytes of the text (decompressed) or the workbook
+    file_format: str
+    gunzip: Gunzip | None = None
+    zipped: ZipMember | None = None
+
+    @property
+    def plain_text(self) -> bool:
+        """Uncompressed CSV or JSON Lines: its first pass may be read in slices from any byte offset."""
+        return self.file_format not in WORKBOOK_FORMATS and self.gunzip is None and self.zipped is None
+
+    def encoding(self, spec: FileSpec) -> TextEncoding:
+        return sniff_encoding(self.head, spec.encoding)
+
+
+def inspect_upload(storage: Storage, spec: FileSpec) -> Upload:
+    """Reads the object's head (and a zip's directory): what it is. Rejects what is refused before reading."""
     key = spec.objectKey
     if not 1 <= spec.headerRow <= MAX_HEADER_ROW:
         raise RejectedInput(f"headerRow must be from 1 to {MAX_HEADER_ROW}")
@@ -117,14 +145,66 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
         name, content_type = zipped.name, None
         head = _read_up_to(zipped.stream(), HEAD_BYTES)
     file_format = detect_format(content_type, name, head)
+    if (gunzip is not None or zipped is not None) and size > MAX_DECOMPRESSED_BYTES:
+        raise RejectedInput(f"the compressed file is {size} bytes; compressed files of at most "
+                            f"{MAX_DECOMPRESSED_BYTES} bytes are read (upload the text itself: it is read in slices)")
     if (gunzip is not None or zipped is not None) and file_format in WORKBOOK_FORMATS:
         raise RejectedInput("a compressed workbook is not read: upload the workbook itself (it is compressed "
                             "already)")
+    if file_format in WORKBOOK_FORMATS and size > MAX_WORKBOOK_BYTES:
+        raise RejectedInput(f"the workbook is {size} bytes; workbooks of at most {MAX_WORKBOOK_BYTES} bytes are "
+                            "read (save the sheet as CSV: text files are read up to "
+                            f"{MAX_UPLOAD_BYTES} bytes)")
+    return Upload(key, size, head, file_format, gunzip, zipped)
+
+
+def pass_over(storage: Storage, spec: FileSpec, upload: Upload, scan: ByteScan | None, budget: int
+              ) -> tuple[ByteScan | ScannedText | None, int]:
+    """Carries the first pass over an uncompressed text file on from `scan` (None: from its start) for at most
+    `budget` bytes. Returns what it found once the file ends (ScannedText), else how far it got (ByteScan), with
+    the bytes read; (None, 0) for a file whose first pass runs when it is opened (workbooks, compressed text)."""
+    if not upload.plain_text:
+        return None, 0
+    encoding = upload.encoding(spec)
+    checks = TextChecks(encoding, fallback_allowed=spec.encoding is None and encoding.codec == "utf-8")
+    if scan is None:
+        scan = ByteScan(sha256=ResumableSha256().state() if RESUMABLE else "")
+    else:
+        checks.carry_from(scan)
+    if not RESUMABLE:  # the running hash cannot be carried: the whole file in this invocation, as one pass
+        if upload.size > MAX_ONE_PASS_BYTES:
+            raise RejectedInput(f"the file is {upload.size} bytes; here files of at most {MAX_ONE_PASS_BYTES} bytes "
+                                "are read (the first pass cannot be carried across invocations)")
+        budget = upload.size
+    digest = ResumableSha256(scan.sha256) if RESUMABLE else hashlib.sha256()
+    start = scan.offset
+    end = min(upload.size, start + max(budget, 1))
+    if start < end:
+        body = storage.s3.get_object(Bucket=storage.bucket, Key=upload.key, Range=f"bytes={start}-{end - 1}")["Body"]
+        while data := body.read(BLOCK):
+            digest.update(data)
+            checks.feed(data)
+    if end < upload.size:
+        assert isinstance(digest, ResumableSha256)
+        carried = scan.model_copy(update={"offset": end, "sha256": digest.state()})
+        checks.carry_to(carried)
+        return carried, end - start
+    checks.feed(b"")
+    found, numeric_dates = checks.finish()
+    return ScannedText(digest=digest.hexdigest(), codec=found.codec, encoding=found.name, note=found.note,
+                       numericDates=numeric_dates), end - start
+
+
+@contextlib.contextmanager
+def open_upload(storage: Storage, spec: FileSpec, scanned: ScannedText | None = None,
+                upload: Upload | None = None) -> Iterator[OpenedSource]:
+    """The spec's object, opened as rows the way its options say (format, sheet, header row, delimiter, encoding).
+    Text is passed over first (digest, checks), unless `scanned` holds what an earlier pass over it found.
+    `upload`: the object as inspected already."""
+    upload = upload or inspect_upload(storage, spec)
+    key, size, head, file_format = upload.key, upload.size, upload.head, upload.file_format
+    gunzip, zipped = upload.gunzip, upload.zipped
     if file_format in WORKBOOK_FORMATS:
-        if size > MAX_WORKBOOK_BYTES:
-            raise RejectedInput(f"the workbook is {size} bytes; workbooks of at most {MAX_WORKBOOK_BYTES} bytes are "
-                                "read (save the sheet as CSV: text files are read up to "
-                                f"{MAX_UPLOAD_BYTES} bytes)")
         with tempfile.TemporaryDirectory(prefix="sluice-") as directory:
             path = Path(directory) / f"upload.{file_format}"
             with path.open("wb") as spool:
@@ -133,32 +213,9 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
             yield OpenedSource(source, file_format, digest, size, {"format": file_format, **source.facts})
         return
 
-    encoding = sniff_encoding(head, spec.encoding)
-    check = DecodeCheck(encoding, fallback_allowed=spec.encoding is None and encoding.codec == "utf-8")
-    line_lengths = LineLengthCheck()
-    dates = NumericDateSniff()
-
-    def first_pass(data: bytes) -> None:
-        if gunzip is not None:  # the checks see the text, the digest the uploaded bytes
-            if not data:
-                gunzip.finish()
-            else:
-                data = gunzip.feed(data)
-                if not data:
-                    return
-        check.feed(data)
-        line_lengths.feed(data)
-        dates.feed(data)
-
-    if zipped is None:
-        digest = _digest_of(storage, key, first_pass)
-    else:  # the digest is the upload's; the checks read the file inside
-        digest = _digest_of(storage, key)
-        member = zipped.stream()
-        while data := member.read(BLOCK):
-            first_pass(data)
-        first_pass(b"")
-    encoding = check.result()
+    if scanned is None:
+        scanned = _first_pass(storage, spec, upload)
+    encoding = TextEncoding(scanned.codec, scanned.encoding, scanned.note)
     facts: dict[str, Any] = {"format": file_format, "encoding": encoding.name}
     if gunzip is not None or zipped is not None:
         facts["compression"] = "gzip" if gunzip is not None else "zip"
@@ -182,9 +239,40 @@ def open_upload(storage: Storage, spec: FileSpec) -> Iterator[OpenedSource]:
             raise RejectedInput("headerRow applies to CSV files and workbooks, not JSON Lines")
         source = read_jsonl(lines)
     noted = [JobWarning(code=ENCODING_GUESSED, message=encoding.note)] if encoding.note else []
-    # the sniff reads bytes as ASCII digits: in UTF-16 and UTF-32 they are not, so such files are read ahead
-    numeric_dates = dates.found or encoding.codec.startswith(("utf-16", "utf-32"))
-    yield OpenedSource(_bounded(source), file_format, digest, size, facts, noted, lines, codec, start, numeric_dates)
+    yield OpenedSource(_bounded(source), file_format, scanned.digest, size, facts, noted, lines, codec, start,
+                       scanned.numericDates, scanned)
+
+
+def _first_pass(storage: Storage, spec: FileSpec, upload: Upload) -> ScannedText:
+    """The first pass in one go: the digest of the uploaded bytes, the checks of the text (decompressed)."""
+    gunzip, zipped = upload.gunzip, upload.zipped
+    if gunzip is None and zipped is None:
+        scanned, _ = pass_over(storage, spec, upload, None, upload.size)
+        assert isinstance(scanned, ScannedText)
+        return scanned
+    encoding = upload.encoding(spec)
+    checks = TextChecks(encoding, fallback_allowed=spec.encoding is None and encoding.codec == "utf-8")
+
+    def gunzipped(data: bytes) -> None:
+        assert gunzip is not None
+        if not data:
+            gunzip.finish()
+            checks.feed(b"")
+        elif text := gunzip.feed(data):
+            checks.feed(text)
+
+    if gunzip is not None:
+        digest = _digest_of(storage, upload.key, gunzipped)
+    else:
+        assert zipped is not None
+        digest = _digest_of(storage, upload.key)
+        member = zipped.stream()
+        while data := member.read(BLOCK):
+            checks.feed(data)
+        checks.feed(b"")
+    found, numeric_dates = checks.finish()
+    return ScannedText(digest=digest, codec=found.codec, encoding=found.name, note=found.note,
+                       numericDates=numeric_dates)
 
 
 @contextlib.contextmanager

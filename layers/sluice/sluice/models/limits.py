@@ -6,10 +6,6 @@ from typing import Any
 
 import orjson
 
-# one uploaded file. Rows are read in slices of IngestSliceBytes (no row limit of ours), but the first pass (decoding
-# check, line lengths, digest) reads the whole file in one invocation: ~40 MB/s measured, so 16 GiB is ~7 minutes of
-# the function's 15
-MAX_UPLOAD_BYTES = 16 * 1024**3
 MAX_FORM_UPLOAD_BYTES = 2 * 1024**3  # the presigned POST form (S3 refuses more); larger files: a multipart upload
 MAX_WORKBOOK_BYTES = 2 * 1024**3  # a workbook is copied whole to the function's disk before it is read
 # a multipart upload (form 3 with "parts"): S3's own part rules, and at most 1,000 parts so that the job carrying
@@ -18,8 +14,15 @@ MAX_WORKBOOK_BYTES = 2 * 1024**3  # a workbook is copied whole to the function's
 MAX_UPLOAD_PARTS = 1000
 MIN_UPLOAD_PART_BYTES = 5 * 1024**2  # every part but the last (S3)
 MAX_UPLOAD_PART_BYTES = 5 * 1024**3  # (S3)
-# a gzip-compressed file, decompressed: the first pass reads it all in one invocation at ~40 MB/s (~7 minutes)
+# one uploaded file: what a multipart upload holds (~4.9 TiB; S3's own largest object is 5 TiB). Every pass over a
+# text file (the first pass, a date read-ahead, the rows) runs in slices of IngestSliceBytes, so no limit of ours
+# is below it
+MAX_UPLOAD_BYTES = MAX_UPLOAD_PARTS * MAX_UPLOAD_PART_BYTES
+# a gzip-compressed file, decompressed, and a zip's one member: no way into the middle of a compressed stream, so
+# their first pass reads it all in one invocation at ~40 MB/s (~7 minutes); the same bound for a plain text file
+# where the hash's state cannot be carried between invocations (intake/sha256.py: never on Lambda's runtime)
 MAX_DECOMPRESSED_BYTES = 16 * 1024**3
+MAX_ONE_PASS_BYTES = MAX_DECOMPRESSED_BYTES
 MAX_INLINE_LINES = 100_000  # lines in a request body (CSV or JSON Lines); larger jobs upload a file
 MAX_COLUMNS = 1000  # columns in a file's header (keys across a JSON Lines file)
 MAX_SHEET_ROWS = 1_048_576  # a worksheet's last row (Excel's own limit)

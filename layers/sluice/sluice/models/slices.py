@@ -51,6 +51,55 @@ class FileProgress(BaseModel):
     position: TextPosition
 
 
+class ByteScan(BaseModel):
+    """The first pass over a text file's bytes (sha256, decoding check, line lengths, numeric-date sniff), as far as
+    one or more slices got: it reads the file before any row of the job is sent, so a bad byte anywhere rejects the
+    job with nothing applied, and it is carried on across invocations like the rows are."""
+
+    offset: int = 0  # bytes fed so far
+    sha256: str  # the running hash's state (intake/sha256.py)
+    decoderPending: str = ""  # base64: the bytes of a character the last slice cut in two
+    decoderFlag: int = 0  # the incremental decoder's flag (a UTF-16 file's byte order once its mark is read)
+    fallback: bool = False  # the bytes so far also decode as the fallback encoding
+    error: str | None = None  # the first undecodable byte, if any
+    line: int = 1  # the line the line-length check is in
+    lineBytes: int = 0  # bytes of it so far
+    datesFound: bool = False
+    dateTail: str = ""  # base64: the last bytes, where a date may continue
+
+
+class ScannedText(BaseModel):
+    """What the first pass found in a text file: its open needs no second pass."""
+
+    digest: str
+    codec: str
+    encoding: str
+    note: str | None = None  # the encoding was guessed
+    numericDates: bool = True  # may hold dates written day and month first (a date read-ahead may be needed)
+
+
+class DateReadAhead(BaseModel):
+    """Reading a file's rows ahead, before any is sent, for what only all of them tell: the order of its numeric
+    dates, and (JSON Lines) every key. Carried across slices like the rows."""
+
+    position: TextPosition
+    facts: dict[str, Any] = Field(default_factory=dict)  # format, delimiter, compression: how to read on
+    columns: list[dict[str, Any]] = Field(default_factory=list)  # intake/dates.DateColumn, as seen so far
+
+
+class FileCheck(BaseModel):
+    """One file read ahead before any row of the job is sent: its bytes' first pass, then, when its date columns
+    need it, its rows. Each part may take several slices."""
+
+    scan: ByteScan | None = None  # the first pass, while it runs (plain text files)
+    scanned: ScannedText | None = None  # its findings (None for workbooks and compressed text until opened)
+    dates: DateReadAhead | None = None  # the date read-ahead, while it runs
+    dateFormats: dict[str, str] | None = None  # date field -> pattern, once settled
+    done: bool = False
+    slices: int = 0  # invocations that read it for its check
+    lastSlice: int = -1  # the last of them
+
+
 class SliceState(BaseModel):
     """Everything slice `slice` of run `run` needs to carry on from where the slice before it stopped."""
 
@@ -62,6 +111,8 @@ class SliceState(BaseModel):
     nextFile: int = 0  # the index of the next file to open (when current is None)
     registry: bool = False  # a duplicate-key registry travels with this state
     redrive: bool = False  # a re-drive's run: sends only the chunks not counted yet, checkpoints no chunksSent
+    checks: list[FileCheck] = Field(default_factory=list)  # the files read ahead so far, in order (the last may
+    # be in progress); rows are sent once every file's check is done
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

@@ -10,6 +10,7 @@ applied nothing. A re-drive starts a new run from the first slice and sends the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -20,15 +21,32 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from sluice.intake.columns import HeaderMatcher, map_columns
-from sluice.intake.dates import date_orders
-from sluice.intake.sources import OpenedSource, open_upload, resume_upload
+from sluice.intake.dates import DateOrders, date_orders
+from sluice.intake.firstpass import FIRST_PASS_WEIGHT
+from sluice.intake.sources import (
+    WORKBOOK_FORMATS,
+    OpenedSource,
+    Upload,
+    inspect_upload,
+    open_upload,
+    pass_over,
+    resume_upload,
+)
 from sluice.models.chunk import ChunkMessage, ChunkRow
 from sluice.models.clock import now_ms
 from sluice.models.errors import RejectedInput
 from sluice.models.filespec import FileFacts, FileSpec, first_seen_encode
 from sluice.models.job import Job, Status
 from sluice.models.schemas import ItemTypeDefinition, RowValidator
-from sluice.models.slices import FileProgress, SliceMessage, SliceState, TextPosition
+from sluice.models.slices import (
+    ByteScan,
+    DateReadAhead,
+    FileCheck,
+    FileProgress,
+    SliceMessage,
+    SliceState,
+    TextPosition,
+)
 from sluice.models.warnings import MAX_WARNINGS, JobWarning, unknown_column
 from sluice.notify.announcer import announced_jobs
 from sluice.pipeline import keyed
@@ -279,7 +297,8 @@ class Enqueuer:
         self.chunk = state.chunk
         self.canceled = False
         self.used_registry = state.registry
-        self.scanned: dict[str, dict[str, str]] = {}  # file name -> its date orders, read ahead once per slice
+        self.checks = list(state.checks)
+        self.uploads: dict[int, Upload] = {}  # file index -> its object as inspected in this invocation
 
     def _lane(self) -> str:
         """Small jobs' chunks take their own queue, so that they never wait behind a large job's backlog."""
@@ -291,29 +310,122 @@ class Enqueuer:
         size = sum(self.storage.size(spec.objectKey) for spec in self.job.fileSpecs)
         return settings.quick_chunk_queue_url if size <= settings.quick_job_bytes else settings.chunk_queue_url
 
-    def _open(self, stack: ExitStack, spec: FileSpec, progress: FileProgress | None = None) -> _Prepared:
-        try:
-            label = spec.name if self.job.staged else None
-            bookkeeping = frozenset(OUTCOME_COLUMNS) if self.job.retryOf else frozenset()
+    def _open(self, stack: ExitStack, index: int, progress: FileProgress | None = None) -> _Prepared:
+        spec = self.job.fileSpecs[index]
+        check = self.checks[index] if index < len(self.checks) else None
+        with self._named(spec):
             if progress is None:
-                opened = stack.enter_context(open_upload(self.storage, spec))
+                scanned = check.scanned if check is not None else None
+                opened = stack.enter_context(open_upload(self.storage, spec, scanned, self.uploads.get(index)))
             else:
                 opened = stack.enter_context(resume_upload(self.storage, spec, progress.position, progress.digest,
                                                            progress.size, progress.facts))
-            prepared = _Prepared(spec, opened, label, bookkeeping)
-            if progress is not None:  # a later slice: the first one settled the date orders
+            prepared = self._prepared(spec, opened)
+            if progress is not None:  # a later slice: the date orders were settled before the first row was sent
                 prepared.date_formats = dict(progress.dateFormats)
-            elif spec.name in self.scanned:
-                prepared.date_formats = dict(self.scanned[spec.name])
-            elif prepared.needs_scan():
+            elif check is not None and check.dateFormats is not None:
+                prepared.date_formats = dict(check.dateFormats)
+            elif prepared.needs_scan():  # a workbook (a job's only file): read ahead here, in one invocation
                 with open_upload(self.storage, spec) as again:
                     prepared.scan(again)
-                self.scanned[spec.name] = dict(prepared.date_formats)
             return prepared
+
+    def _prepared(self, spec: FileSpec, opened: OpenedSource) -> _Prepared:
+        label = spec.name if self.job.staged else None
+        bookkeeping = frozenset(OUTCOME_COLUMNS) if self.job.retryOf else frozenset()
+        return _Prepared(spec, opened, label, bookkeeping)
+
+    @contextlib.contextmanager
+    def _named(self, spec: FileSpec) -> Iterator[None]:
+        """In a job of several files, a rejection names the file."""
+        try:
+            yield
         except RejectedInput as rejected:
             if not self.job.staged:
                 raise
             raise RejectedInput(f"{spec.name}: {rejected.reason}") from None
+
+    def _check_files(self) -> bool:
+        """Reads every file ahead before the job's first row is sent (so a Rejected job has applied nothing): the
+        first pass over its bytes, its header, and its rows when its date columns' order must come from them.
+        Each may take several slices. False: this slice is full (its continuation sent)."""
+        specs = self.job.fileSpecs
+        if self.state.slice > 0 and not self.checks:  # a state stored before files were checked in slices
+            return True
+        while len(self.checks) < len(specs) or not self.checks[-1].done:
+            if not self.checks or self.checks[-1].done:
+                self.checks.append(FileCheck())
+            index = len(self.checks) - 1
+            with self._named(specs[index]):
+                self._check(index, self.checks[index])
+            if not self.checks[index].done:
+                self._hand_on([], None, 0, None)
+                return False
+        return True
+
+    def _check(self, index: int, check: FileCheck) -> None:
+        """Carries one file's check on as far as this slice's budget goes."""
+        spec = self.job.fileSpecs[index]
+        if check.lastSlice != self.state.slice:
+            check.slices, check.lastSlice = check.slices + 1, self.state.slice
+        upload = self.uploads[index] = inspect_upload(self.storage, spec)
+        if upload.file_format in WORKBOOK_FORMATS and len(self.job.fileSpecs) == 1:
+            check.done = True  # read once, when its rows are (workbooks are at most 2 GiB)
+            return
+        if upload.plain_text and check.scanned is None:
+            room = max(0, self.budget - self.read) * FIRST_PASS_WEIGHT
+            found, read = pass_over(self.storage, spec, upload, check.scan, room)
+            self.read += -(-read // FIRST_PASS_WEIGHT)
+            if isinstance(found, ByteScan):
+                check.scan = found
+                return
+            check.scan, check.scanned = None, found
+        if len(self.job.fileSpecs) == 1 and check.scanned is not None and not check.scanned.numericDates and not (
+                upload.file_format == "jsonl" and spec.unknownColumns == "reject"):
+            check.done = True  # nothing to read ahead: the header is checked as the rows are read
+            return
+        if self.read >= self.budget:
+            return  # the header and any read-ahead in the next slice
+        with ExitStack() as stack:
+            if check.dates is None:
+                opened = stack.enter_context(open_upload(self.storage, spec, check.scanned, upload))
+                check.scanned = opened.scanned  # compressed text: its first pass ran now, in one go
+                prepared = self._prepared(spec, opened)
+                if not prepared.needs_scan():
+                    check.dateFormats, check.done = dict(prepared.date_formats), True
+                    return
+                if opened.lines is None:  # a workbook among several files: read ahead in one go
+                    with open_upload(self.storage, spec) as again:
+                        prepared.scan(again)
+                    check.dateFormats, check.done = dict(prepared.date_formats), True
+                    return
+                orders = DateOrders(prepared.date_field)
+                facts = dict(opened.facts)
+            else:
+                assert check.scanned is not None
+                facts = check.dates.facts
+                opened = stack.enter_context(resume_upload(self.storage, spec, check.dates.position,
+                                                           check.scanned.digest, upload.size, facts))
+                prepared = self._prepared(spec, opened)
+                orders = DateOrders(prepared.date_field, check.dates.columns)
+            room, full = self.budget - self.read, False
+            last_row = check.dates.position.row if check.dates is not None else 0
+            for row in opened.source.rows:
+                if row.error is None:
+                    orders.see(opened.source.header, row.values)
+                last_row = row.row
+                if opened.bytes_read() >= room:
+                    full = True
+                    break
+            self.read += opened.bytes_read()
+            if full:
+                check.dates = DateReadAhead(position=opened.position(last_row), columns=orders.state(), facts=facts)
+                return
+            check.dates = None
+            check.dateFormats = {**prepared.date_formats, **orders.patterns()}
+            if prepared.is_jsonl:
+                prepared.refuse_unknown([h for h in opened.source.header if prepared.matcher.field_for(h) is None])
+            check.done = True
 
     def _registry(self, stack: ExitStack) -> KeyRegistry:
         state = self.state
@@ -329,10 +441,8 @@ class Enqueuer:
         slice carries on (its continuation sent)."""
         specs = self.job.fileSpecs
         state = self.state
-        if len(specs) > 1 and state.slice == 0:
-            for spec in specs:  # every file is checked before any row of any file is sent
-                with ExitStack() as stack:
-                    self._open(stack, spec)
+        if not self._check_files():
+            return None
         files = list(state.files)
         progress = state.current
         index = progress.index if progress is not None else state.nextFile
@@ -342,15 +452,17 @@ class Enqueuer:
                 if self.read >= self.budget:  # the slice is full between two files
                     self._hand_on(files, None, index, registry)
                     return None
-                spec = specs[index]
                 with ExitStack() as stack:
-                    prepared = self._open(stack, spec, progress)
+                    prepared = self._open(stack, index, progress)
                     if progress is None:
                         opened = prepared.opened
                         progress = FileProgress(index=index, digest=opened.digest, size=opened.size,
                                                 facts=dict(opened.facts), warnings=list(opened.warnings),
                                                 dateFormats=dict(prepared.date_formats), firstChunk=self.chunk,
                                                 position=TextPosition(offset=0, codec="", header=[], row=0, line=0))
+                        if index < len(self.checks):  # the invocations that checked it read it too (this one once)
+                            check = self.checks[index]
+                            progress.slices = check.slices - (check.lastSlice == state.slice)
                     progress.slices += 1
                     position = self._enqueue_file(index, prepared, registry, progress)
                     if position is not None and not self.canceled:
@@ -396,16 +508,16 @@ class Enqueuer:
         return {"total": row, "chunkCount": self.chunk, "chunksSent": self.chunk, "sourceHeader": [keyed.KEY_COLUMN]}
 
     def _hand_on(self, files: list[FileFacts], progress: FileProgress | None, next_file: int,
-                 registry: KeyRegistry) -> None:
+                 registry: KeyRegistry | None) -> None:
         """Ends the slice: stores where the next one starts, sends its continuation, and moves the job on to it."""
         self.sender.flush()
         state = self.state
         following = SliceState(run=state.run, slice=state.slice + 1, chunk=self.chunk, files=files,
                                current=progress, nextFile=next_file, registry=self.used_registry,
-                               redrive=state.redrive)
+                               redrive=state.redrive, checks=self.checks)
         slices = SliceStore(self.clients)
         tenant, job_id = self.job.tenant, self.job.jobId
-        slices.save(tenant, job_id, following, registry.snapshot() if self.used_registry else None)
+        slices.save(tenant, job_id, following, registry.snapshot() if registry and self.used_registry else None)
         slices.send(SliceMessage(tenant=tenant, jobId=job_id, run=following.run, slice=following.slice))
         sent = None if state.redrive else self.chunk
         if self.store.advance_slice(tenant, job_id, state.run, state.slice, sent) and state.slice > 0:

@@ -1,0 +1,42 @@
+"""The first pass over a text file's bytes, before any row of its job is sent: does it decode, is every line within
+the limit, may it hold numeric dates (03/04/2024) — and its sha256. A bad byte anywhere rejects the job with
+nothing applied. A file larger than one invocation reads is passed over in slices: the checks' state and the hash's
+travel in a `ByteScan` (models/slices.py); `intake/sources.py` drives the reading."""
+
+from __future__ import annotations
+
+from sluice.intake.readers import DecodeCheck, LineLengthCheck, NumericDateSniff, TextEncoding
+from sluice.models.slices import ByteScan
+
+# The first pass reads about ten times faster than the parse (~40 MB/s against ~4 MB/s here): a slice of the first
+# pass reads up to this many times IngestSliceBytes, so that it takes about as long as a slice of rows.
+FIRST_PASS_WEIGHT = 8
+
+
+class TextChecks:
+    """The checks of the first pass, fed a text file's (decompressed) bytes in order."""
+
+    def __init__(self, encoding: TextEncoding, fallback_allowed: bool) -> None:
+        self.decoding = DecodeCheck(encoding, fallback_allowed)
+        self.line_lengths = LineLengthCheck()
+        self.dates = NumericDateSniff()
+
+    def feed(self, data: bytes) -> None:
+        """b"" ends the text (a character cut short at the end is then an error)."""
+        self.decoding.feed(data)
+        self.line_lengths.feed(data)
+        self.dates.feed(data)
+
+    def carry_to(self, scan: ByteScan) -> None:
+        for check in (self.decoding, self.line_lengths, self.dates):
+            check.carry_to(scan)
+
+    def carry_from(self, scan: ByteScan) -> None:
+        for check in (self.decoding, self.line_lengths, self.dates):
+            check.carry_from(scan)
+
+    def finish(self) -> tuple[TextEncoding, bool]:
+        """The encoding the text is read with (RejectedInput if it does not decode), and whether it may hold
+        numeric dates (the sniff reads ASCII digits: UTF-16 and UTF-32 text is always read ahead)."""
+        encoding = self.decoding.result()
+        return encoding, self.dates.found or encoding.codec.startswith(("utf-16", "utf-32"))
