@@ -18,8 +18,8 @@ from sluice.intake import readers
 from sluice.intake.sources import inspect_upload, pass_over
 from sluice.models.filespec import FileSpec
 from sluice.models.slices import ByteScan, ScannedText
-from sluice.pipeline import ingest
 from sluice.store.blobs import Storage
+from sluice.store.jobs import JobStore
 from sluice.store.slices import SliceStore
 from tests.harness import Harness, crash_once
 from tests.integration.test_slices import ROWS, SLICE, _assert_exact, sliced_csv
@@ -28,13 +28,16 @@ from tests.integration.test_slices import ROWS, SLICE, _assert_exact, sliced_csv
 @pytest.fixture
 def passing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     """Slices of 8 KiB for the first pass too (it normally reads 8 times a slice): ~45 KB take 6 slices of it."""
-    monkeypatch.setattr(ingest, "FIRST_PASS_WEIGHT", 1)
     with mock_aws():
-        yield Harness(monkeypatch, rows_per_chunk=100, ingest_slice_bytes=SLICE)
+        harness = Harness(monkeypatch, rows_per_chunk=100, ingest_slice_bytes=SLICE)
+        # imported once the harness set the functions' environment (a Powertools child logger made before it
+        # would log under another service's name: lines lost to other tests' log assertions)
+        monkeypatch.setattr("sluice.pipeline.ingest.FIRST_PASS_WEIGHT", 1)
+        yield harness
 
 
 def _ingest_invocations(h: Harness, job_id: str) -> int:
-    job = ingest.JobStore(h.clients).get("acme", job_id)
+    job = JobStore(h.clients).get("acme", job_id)
     assert job is not None
     return job.ingestSlice + 1
 
