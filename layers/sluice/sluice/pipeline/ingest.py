@@ -293,7 +293,8 @@ class Enqueuer:
         self.already_sent = 0 if self.redrive else job.chunksSent
         self.done = store.done_chunks(job.jobId, state.chunk) if self.redrive else set()
         self.budget = job.ingestSliceBytes or clients.settings.ingest_slice_bytes
-        self.read = 0  # bytes of text read by this slice
+        self.read = 0  # bytes of text read by this slice (rows, and rows read ahead)
+        self.passed = 0  # bytes the first pass read in this slice
         self.chunk = state.chunk
         self.canceled = False
         self.used_registry = state.registry
@@ -373,9 +374,11 @@ class Enqueuer:
             check.done = True  # read once, when its rows are (workbooks are at most 2 GiB)
             return
         if upload.plain_text and check.scanned is None:
-            room = max(0, self.budget - self.read) * FIRST_PASS_WEIGHT
+            # the first pass has a budget of its own: the rows after it are cut at the same offsets with or
+            # without it
+            room = max(0, self.budget * FIRST_PASS_WEIGHT - self.passed)
             found, read = pass_over(self.storage, spec, upload, check.scan, room)
-            self.read += -(-read // FIRST_PASS_WEIGHT)
+            self.passed += read
             if isinstance(found, ByteScan):
                 check.scan = found
                 return
