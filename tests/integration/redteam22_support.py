@@ -1,0 +1,65 @@
+"""Helpers of the red-team tests of issue 22 (the first pass and the date read-ahead in slices)."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from sluice.store.jobs import JobStore
+from tests.harness import Harness
+
+SLICE = 8_192  # IngestSliceBytes in these tests; the `passing` fixtures also set FIRST_PASS_WEIGHT to 1
+
+
+def ingest_slice(h: Harness, job_id: str) -> int:
+    job = JobStore(h.clients).get("acme", job_id)
+    assert job is not None
+    return job.ingestSlice
+
+
+def read_slices(h: Harness, job_id: str, slices: int) -> None:
+    """Delivers IngestQueue messages one at a time until the job expects slice `slices`."""
+    for _ in range(60):
+        if ingest_slice(h, job_id) == slices:
+            return
+        assert h.pollers["IngestQueue"].poll_once(0) == 1
+    raise AssertionError("the slices did not come")
+
+
+def read_until_rows_sent(h: Harness, job_id: str, chunks: int) -> None:
+    """Delivers IngestQueue messages one at a time until the job has sent `chunks` chunks (its check phase over)."""
+    for _ in range(60):
+        job = JobStore(h.clients).get("acme", job_id)
+        assert job is not None
+        if job.chunksSent >= chunks:
+            return
+        assert h.pollers["IngestQueue"].poll_once(0) == 1
+    raise AssertionError("no rows were sent")
+
+
+def dated_csv(rows: int, tell_row: int | None) -> str:
+    """Dates that read both ways (03/04/2024) on every row but `tell_row`, whose 25/04/2024 says day first."""
+    body = "".join(f"d{n}@x.org,{'25/04/2024' if n == tell_row else '03/04/2024'},{'n' * 30}{n}\n"
+                   for n in range(1, rows + 1))
+    return "email,joined,name\n" + body
+
+
+def submit_file(h: Harness, name: str, data: bytes, content_type: str, **options: str) -> str:
+    reply = h.call("POST", "/v1/jobs", files={"file": (name, io.BytesIO(data), content_type)},
+                   data={"itemType": "contact", **options})
+    assert reply.status_code == 202, reply.content
+    return str(reply.json()["jobId"])
+
+
+def staged_job(h: Harness, files: dict[str, bytes], specs: dict[str, Any]) -> str:
+    """A job of several files from a control document, its files uploaded and the job scheduled (commit)."""
+    stored = h.call("POST", "/v1/controls", body=json.dumps({"files": specs}).encode(),
+                    content_type="application/json")
+    assert stored.status_code in (200, 201), stored.content
+    job = h.call("POST", "/v1/jobs", json_body={"control": stored.json()["digest"]}).json()
+    for name, data in files.items():
+        reply = h.call("POST", f"/v1/jobs/{job['jobId']}/files", files={"file": (name, data)}, data={"name": name})
+        assert reply.status_code in (200, 201), reply.content
+    assert h.call("POST", f"/v1/jobs/{job['jobId']}/schedule", json_body={"mode": "commit"}).status_code == 202
+    return str(job["jobId"])
