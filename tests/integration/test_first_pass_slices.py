@@ -32,7 +32,7 @@ def passing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
         harness = Harness(monkeypatch, rows_per_chunk=100, ingest_slice_bytes=SLICE)
         # imported once the harness set the functions' environment (a Powertools child logger made before it
         # would log under another service's name: lines lost to other tests' log assertions)
-        monkeypatch.setattr("sluice.pipeline.ingest.FIRST_PASS_WEIGHT", 1)
+        monkeypatch.setattr("sluice.pipeline.ingest.FIRST_PASS_SLICE_FACTOR", 1)
         yield harness
 
 

@@ -6,12 +6,12 @@ travel in a `ByteScan` (models/slices.py); `intake/sources.py` drives the readin
 from __future__ import annotations
 
 from sluice.intake.readers import DecodeCheck, LineLengthCheck, NumericDateSniff, TextEncoding
-from sluice.models.slices import ByteScan
+from sluice.models.slices import ByteScan, ScannedText
 
 # The first pass reads about ten times faster than the parse (~40-100 MB/s against ~4 MB/s here): one invocation
 # passes over up to this many times IngestSliceBytes (besides its IngestSliceBytes of rows), so that it takes
 # about as long as a slice of rows.
-FIRST_PASS_WEIGHT = 8
+FIRST_PASS_SLICE_FACTOR = 8
 
 
 class TextChecks:
@@ -21,11 +21,19 @@ class TextChecks:
         self.decoding = DecodeCheck(encoding, fallback_allowed)
         self.line_lengths = LineLengthCheck()
         self.dates = NumericDateSniff()
+        # in UTF-16 and UTF-32 a 0x0A byte may be part of another character (U+010A): their lines are measured in
+        # the decoded text (as UTF-8: never fewer bytes than characters, the parse's own measure)
+        self._wide = encoding.codec.startswith(("utf-16", "utf-32"))
+
+    @classmethod
+    def for_file(cls, encoding: TextEncoding, declared: str | None) -> TextChecks:
+        """The checks for a file sniffed as `encoding`; a legacy fallback only when UTF-8 was not declared."""
+        return cls(encoding, fallback_allowed=declared is None and encoding.codec == "utf-8")
 
     def feed(self, data: bytes) -> None:
         """b"" ends the text (a character cut short at the end is then an error)."""
-        self.decoding.feed(data)
-        self.line_lengths.feed(data)
+        text = self.decoding.feed(data)
+        self.line_lengths.feed(text.encode() if self._wide else data)
         self.dates.feed(data)
 
     def carry_to(self, scan: ByteScan) -> None:
@@ -36,8 +44,10 @@ class TextChecks:
         for check in (self.decoding, self.line_lengths, self.dates):
             check.carry_from(scan)
 
-    def finish(self) -> tuple[TextEncoding, bool]:
-        """The encoding the text is read with (RejectedInput if it does not decode), and whether it may hold
-        numeric dates (the sniff reads ASCII digits: UTF-16 and UTF-32 text is always read ahead)."""
+    def finish(self, digest: str) -> ScannedText:
+        """What the pass found, once fed the whole text and b"": the encoding it is read with (RejectedInput if it
+        does not decode), and whether it may hold numeric dates (the sniff reads ASCII digits: UTF-16 and UTF-32
+        text is always read ahead)."""
         encoding = self.decoding.result()
-        return encoding, self.dates.found or encoding.codec.startswith(("utf-16", "utf-32"))
+        return ScannedText(digest=digest, codec=encoding.codec, encoding=encoding.name, note=encoding.note,
+                           numericDates=self.dates.found or self._wide)

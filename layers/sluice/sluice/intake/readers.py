@@ -122,12 +122,14 @@ class DecodeCheck:
         self._offset = 0
         self.error: str | None = None
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes) -> str:
+        """Returns the text these bytes decode to (in the file's encoding; "" once it failed)."""
         final = not data
+        text = ""
         if self.error is None:
             pending = len(self._decoder.getstate()[0])
             try:
-                self._decoder.decode(data, final=final)
+                text = self._decoder.decode(data, final=final)
             except UnicodeDecodeError as exc:
                 byte = exc.object[exc.start] if exc.start < len(exc.object) else 0
                 self.error = (f"undecodable byte 0x{byte:02x} at byte offset {self._offset - pending + exc.start}"
@@ -138,6 +140,9 @@ class DecodeCheck:
             except UnicodeDecodeError:
                 self._fallback = None
         self._offset += len(data)
+        if self.error is not None and self._fallback is None:
+            self.result()  # nothing can decode the file: rejected now, not after reading the rest of it
+        return text
 
     def carry_to(self, scan: ByteScan) -> None:
         pending, flag = self._decoder.getstate()
@@ -227,9 +232,10 @@ class NumericDateSniff:
     """Fed a text file's bytes (the first pass): does anything in it look like a date written day and month first
     (03/04/2024)? If not, its date columns need no reading ahead to learn their order."""
 
-    _PATTERN = re.compile(rb"(?<![0-9])[0-9]{1,2}[/.-][0-9]{1,2}[/.-](?:[0-9]{4}|[0-9]{2})(?![0-9])")
+    # separators: / . - and JSON's escaped slash (25\/04\/2024, as PHP's json_encode writes dates)
+    _PATTERN = re.compile(rb"(?<![0-9])[0-9]{1,2}(?:[/.-]|\\/)[0-9]{1,2}(?:[/.-]|\\/)(?:[0-9]{4}|[0-9]{2})(?![0-9])")
     # a digit, a separator, a digit: every match has one at its first separator, and this scans ~5x faster
-    _HINT = re.compile(rb"[0-9][/.-][0-9]")
+    _HINT = re.compile(rb"[0-9](?:[/.-]|\\/)[0-9]")
 
     def __init__(self) -> None:
         self.found = False
@@ -243,8 +249,11 @@ class NumericDateSniff:
         start = 1 if self._tail else 0
         hint = self._HINT.search(window, start)
         # a match starts at most one byte before the first hint (two digits, then the hint's separator)
-        self.found = hint is not None and self._PATTERN.search(window, max(start, hint.start() - 1)) is not None
-        self._tail = window[-17:]
+        match = self._PATTERN.search(window, max(start, hint.start() - 1)) if hint is not None else None
+        # a match at the very end of a block may go on in the next (1/2/20|245): decided with the next block,
+        # whose window starts with this tail (b"" ends the text)
+        self.found = match is not None and (match.end() < len(window) or not data)
+        self._tail = window[-20:]
 
     def carry_to(self, scan: ByteScan) -> None:
         scan.datesFound, scan.dateTail = self.found, base64.b64encode(self._tail).decode()

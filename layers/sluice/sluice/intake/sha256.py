@@ -13,6 +13,8 @@ import base64
 import ctypes
 import ctypes.util
 import hashlib
+import logging
+import struct
 from typing import Any
 
 CONTEXT_BYTES = 112  # sizeof(SHA256_CTX): h[8], Nl, Nh, data[16], num, md_len — 28 unsigned 32-bit integers
@@ -55,7 +57,9 @@ class ResumableSha256:
             _LIBRARY.SHA256_Init(self._context)
         else:
             raw = base64.b64decode(state)
-            if len(raw) != CONTEXT_BYTES:
+            # num (bytes buffered) indexes the 64-byte block and md_len is the digest's length: OpenSSL trusts both
+            num, md_len = struct.unpack_from("=II", raw, CONTEXT_BYTES - 8) if len(raw) == CONTEXT_BYTES else (0, 0)
+            if len(raw) != CONTEXT_BYTES or num >= 64 or md_len != 32:
                 raise ValueError("not a stored sha256 state")
             self._context = ctypes.create_string_buffer(raw, CONTEXT_BYTES)
 
@@ -88,3 +92,6 @@ def _self_check() -> bool:
 
 
 RESUMABLE = _self_check()
+if not RESUMABLE:  # said once a process: files then have a first pass in one invocation (16 GiB, docs/limits.md)
+    logging.getLogger(__name__).warning("sha256 state cannot be carried between invocations here (no OpenSSL "
+                                        "SHA256 functions): text files over 16 GiB are refused")

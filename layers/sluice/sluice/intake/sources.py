@@ -39,7 +39,6 @@ from sluice.models.filespec import FileSpec
 from sluice.models.limits import (
     MAX_COLUMNS,
     MAX_DECOMPRESSED_BYTES,
-    MAX_ONE_PASS_BYTES,
     MAX_UPLOAD_BYTES,
     MAX_WORKBOOK_BYTES,
     row_too_large,
@@ -109,6 +108,7 @@ class Upload:
 
     key: str
     size: int
+    etag: str  # which object this is: one uploaded again under the key has another
     head: bytes  # the first bytes of the text (decompressed) or the workbook
     file_format: str
     gunzip: Gunzip | None = None
@@ -128,7 +128,7 @@ def inspect_upload(storage: Storage, spec: FileSpec) -> Upload:
     key = spec.objectKey
     if not 1 <= spec.headerRow <= MAX_HEADER_ROW:
         raise RejectedInput(f"headerRow must be from 1 to {MAX_HEADER_ROW}")
-    size = storage.size(key)
+    size, etag = storage.head(key)
     if size > MAX_UPLOAD_BYTES:
         raise RejectedInput(f"the file is {size} bytes; files of at most {MAX_UPLOAD_BYTES} bytes are imported "
                             "(split it into several jobs)")
@@ -155,26 +155,27 @@ def inspect_upload(storage: Storage, spec: FileSpec) -> Upload:
         raise RejectedInput(f"the workbook is {size} bytes; workbooks of at most {MAX_WORKBOOK_BYTES} bytes are "
                             "read (save the sheet as CSV: text files are read up to "
                             f"{MAX_UPLOAD_BYTES} bytes)")
-    return Upload(key, size, head, file_format, gunzip, zipped)
+    return Upload(key, size, etag, head, file_format, gunzip, zipped)
 
 
 def pass_over(storage: Storage, spec: FileSpec, upload: Upload, scan: ByteScan | None, budget: int
-              ) -> tuple[ByteScan | ScannedText | None, int]:
-    """Carries the first pass over an uncompressed text file on from `scan` (None: from its start) for at most
-    `budget` bytes. Returns what it found once the file ends (ScannedText), else how far it got (ByteScan), with
-    the bytes read; (None, 0) for a file whose first pass runs when it is opened (workbooks, compressed text)."""
+              ) -> tuple[ByteScan | ScannedText, int]:
+    """Carries the first pass over an uncompressed text file (`upload.plain_text`: workbooks and compressed text
+    are passed over when opened) on from `scan` (None: from its start) for at most `budget` bytes. Returns what it
+    found once the file ends (ScannedText), else how far it got (ByteScan), with the bytes read."""
     if not upload.plain_text:
-        return None, 0
-    encoding = upload.encoding(spec)
-    checks = TextChecks(encoding, fallback_allowed=spec.encoding is None and encoding.codec == "utf-8")
+        raise ValueError("only an uncompressed text file's first pass is carried in steps")
+    checks = TextChecks.for_file(upload.encoding(spec), spec.encoding)
+    if not RESUMABLE:  # a pass carried here by an invocation that could hash in steps: hashed again from the start
+        scan = None
     if scan is None:
         scan = ByteScan(sha256=ResumableSha256().state() if RESUMABLE else "")
     else:
         checks.carry_from(scan)
     if not RESUMABLE:  # the running hash cannot be carried: the whole file in this invocation, as one pass
-        if upload.size > MAX_ONE_PASS_BYTES:
-            raise RejectedInput(f"the file is {upload.size} bytes; here files of at most {MAX_ONE_PASS_BYTES} bytes "
-                                "are read (the first pass cannot be carried across invocations)")
+        if upload.size > MAX_DECOMPRESSED_BYTES:
+            raise RejectedInput(f"the file is {upload.size} bytes; here files of at most {MAX_DECOMPRESSED_BYTES} "
+                                "bytes are read (the first pass cannot be carried across invocations)")
         budget = upload.size
     digest = ResumableSha256(scan.sha256) if RESUMABLE else hashlib.sha256()
     start = scan.offset
@@ -190,9 +191,7 @@ def pass_over(storage: Storage, spec: FileSpec, upload: Upload, scan: ByteScan |
         checks.carry_to(carried)
         return carried, end - start
     checks.feed(b"")
-    found, numeric_dates = checks.finish()
-    return ScannedText(digest=digest.hexdigest(), codec=found.codec, encoding=found.name, note=found.note,
-                       numericDates=numeric_dates), end - start
+    return checks.finish(digest.hexdigest()), end - start
 
 
 @contextlib.contextmanager
@@ -250,8 +249,7 @@ def _first_pass(storage: Storage, spec: FileSpec, upload: Upload) -> ScannedText
         scanned, _ = pass_over(storage, spec, upload, None, upload.size)
         assert isinstance(scanned, ScannedText)
         return scanned
-    encoding = upload.encoding(spec)
-    checks = TextChecks(encoding, fallback_allowed=spec.encoding is None and encoding.codec == "utf-8")
+    checks = TextChecks.for_file(upload.encoding(spec), spec.encoding)
 
     def gunzipped(data: bytes) -> None:
         assert gunzip is not None
@@ -270,9 +268,7 @@ def _first_pass(storage: Storage, spec: FileSpec, upload: Upload) -> ScannedText
         while data := member.read(BLOCK):
             checks.feed(data)
         checks.feed(b"")
-    found, numeric_dates = checks.finish()
-    return ScannedText(digest=digest, codec=found.codec, encoding=found.name, note=found.note,
-                       numericDates=numeric_dates)
+    return checks.finish(digest)
 
 
 @contextlib.contextmanager

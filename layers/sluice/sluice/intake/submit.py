@@ -218,6 +218,8 @@ def retry_failed(clients: Clients, principal: Principal, job_id: str) -> Job:
     # failed.csv keeps the original headers, so the retry reads them through the original job's own columns
     columns = dict(original.fileSpecs[0].columns) if original.fileSpecs else None
     job = new_job(clients, principal, options, Status.ACCEPTED, retryOf=job_id, columns=columns)
+    if original.files and original.files[0].dateFormats:  # failed.csv holds the dates as the file wrote them
+        job.fileSpecs = [job.fileSpecs[0].model_copy(update={"learntDateFormats": original.files[0].dateFormats})]
     announced_jobs(clients).create(job)
     _link_retry(clients, job)
     storage = Storage(clients)

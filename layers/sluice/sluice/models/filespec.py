@@ -40,6 +40,8 @@ class FileSpec(BaseModel):
     encoding: str | None = None
     unknownColumns: Literal["ignore", "warn", "reject"] = "warn"
     dateFormat: str | None = None  # the request's, over the item type's fields' own
+    # date field -> pattern settled already: a retry reads its job's failed rows with the orders that job learnt
+    learntDateFormats: dict[str, str] = Field(default_factory=dict)
 
     def schema_snapshot(self) -> SchemaSnapshot:
         if self.snapshot is None:

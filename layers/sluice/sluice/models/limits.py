@@ -18,11 +18,10 @@ MAX_UPLOAD_PART_BYTES = 5 * 1024**3  # (S3)
 # text file (the first pass, a date read-ahead, the rows) runs in slices of IngestSliceBytes, so no limit of ours
 # is below it
 MAX_UPLOAD_BYTES = MAX_UPLOAD_PARTS * MAX_UPLOAD_PART_BYTES
-# a gzip-compressed file, decompressed, and a zip's one member: no way into the middle of a compressed stream, so
-# their first pass reads it all in one invocation at ~40 MB/s (~7 minutes); the same bound for a plain text file
-# where the hash's state cannot be carried between invocations (intake/sha256.py: never on Lambda's runtime)
+# what one invocation's first pass reads whole: a gzip-compressed file, decompressed, and a zip's one member (no
+# way into the middle of a compressed stream), at ~40 MB/s (~7 minutes); the same bound for a plain text file
+# where the hash's state cannot be carried between invocations (intake/sha256.py: not on Lambda's runtime)
 MAX_DECOMPRESSED_BYTES = 16 * 1024**3
-MAX_ONE_PASS_BYTES = MAX_DECOMPRESSED_BYTES
 MAX_INLINE_LINES = 100_000  # lines in a request body (CSV or JSON Lines); larger jobs upload a file
 MAX_COLUMNS = 1000  # columns in a file's header (keys across a JSON Lines file)
 MAX_SHEET_ROWS = 1_048_576  # a worksheet's last row (Excel's own limit)

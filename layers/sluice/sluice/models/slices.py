@@ -96,6 +96,7 @@ class FileCheck(BaseModel):
     dates: DateReadAhead | None = None  # the date read-ahead, while it runs
     dateFormats: dict[str, str] | None = None  # date field -> pattern, once settled
     done: bool = False
+    etag: str | None = None  # the object the check read: another one under its key rejects the job
     slices: int = 0  # invocations that read it for its check
     lastSlice: int = -1  # the last of them
 

@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger
 
 from sluice.intake.columns import HeaderMatcher, map_columns
 from sluice.intake.dates import DateOrders, date_orders
-from sluice.intake.firstpass import FIRST_PASS_WEIGHT
+from sluice.intake.firstpass import FIRST_PASS_SLICE_FACTOR
 from sluice.intake.sources import (
     WORKBOOK_FORMATS,
     OpenedSource,
@@ -43,6 +43,7 @@ from sluice.models.slices import (
     DateReadAhead,
     FileCheck,
     FileProgress,
+    ScannedText,
     SliceMessage,
     SliceState,
     TextPosition,
@@ -61,6 +62,15 @@ from sluice.store.queue import MESSAGE_MAX_BYTES, SEND_BATCH_MAX, MessageSender
 from sluice.store.slices import SliceStore
 
 logger = Logger(child=True)
+
+FILE_CHANGED = ("the uploaded file was replaced while it was being read; nothing more of it is read (rows sent before "
+                "are counted): submit the new file as a new job")
+
+
+def _may_need_read_ahead(scanned: ScannedText, upload: Upload, spec: FileSpec) -> bool:
+    """Whether a text file's rows may have to be read ahead (_Prepared.needs_scan says for sure once its header is
+    read): it may hold numeric dates, or it is JSON Lines refusing unknown keys."""
+    return scanned.numericDates or (upload.file_format == "jsonl" and spec.unknownColumns == "reject")
 
 
 def ingest_upload(clients: Clients, key: str) -> str:
@@ -119,14 +129,21 @@ def ingest_slice(clients: Clients, message: SliceMessage) -> str:
     state = SliceStore(clients).load(message.tenant, message.jobId, message.run, message.slice)
     if state is None:
         return "stale-slice"
-    if job.status == Status.CANCELING:
+    if job.status == Status.CANCELING and not (state.redrive and state.chunk < _sent_before_redrive(store, job)):
         if job.total is None:  # canceled between slices: the job's rows are the ones sent so far
             store.update(job.tenant, job.jobId, _summary(state.files + _partial(job, state), state.chunk),
                          allowed_from={Status.CANCELING})
         return settle_latest(clients, store, job.tenant, job.jobId)
-    if job.status != Status.PROCESSING:
+    if job.status not in (Status.PROCESSING, Status.CANCELING):
         return f"skipped-{job.status.value}"
     return _read_slice(clients, store, job, state)
+
+
+def _sent_before_redrive(store: JobStore, job: Job) -> int:
+    """The chunks a re-driven job had sent before its chain stopped: a canceled job's re-drive reads on to there
+    (re-sending what was not counted), so that its total holds every row it sent, and no further."""
+    done = store.done_chunks(job.jobId, job.chunksSent)
+    return max(job.chunksSent, max(done) + 1 if done else 0)
 
 
 def _partial(job: Job, state: SliceState) -> list[FileFacts]:
@@ -152,9 +169,11 @@ def _read_slice(clients: Clients, store: JobStore, job: Job, state: SliceState) 
             summary = enqueuer.run()
             if summary is not None:
                 summary["warnings"] = summary.get("warnings", []) + keyed.keyless_warnings(clients, job, summary)
-    except RejectedInput as rejected:
-        logger.info("job rejected", extra={"reason": rejected.reason})
-        store.finish(job, Status.REJECTED, rejected.reason, {Status.PROCESSING, Status.CANCELING})
+    except (RejectedInput, UnicodeDecodeError) as rejected:
+        # the first pass decoded every byte: one that does not decode now was written after it
+        reason = rejected.reason if isinstance(rejected, RejectedInput) else FILE_CHANGED
+        logger.info("job rejected", extra={"reason": reason})
+        store.finish(job, Status.REJECTED, reason, {Status.PROCESSING, Status.CANCELING})
         return "rejected"
     if summary is None:
         return "continued"
@@ -198,7 +217,7 @@ class _Prepared:
         self.fields: list[str | None] = []
         self.ignored: list[str] = []
         # date fields read with one pattern: the request's dateFormat, or the order ingest found in the file
-        self.date_formats: dict[str, str] = {}
+        self.date_formats: dict[str, str] = dict(spec.learntDateFormats)
         if spec.dateFormat:
             self.date_formats = {name: spec.dateFormat for name, field in self.definition.fields.items()
                                  if field.type == "date"}
@@ -225,7 +244,7 @@ class _Prepared:
         spec = self.definition.fields.get(name) if name else None
         if spec is None or spec.type != "date" or spec.dateFormat or self.spec.dateFormat:
             return None
-        return name
+        return None if name in self.spec.learntDateFormats else name
 
     def needs_scan(self) -> bool:
         """Must the rows be read once before any is sent? Yes for a date column without a dateFormat (its order
@@ -237,10 +256,14 @@ class _Prepared:
         return self.opened.numeric_dates and any(self.date_field(column) for column in self.opened.source.header)
 
     def scan(self, opened: OpenedSource) -> None:
-        """Reads the file's rows once (a second opening of it) for date orders and, in JSON Lines, unknown keys."""
+        """Reads a workbook's rows once (a second opening of it) for its date columns' order. Text files are read
+        ahead in slices instead (Enqueuer._read_ahead)."""
         header = opened.source.header
         rows = ((header, row.values) for row in opened.source.rows if row.error is None)
         self.date_formats.update(date_orders(rows, self.date_field))
+
+    def refuse_unknown_keys(self, header: list[str]) -> None:
+        """JSON Lines read ahead to its end: every key it holds is known now."""
         if self.is_jsonl:
             self.refuse_unknown([h for h in header if self.matcher.field_for(h) is None])
 
@@ -292,6 +315,8 @@ class Enqueuer:
         self.redrive = state.redrive
         self.already_sent = 0 if self.redrive else job.chunksSent
         self.done = store.done_chunks(job.jobId, state.chunk) if self.redrive else set()
+        # a canceled job's re-drive stops where the stopped chain had got to (no new rows for a canceled job)
+        self.stop_at = _sent_before_redrive(store, job) if self.redrive and job.status == Status.CANCELING else None
         self.budget = job.ingestSliceBytes or clients.settings.ingest_slice_bytes
         self.read = 0  # bytes of text read by this slice (rows, and rows read ahead)
         self.passed = 0  # bytes the first pass read in this slice
@@ -315,9 +340,10 @@ class Enqueuer:
         spec = self.job.fileSpecs[index]
         check = self.checks[index] if index < len(self.checks) else None
         with self._named(spec):
+            upload = self._inspect(index, check)
             if progress is None:
                 scanned = check.scanned if check is not None else None
-                opened = stack.enter_context(open_upload(self.storage, spec, scanned, self.uploads.get(index)))
+                opened = stack.enter_context(open_upload(self.storage, spec, scanned, upload))
             else:
                 opened = stack.enter_context(resume_upload(self.storage, spec, progress.position, progress.digest,
                                                            progress.size, progress.facts))
@@ -360,39 +386,69 @@ class Enqueuer:
             with self._named(specs[index]):
                 self._check(index, self.checks[index])
             if not self.checks[index].done:
-                self._hand_on([], None, 0, None)
+                self._hand_on(files=[], progress=None, next_file=0, registry=None)
                 return False
         return True
 
     def _check(self, index: int, check: FileCheck) -> None:
-        """Carries one file's check on as far as this slice's budget goes."""
+        """Carries one file's check on as far as this slice's budgets go: the first pass, then its header and, if
+        its dates need it, its rows read ahead. Sets `check.done` when nothing is left."""
         spec = self.job.fileSpecs[index]
         if check.lastSlice != self.state.slice:
             check.slices, check.lastSlice = check.slices + 1, self.state.slice
-        upload = self.uploads[index] = inspect_upload(self.storage, spec)
-        if upload.file_format in WORKBOOK_FORMATS and len(self.job.fileSpecs) == 1:
-            check.done = True  # read once, when its rows are (workbooks are at most 2 GiB)
-            return
+        upload = self._inspect(index, check)
         if upload.plain_text and check.scanned is None:
-            # the first pass has a budget of its own: the rows after it are cut at the same offsets with or
-            # without it
-            room = max(0, self.budget * FIRST_PASS_WEIGHT - self.passed)
-            found, read = pass_over(self.storage, spec, upload, check.scan, room)
-            self.passed += read
-            if isinstance(found, ByteScan):
-                check.scan = found
+            if not self._pass_over(spec, upload, check):
                 return
-            check.scan, check.scanned = None, found
-        if len(self.job.fileSpecs) == 1 and check.scanned is not None and not check.scanned.numericDates and not (
-                upload.file_format == "jsonl" and spec.unknownColumns == "reject"):
+        elif not upload.plain_text and check.scanned is None and check.dateFormats is None:
+            if upload.file_format in WORKBOOK_FORMATS and len(self.job.fileSpecs) == 1:
+                check.done = True  # read once, when its rows are (workbooks are at most 2 GiB)
+                return
+            # compressed text and workbooks are read whole when opened (their first pass cannot be carried): at
+            # most one such file an invocation, and nothing else passed over in it
+            if self.passed or self.read:
+                return
+            self.passed = self.budget * FIRST_PASS_SLICE_FACTOR
+        if len(self.job.fileSpecs) == 1 and check.scanned is not None and not _may_need_read_ahead(
+                check.scanned, upload, spec):
             check.done = True  # nothing to read ahead: the header is checked as the rows are read
             return
-        if self.read >= self.budget:
-            return  # the header and any read-ahead in the next slice
+        if self.read < self.budget:  # else the header and any read-ahead in the next slice
+            self._read_ahead(spec, upload, check)
+
+    def _inspect(self, index: int, check: FileCheck | None) -> Upload:
+        """The file as it is now (this invocation inspects it once); the same object the job started reading."""
+        upload = self.uploads.get(index)
+        if upload is None:
+            upload = self.uploads[index] = inspect_upload(self.storage, self.job.fileSpecs[index])
+        if check is not None:
+            if check.etag is None:
+                check.etag = upload.etag
+            elif check.etag != upload.etag:
+                raise RejectedInput(FILE_CHANGED)
+        return upload
+
+    def _pass_over(self, spec: FileSpec, upload: Upload, check: FileCheck) -> bool:
+        """The first pass over a plain text file, on from where it stopped, within this invocation's first-pass
+        budget of its own (the rows after it are cut at the same offsets with or without it). True when done."""
+        room = self.budget * FIRST_PASS_SLICE_FACTOR - self.passed
+        if room <= 0:
+            return False
+        found, read = pass_over(self.storage, spec, upload, check.scan, room)
+        self.passed += read
+        if isinstance(found, ByteScan):
+            check.scan = found
+            return False
+        check.scan, check.scanned = None, found
+        return True
+
+    def _read_ahead(self, spec: FileSpec, upload: Upload, check: FileCheck) -> None:
+        """Opens the file (its header checked; compressed text passed over, in one go) and, when its date columns'
+        order or JSON Lines keys must come from all its rows, reads them ahead, on from where that stopped."""
         with ExitStack() as stack:
             if check.dates is None:
                 opened = stack.enter_context(open_upload(self.storage, spec, check.scanned, upload))
-                check.scanned = opened.scanned  # compressed text: its first pass ran now, in one go
+                check.scanned = opened.scanned
                 prepared = self._prepared(spec, opened)
                 if not prepared.needs_scan():
                     check.dateFormats, check.done = dict(prepared.date_formats), True
@@ -403,16 +459,15 @@ class Enqueuer:
                     check.dateFormats, check.done = dict(prepared.date_formats), True
                     return
                 orders = DateOrders(prepared.date_field)
-                facts = dict(opened.facts)
+                facts, last_row = dict(opened.facts), 0
             else:
                 assert check.scanned is not None
-                facts = check.dates.facts
+                facts, last_row = check.dates.facts, check.dates.position.row
                 opened = stack.enter_context(resume_upload(self.storage, spec, check.dates.position,
                                                            check.scanned.digest, upload.size, facts))
                 prepared = self._prepared(spec, opened)
                 orders = DateOrders(prepared.date_field, check.dates.columns)
             room, full = self.budget - self.read, False
-            last_row = check.dates.position.row if check.dates is not None else 0
             for row in opened.source.rows:
                 if row.error is None:
                     orders.see(opened.source.header, row.values)
@@ -426,8 +481,7 @@ class Enqueuer:
                 return
             check.dates = None
             check.dateFormats = {**prepared.date_formats, **orders.patterns()}
-            if prepared.is_jsonl:
-                prepared.refuse_unknown([h for h in opened.source.header if prepared.matcher.field_for(h) is None])
+            prepared.refuse_unknown_keys(opened.source.header)
             check.done = True
 
     def _registry(self, stack: ExitStack) -> KeyRegistry:
@@ -520,7 +574,8 @@ class Enqueuer:
                                redrive=state.redrive, checks=self.checks)
         slices = SliceStore(self.clients)
         tenant, job_id = self.job.tenant, self.job.jobId
-        slices.save(tenant, job_id, following, registry.snapshot() if registry and self.used_registry else None)
+        kept = registry.snapshot() if registry is not None and self.used_registry else None
+        slices.save(tenant, job_id, following, kept)
         slices.send(SliceMessage(tenant=tenant, jobId=job_id, run=following.run, slice=following.slice))
         sent = None if state.redrive else self.chunk
         if self.store.advance_slice(tenant, job_id, state.run, state.slice, sent) and state.slice > 0:
@@ -592,6 +647,9 @@ class Enqueuer:
             groups = [(part, None) for part in split_to_fit(rows, size_of, MESSAGE_MAX_BYTES)]
         covered = 0
         for part, body in groups:
+            if self.stop_at is not None and self.chunk >= self.stop_at:
+                self.canceled = True
+                return covered
             if self.chunk >= self.already_sent and self.chunk not in self.done:
                 self.sender.add(str(self.chunk), body or self._encode(index, prepared, part, self.chunk))
             self.chunk += 1

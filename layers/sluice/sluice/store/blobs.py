@@ -81,7 +81,12 @@ class Storage:
         return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
 
     def size(self, key: str) -> int:
-        return int(self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+        return self.head(key)[0]
+
+    def head(self, key: str) -> tuple[int, str]:
+        """The object's size and ETag."""
+        head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        return int(head["ContentLength"]), str(head["ETag"])
 
     def exists(self, key: str) -> bool:
         try:

@@ -107,7 +107,7 @@ export function NewImportPage({ me, search }) {
       if (!form) throw new Error("The API gave no upload form for this job.");
       if (form.maxBytes && file.size > form.maxBytes) {
         await api(`/v1/jobs/${job.jobId}/cancel`, { method: "POST" }).catch(() => null);
-        throw new Error(`The file is ${formatBytes(file.size)}; the console uploads at most ${formatBytes(form.maxBytes)}: send it with `sluice import`, which uploads larger files in parts.`);
+        throw new Error(`The file is ${formatBytes(file.size)}; the console uploads at most ${formatBytes(form.maxBytes)}: send it with the sluice command (sluice import), which uploads larger files in parts.`);
       }
       setUpload({ jobId: job.jobId, loaded: 0, total: file.size });
       await uploadToS3(form, file, (loaded, total) => setUpload({ jobId: job.jobId, loaded, total }));

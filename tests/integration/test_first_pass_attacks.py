@@ -1,6 +1,7 @@
-"""Red-team findings on issue 22 (the first pass and the date read-ahead in slices): each test here FAILS on
-i22-slices (dd5e9b6) and names the bug in its docstring. Those marked pre-existing fail on main too; they sit in
-code this branch touches or in the promises it extends."""
+"""Attacks on the first pass and the date read-ahead in slices (issue 22, a red-team review): each test failed
+before its fix and its docstring tells the bug it guards against (a canceled job's re-drive, a file replaced while
+read, compressed passes within one invocation's budget, an early bad byte, a carried hash, UTF-16 line lengths,
+JSON's escaped slashes, a retry's learnt date orders)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sluice.pipeline.sweeper import sweep
 from sluice.store.jobs import JobStore
 from sluice.store.slices import SliceStore
 from tests.harness import Harness
-from tests.integration.redteam22_support import (
+from tests.integration.first_pass_support import (
     SLICE,
     dated_csv,
     ingest_slice,
@@ -30,10 +31,10 @@ from tests.integration.redteam22_support import (
 
 @pytest.fixture
 def passing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    """8 KiB slices, and a first pass of 8 KiB an invocation (FIRST_PASS_WEIGHT 1): a 50 KB file takes ~7."""
+    """8 KiB slices, and a first pass of 8 KiB an invocation (FIRST_PASS_SLICE_FACTOR 1): a 50 KB file takes ~7."""
     with mock_aws():
         harness = Harness(monkeypatch, rows_per_chunk=100, ingest_slice_bytes=SLICE)
-        monkeypatch.setattr("sluice.pipeline.ingest.FIRST_PASS_WEIGHT", 1)  # ingest imported after the harness
+        monkeypatch.setattr("sluice.pipeline.ingest.FIRST_PASS_SLICE_FACTOR", 1)  # ingest imported after the harness
         yield harness
 
 

@@ -1,5 +1,5 @@
-"""Red-team probes of issue 22 at the unit level: the numeric-date sniff across block boundaries, and the stored
-sha256 state."""
+"""The first pass at the unit level (issue 22, a red-team review): the numeric-date sniff across block
+boundaries, and the stored sha256 state."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from typing import Any
 from sluice.store.jobs import JobStore
 from tests.harness import Harness
 
-SLICE = 8_192  # IngestSliceBytes in these tests; the `passing` fixtures also set FIRST_PASS_WEIGHT to 1
+SLICE = 8_192  # IngestSliceBytes in these tests; the `passing` fixtures also set FIRST_PASS_SLICE_FACTOR to 1
 
 
 def ingest_slice(h: Harness, job_id: str) -> int:

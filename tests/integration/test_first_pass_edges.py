@@ -1,6 +1,6 @@
-"""Red-team probes of issue 22 that PASS on i22-slices (dd5e9b6): cases the branch's own tests do not cover —
-the check phase under cancel, loss and re-drive, staged jobs mixing a workbook, a read-ahead CSV and JSON Lines,
-gzip and UTF-16 read-aheads, a file of exactly one slice, faults. Kept as regression tests."""
+"""Edges of the first pass and the date read-ahead in slices (issue 22, a red-team review): the check phase under
+cancel, loss and re-drive, staged jobs mixing a workbook, a read-ahead CSV and JSON Lines, gzip and UTF-16
+read-aheads, a file of exactly one slice, faults."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from moto import mock_aws
 from sluice.models.clock import now_ms
 from sluice.pipeline.sweeper import sweep
 from tests.harness import Harness
-from tests.integration.redteam22_support import (
+from tests.integration.first_pass_support import (
     SLICE,
     dated_csv,
     read_slices,
@@ -27,10 +27,10 @@ from tests.integration.redteam22_support import (
 
 @pytest.fixture
 def passing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    """8 KiB slices, and a first pass of 8 KiB an invocation (FIRST_PASS_WEIGHT 1): a 50 KB file takes ~7."""
+    """8 KiB slices, and a first pass of 8 KiB an invocation (FIRST_PASS_SLICE_FACTOR 1): a 50 KB file takes ~7."""
     with mock_aws():
         harness = Harness(monkeypatch, rows_per_chunk=100, ingest_slice_bytes=SLICE)
-        monkeypatch.setattr("sluice.pipeline.ingest.FIRST_PASS_WEIGHT", 1)  # ingest imported after the harness
+        monkeypatch.setattr("sluice.pipeline.ingest.FIRST_PASS_SLICE_FACTOR", 1)  # ingest imported after the harness
         yield harness
 
 
@@ -196,7 +196,7 @@ def test_without_a_resumable_hash_the_first_pass_runs_whole_or_refuses(passing: 
     done = passing.run(passing.submit_csv(text)["jobId"])
     assert done["status"] == "Completed", done
     assert done["files"][0]["digest"] == hashlib.sha256(text.encode()).hexdigest()
-    monkeypatch.setattr(sources, "MAX_ONE_PASS_BYTES", 1000)
+    monkeypatch.setattr(sources, "MAX_DECOMPRESSED_BYTES", 1000)
     refused = passing.run(passing.submit_csv(text)["jobId"])
     assert (refused["status"], refused["reason"]) == (
         "Rejected", f"the file is {len(text)} bytes; here files of at most 1000 bytes are read (the first pass "
