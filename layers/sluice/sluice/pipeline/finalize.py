@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import tempfile
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from sluice.models.csvsafe import neutralise
@@ -15,10 +16,15 @@ from sluice.models.filespec import FileFacts
 from sluice.models.job import Job, Outcome, Status
 from sluice.notify.announcer import announced_jobs
 from sluice.pipeline.revert import finish_purge
-from sluice.store.blobs import RESULT_KINDS, Storage, result_key, result_part_key
+from sluice.store.blobs import RESULT_KINDS, Storage, StreamedObject, result_key, result_part_key
 from sluice.store.clients import Clients
 
 OUTCOME_COLUMNS = ["sluice_row", "sluice_outcome", "sluice_message"]
+# Result files are assembled by the invocation that settles the job: parts are fetched this many at a time (within
+# botocore's 10 pooled connections), this many ahead of the one being written
+PREFETCH_THREADS = 8
+PREFETCH_AHEAD = 32
+RESULT_BUFFER_BYTES = 1 << 20
 _KIND_OF = {Outcome.CREATED.value: "succeeded", Outcome.UPDATED.value: "succeeded",
             Outcome.UNCHANGED.value: "succeeded", Outcome.DELETED.value: "succeeded", Outcome.FAILED.value: "failed",
             Outcome.UNPROCESSED.value: "unprocessed"}
@@ -57,26 +63,45 @@ def write_results(clients: Clients, job: Job) -> None:
 
 def _write_file_results(clients: Clients, job: Job, header: list[str], kept: list[int], chunks: Iterable[int],
                         file_index: int | None) -> None:
+    """Streams the chunks' result parts, in order, into the result files: each uploaded in parts as it grows (no
+    local disk, memory bounded), the parts fetched ahead in parallel (one GET per chunk is the cost that grows)."""
     storage = Storage(clients)
     with contextlib.ExitStack() as stack:
-        files = {kind: stack.enter_context(tempfile.TemporaryFile(mode="w+b")) for kind in RESULT_KINDS}
-        texts = {kind: io.TextIOWrapper(handle, encoding="utf-8", newline="", write_through=True)
-                 for kind, handle in files.items()}
+        objects = {kind: StreamedObject(storage, result_key(job.tenant, job.jobId, kind, file_index),
+                                        "text/csv; charset=utf-8") for kind in RESULT_KINDS}
+        for streamed in objects.values():
+            stack.callback(streamed.abort)  # unless closed (completed) first, below
+        texts = {kind: io.TextIOWrapper(io.BufferedWriter(streamed, RESULT_BUFFER_BYTES), encoding="utf-8",
+                                        newline="") for kind, streamed in objects.items()}
         writers = {kind: csv.writer(text, lineterminator="\r\n") for kind, text in texts.items()}
         for writer in writers.values():
             writer.writerow([*(neutralise(header[i]) for i in kept), *OUTCOME_COLUMNS])
-        for chunk in chunks:
-            body = storage.open(result_part_key(job.tenant, job.jobId, chunk)).read().decode()
-            for row, outcome, message, *values in csv.reader(io.StringIO(body)):
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=PREFETCH_THREADS))
+
+        def fetch(chunk: int) -> bytes:
+            return bytes(storage.open(result_part_key(job.tenant, job.jobId, chunk)).read())
+
+        for part in _in_order(pool, fetch, chunks, PREFETCH_AHEAD):
+            for row, outcome, message, *values in csv.reader(io.StringIO(part.decode())):
                 padded = values + [""] * (len(header) - len(values))
                 if len(kept) != len(header):
                     padded = [padded[i] for i in kept] + padded[len(header):]
                 writers[_KIND_OF[outcome]].writerow([*(neutralise(v) for v in padded), row, outcome,
                                                      neutralise(message)])
-        for kind, handle in files.items():
-            handle.seek(0)  # streamed from disk in parts: memory stays bounded for any job size
-            storage.s3.upload_fileobj(handle, storage.bucket, result_key(job.tenant, job.jobId, kind, file_index),
-                                      ExtraArgs={"ContentType": "text/csv; charset=utf-8"})
+        for text in texts.values():
+            text.close()  # flushes, then completes the object (an abort after it does nothing)
+
+
+def _in_order(pool: ThreadPoolExecutor, fetch: Callable[[int], bytes], chunks: Iterable[int],
+              ahead: int) -> Iterator[bytes]:
+    """fetch(chunk) for every chunk, in order, with up to `ahead` of them running at once."""
+    pending: deque[Future[bytes]] = deque()
+    for chunk in chunks:
+        pending.append(pool.submit(fetch, chunk))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def settle(clients: Clients, job: Job) -> Job:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -139,3 +140,63 @@ class Storage:
                 return False
             raise
         return True
+
+
+class StreamedObject(io.RawIOBase):
+    """Writes an object of any size as it is produced, in memory-bounded parts: one PutObject when it stays under
+    one part, else a multipart upload of `part_bytes` parts (S3: at least 5 MiB but the last, at most 10,000).
+    `close()` finishes it; `abort()` (or an exception inside `with`) discards it."""
+
+    def __init__(self, storage: Storage, key: str, content_type: str, part_bytes: int = 16 * 1024**2) -> None:
+        self._storage, self._key, self._content_type, self._part_bytes = storage, key, content_type, part_bytes
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[tuple[int, str]] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.closed:
+            raise ValueError("the object is finished or discarded")
+        self._buffer += data
+        while len(self._buffer) >= self._part_bytes:
+            self._send_part(bytes(self._buffer[:self._part_bytes]))
+            del self._buffer[:self._part_bytes]
+        return len(data)
+
+    def _send_part(self, data: bytes) -> None:
+        if self._upload_id is None:
+            self._upload_id = str(self._storage.s3.create_multipart_upload(
+                Bucket=self._storage.bucket, Key=self._key, ContentType=self._content_type)["UploadId"])
+        number = len(self._parts) + 1
+        etag = self._storage.s3.upload_part(Bucket=self._storage.bucket, Key=self._key, UploadId=self._upload_id,
+                                            PartNumber=number, Body=data)["ETag"]
+        self._parts.append((number, str(etag)))
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        if self._upload_id is None:
+            self._storage.put(self._key, bytes(self._buffer), self._content_type)
+        else:
+            if self._buffer:
+                self._send_part(bytes(self._buffer))
+            self._storage.complete_multipart(self._key, self._upload_id, self._parts)
+        self._buffer = bytearray()
+        super().close()
+
+    def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
+        if kind is None:
+            self.close()
+        else:  # never a partial object
+            self.abort()
+
+    def abort(self) -> None:
+        """Discards what was written (nothing once closed: the object is whole then)."""
+        if self.closed:
+            return
+        if self._upload_id is not None:
+            self._storage.abort_multipart(self._key, self._upload_id)
+        self._buffer = bytearray()
+        super().close()
