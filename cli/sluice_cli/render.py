@@ -93,7 +93,7 @@ def summary(job: dict[str, Any], error_lines: int = 10) -> str:
     dry = job.get("mode") == "dry-run"
     head = f"job {job.get('jobId')}: {job.get('status')}" + (f" - {job['reason']}" if job.get("reason") else "")
     lines = [head + ("  (dry run: nothing was written)" if dry else "")]
-    shown = [f"{name} {counts.get(name)}" for name in COUNTS]
+    shown = [f"{name} {'-' if counts.get(name) is None else counts[name]}" for name in COUNTS]  # total: unknown yet
     shown += [f"{name} {counts[name]}" for name in ("deleted", "unprocessed") if counts.get(name)]
     lines.append("rows: " + ", ".join(shown))
     if job.get("ignoredColumns"):

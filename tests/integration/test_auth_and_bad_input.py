@@ -120,6 +120,9 @@ def test_unknown_routes_and_ids_are_404(harness: Harness) -> None:
     assert _error(harness.call("GET", "/v1/nothing")) == (404, "not_found")
     assert _error(harness.call("GET", "/v1/jobs/not-a-job")) == (404, "not_found")
     assert _error(harness.call("GET", "/v1/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV")) == (404, "not_found")
+    # a base URL given with /v1 twice: the route is unknown, whatever its query says (a newcomer saw a 400 here)
+    doubled = harness.call("GET", "/v1/v1/jobs?limit=1")
+    assert _error(doubled) == (404, "not_found") and doubled.json()["error"]["message"] == "no route GET /v1/v1/jobs"
 
 
 def test_item_type_validation(harness: Harness) -> None:

@@ -137,7 +137,7 @@ BAD_IMPORTS = [
     ({"itemType": "Attendee", "template": "__import__('os').system('true')"}, b"email\n",
      "template could not be read: send it as JSON or as a Python dict's text, such as {'userId': 'a@b.org'}"),
     ({"itemType": "Attendee", "notificationEmail": "ops"}, b"email\n",
-     "notificationEmail: Value error, is not an email address (name@domain, no spaces or control characters)"),
+     "notificationEmail: is not an email address (name@domain, no spaces or control characters)"),
 ]
 
 

@@ -70,7 +70,9 @@ def no_stray_query(app: Any, next_middleware: Any) -> Response:
     """A middleware: a query parameter sent to a /v1 route that takes none is a 400 naming it, not ignored."""
     route = app.context.get("_route")
     params = app.current_event.query_string_parameters
-    if params and route is not None and route.path.startswith("/v1/") and route.path != "/v1/docs" \
+    # no route at all (Powertools' not-found handler stands in): a 404 saying so, not a 400 about its parameters
+    unrouted = route is not None and getattr(route.func, "__name__", "") == "not_found_handler"
+    if params and route is not None and not unrouted and route.path.startswith("/v1/") and route.path != "/v1/docs" \
             and (route.method, route.path) not in READS_QUERY:
         raise BadRequest(f"unknown query parameter(s): {', '.join(sorted(params))}; this route takes none",
                          code="invalid_request")

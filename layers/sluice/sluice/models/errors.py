@@ -86,5 +86,7 @@ def validation_message(exc: ValidationError) -> BadRequest:
         if error.get("type") == "extra_forbidden":
             parts.append(f"{where}: unknown field (not one this request takes; check its spelling)")
             continue
-        parts.append(f"{where}: {error.get('msg')}")
+        message = str(error.get("msg", ""))
+        # our own validators' messages, without pydantic's "Value error, " in front of them
+        parts.append(f"{where}: {message.removeprefix('Value error, ')}")
     return BadRequest("; ".join(parts), code="invalid_request")
