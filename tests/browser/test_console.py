@@ -374,6 +374,19 @@ def test_cancel_a_job(page: Any, stack: Stack) -> None:
     assert stack.call("GET", f"/v1/jobs/{job_id}").json()["status"] == "Canceled"
 
 
+def test_a_rejected_job_shows_its_reason_and_says_no_rows_were_read(page: Any, stack: Stack) -> None:
+    item_type = unique("rejected")
+    stack.put_item_type(item_type, PERSON)
+    job_id = stack.submit_csv(item_type, "Email Address,Full Name\nann@example.org,Ann\n")["jobId"]
+    stack.wait_job(job_id)
+    sign_in(page, path=f"/console/jobs/{job_id}")
+    expect(page.get_by_text("status Rejected", exact=True)).to_be_visible()
+    expect(page.get_by_text("missing required columns: email", exact=False)).to_be_visible()
+    expect(page.get_by_text("No rows were read from the file (see the reason above).")).to_be_visible()
+    shoot(page, "07b-rejected")
+    expect(page.get_by_text("No file read yet.")).to_have_count(0)
+
+
 def test_read_only_key_sees_disabled_controls_with_the_reason(page: Any, stack: Stack) -> None:
     reply = stack.call("POST", "/v1/api-keys", json={"name": "viewer", "permissions": ["imports:read"]})
     assert reply.status_code == 201, reply.text

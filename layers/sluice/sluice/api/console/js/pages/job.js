@@ -101,7 +101,8 @@ function Files({ job }) {
   const files = job.files || [];
   return html`<section aria-labelledby="files-heading">
     <h2 id="files-heading">Files</h2>
-    ${files.length === 0 ? html`<p class="empty">${job.status === "Initialized" ? "Waiting for the upload." : "No file read yet."}</p>`
+    ${files.length === 0 ? html`<p class="empty">${job.status === "Initialized" ? "Waiting for the upload."
+      : job.finished ? "No rows were read from the file (see the reason above)." : "No file read yet."}</p>`
       : html`<div class="table-wrap"><table>
         <caption class="visually-hidden">Files of this job</caption>
         <thead><tr><th scope="col">Name</th><th scope="col" class="num">Size</th><th scope="col" class="num">Rows</th>
