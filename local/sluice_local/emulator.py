@@ -211,7 +211,9 @@ class EmulatorProcess:
                              f"(code {self.process.wait(timeout=5)})")
         ready = json.loads(line)
         self.port, self.restored = ready["port"], ready["restored"]
-        self._socket.settimeout(30)
+        # no timeout from here: a `hold` waits for the requests in flight (a large upload may take a while), and a
+        # reply read after a timeout would answer the next command; a stop has its own watchdog
+        self._socket.settimeout(None)
 
     @property
     def endpoint(self) -> str:

@@ -473,7 +473,15 @@ class SnapshotCoordinator(threading.Thread):
             if self.stopping.is_set() and not final:
                 return False
             started = time.monotonic()
-            held = [emulator.call("hold") for emulator in self.emulators]
+            held: list[dict[str, Any]] = []
+            try:
+                for emulator in self.emulators:  # the one whose requests may be long (uploads) first
+                    held.append(emulator.call("hold"))
+            except Exception:
+                for emulator in self.emulators[:len(held)]:  # never leave a process paused
+                    with contextlib.suppress(Exception):
+                        emulator.call("release")
+                raise
             fresh = [state["dirty"] or (final and state["busy"]) for state in held]
             if not any(fresh):
                 if not final:

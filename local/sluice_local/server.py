@@ -219,9 +219,12 @@ class LocalStack:
         short is delivered again after a restart, as after a crash: what it did is in the last snapshot wholly or
         not at all, and redelivery is safe everywhere (docs/guarantees.md). Nothing here waits on a thread."""
         self.stop_event.set()  # pollers and schedules take no new work
-        if self.snapshotter and self.snapshotter.close():  # the last snapshot; the emulator answers nothing after it
-            print(f"last snapshot: set {self.snapshotter.generation}, being written by the emulator's children "
-                  "(the next start waits for them)", flush=True)
+        try:
+            if self.snapshotter and self.snapshotter.close():  # the last snapshot; the emulator answers nothing after
+                print(f"last snapshot: set {self.snapshotter.generation}, being written by the emulator's children "
+                      "(the next start waits for them)", flush=True)
+        except Exception as exc:  # an emulator process gone: the last complete set stands
+            print(f"no last snapshot ({exc}); the last complete one stands", flush=True)
         if hasattr(self, "functions"):
             self.functions.close()  # the API's worker processes, ended now
 
