@@ -342,9 +342,10 @@ class ProcessSnapshots:
         return persisted
 
     def restored(self, manifest: Manifest | None) -> None:
-        """After a restore: the state is that of the set's file for this group, if there is one (else dirty)."""
+        """After a restore: the state is that of the set's file for this group, if there is one holding only this
+        group's services (else the first snapshot writes one: a set written by another split of the services)."""
         entry = (manifest or {}).get("files", {}).get(self.group)
-        if entry is not None and entry["services"] != ["*"]:
+        if entry is not None and entry["services"] != ["*"] and all(map(self.owns, entry["services"])):
             self.last = entry
 
     def _reap(self) -> None:
