@@ -30,6 +30,8 @@ def parameter_overrides(text: str) -> dict[str, str]:
 class LocalStack:
     api_port: int
     aws_port: int
+    dynamodb_port: int = 0  # 0: any free port
+    emulator_processes: int = 2  # 1: every service in one emulator process
     host: str = "127.0.0.1"
     stop_event: threading.Event = field(default_factory=threading.Event)
     pollers: list[Any] = field(default_factory=list)
@@ -37,10 +39,16 @@ class LocalStack:
     data_dir: Path | None = None  # None: nothing kept across restarts
     snapshotter: Any = None
     restored: dict[str, int] | None = None
+    emulators: list[Any] = field(default_factory=list)
 
     @property
     def aws_endpoint(self) -> str:
+        """S3, SQS and the rest; DynamoDB too, passed on to its own process."""
         return f"http://{self.host}:{self.aws_port}"
+
+    @property
+    def dynamodb_endpoint(self) -> str:
+        return self.emulators[-1].endpoint if self.emulators else self.aws_endpoint
 
     @property
     def api_url(self) -> str:
@@ -51,8 +59,11 @@ class LocalStack:
         for name, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
                             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
             os.environ.setdefault(name, value)
-        os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
         self._start_emulator()
+        os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
+        if self.emulator_processes > 1:  # boto3's endpoint for one service; the worker processes inherit it
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = \
+                self.dynamodb_endpoint
 
         import boto3
 
@@ -139,35 +150,45 @@ class LocalStack:
         return keys
 
     def _start_emulator(self) -> None:
-        """moto's server, its state restored from the data directory first and snapshotted there while it runs."""
-        import logging
+        """moto's server in processes of its own (`sluice_local.emulator`), their state restored from the data
+        directory first and snapshotted there while they run."""
+        from sluice_local.emulator import EmulatorProcess, groups
+        from sluice_local.persist import (
+            SnapshotCoordinator,
+            discard_unnamed,
+            held_directory,
+            hold_directory,
+            read_manifest,
+        )
+        from sluice_local.spawn import free_port
 
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
-
-        from sluice_local.persist import Snapshotter, restore
-
-        app: Any = DomainDispatcherApplication(create_backend_app)
         # the emulator logs every request: to a file (in the data directory, if any), never the terminal
         self.emulator_log = (self.data_dir or Path(tempfile.mkdtemp(prefix="sluice-local-"))) / "emulator.log"
+        manifest = None
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-        requests_log = logging.getLogger("werkzeug")
-        handler = logging.FileHandler(self.emulator_log)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        requests_log.addHandler(handler)
-        requests_log.setLevel(logging.INFO)
-        requests_log.propagate = False
+            hold_directory(self.data_dir)  # one stack per directory; a stopped stack's last snapshot finishes first
+            manifest = read_manifest(self.data_dir)
+            discard_unnamed(self.data_dir, manifest)
+        started = time.monotonic()
+        split = groups(self.emulator_processes > 1)
+        dynamodb_port = (self.dynamodb_port or free_port()) if len(split) > 1 else None
+        for group in split:
+            port = self.aws_port if group.name == "aws" else dynamodb_port
+            assert port is not None
+            self.emulators.append(EmulatorProcess(group, self.host, port, self.emulator_log, self.data_dir, manifest,
+                                                  forward_dynamodb=dynamodb_port if group.name == "aws" else None,
+                                                  inherit=held_directory()))
+        for emulator in self.emulators:
+            emulator.wait_ready()
+        if manifest is not None:
+            self.restored = {"seconds": round(time.monotonic() - started, 2),  # type: ignore[dict-item]
+                             "messagesReopened": sum((emulator.restored or {}).get("messagesReopened", 0)
+                                                     for emulator in self.emulators)}
         if self.data_dir is not None:
-            started = time.monotonic()
-            self.restored = restore(self.data_dir)
-            if self.restored is not None:
-                self.restored["seconds"] = round(time.monotonic() - started, 2)  # type: ignore[assignment]
-            self.snapshotter = Snapshotter(self.data_dir, float(os.environ.get("SLUICE_SNAPSHOT_SECONDS", "1")))
-            app = self.snapshotter.wrap(app)
-        self._moto = make_server(self.host, self.aws_port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._moto_thread = threading.Thread(target=self._moto.serve_forever, name="emulator", daemon=True)
-        self._moto_thread.start()
+            self.snapshotter = SnapshotCoordinator(self.data_dir, self.emulators,
+                                                   float(os.environ.get("SLUICE_SNAPSHOT_SECONDS", "1")),
+                                                   generation=manifest["generation"] if manifest else 0)
 
     @staticmethod
     def _poller_copies(function: str, sizes: dict[str, int]) -> int:
@@ -198,8 +219,12 @@ class LocalStack:
         short is delivered again after a restart, as after a crash: what it did is in the last snapshot wholly or
         not at all, and redelivery is safe everywhere (docs/guarantees.md). Nothing here waits on a thread."""
         self.stop_event.set()  # pollers and schedules take no new work
-        if self.snapshotter:
-            self.snapshotter.close()  # the last snapshot; the emulator answers nothing after it
+        try:
+            if self.snapshotter and self.snapshotter.close():  # the last snapshot; the emulator answers nothing after
+                print(f"last snapshot: set {self.snapshotter.generation}, being written by the emulator's children "
+                      "(the next start waits for them)", flush=True)
+        except Exception as exc:  # an emulator process gone: the last complete set stands
+            print(f"no last snapshot ({exc}); the last complete one stands", flush=True)
         if hasattr(self, "functions"):
             self.functions.close()  # the API's worker processes, ended now
 
@@ -212,11 +237,14 @@ def banner(stack: LocalStack, keys: list[tuple[str, str]]) -> str:
     lines = [
         f"Sluice API     {stack.api_url}   (OpenAPI /v1/openapi.json, Swagger UI {stack.api_url}/v1/docs)",
         f"Web console    {stack.api_url}/console/",
-        f"AWS emulator   {stack.aws_endpoint}   region {REGION}; buckets {', '.join(buckets)}; "
+        f"AWS emulator   {stack.aws_endpoint}   region {REGION} (every service); buckets {', '.join(buckets)}; "
         f"tables {', '.join(tables)}",
         f"  aws CLI:     AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url {stack.aws_endpoint} "
         f"--region {REGION} s3 ls s3://{buckets[0] if buckets else ''}/",
     ]
+    if stack.dynamodb_endpoint != stack.aws_endpoint:
+        lines.insert(3, f"  DynamoDB:    {stack.dynamodb_endpoint}   its own process (the functions use it; "
+                        f"{stack.aws_endpoint} passes DynamoDB requests on to it)")
     if stack.data_dir is None:
         lines.append("Data           in memory only (SLUICE_DATA_DIR is empty): nothing is kept after a stop")
     else:
@@ -263,6 +291,8 @@ def main() -> None:
     data = os.environ.get("SLUICE_DATA_DIR", ".sluice-data")  # empty: in memory only
     stack = LocalStack(api_port=int(os.environ.get("SLUICE_API_PORT", "3000")),
                        aws_port=int(os.environ.get("SLUICE_AWS_PORT", "5000")),
+                       dynamodb_port=int(os.environ.get("SLUICE_DYNAMODB_PORT", "0")),
+                       emulator_processes=int(os.environ.get("SLUICE_EMULATOR_PROCESSES", "2")),
                        data_dir=Path(data).resolve() if data else None)
     keys = stack.start(os.environ.get("SLUICE_DEV_KEYS"))
     started.set()

@@ -3,9 +3,14 @@ no item type, key, job, record or file, and a job interrupted mid-import finishe
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
+import pickle
+import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +18,8 @@ from typing import Any
 import boto3
 import requests
 
-from sluice_local.spawn import SpawnedStack, spawn_stack
+from sluice_local.persist import MANIFEST, read_manifest
+from sluice_local.spawn import SpawnedStack, free_port, spawn_stack
 from tests.harness import CONTACT_SCHEMA
 
 KEYS = "acme:acme-key"
@@ -101,7 +107,10 @@ def test_state_survives_a_sigterm_restart(tmp_path: Path) -> None:
     finally:
         took = _stop(stack, signal.SIGTERM)
     assert took < 5, f"SIGTERM took {took:.1f} s"
-    assert (tmp_path / "emulator.pickle").exists() and (tmp_path / "emulator.log").stat().st_size > 0
+    manifest = read_manifest(tmp_path)  # the last set names one file per emulator process, each in place
+    assert manifest is not None and sorted(manifest["files"]) == ["aws", "dynamodb"], manifest
+    assert all((tmp_path / entry["file"]).stat().st_size > 0 for entry in manifest["files"].values())
+    assert (tmp_path / "emulator.log").stat().st_size > 0
 
     again = _start(tmp_path)
     try:
@@ -141,7 +150,7 @@ def test_a_job_killed_mid_import_completes_after_restart_with_exact_counts(tmp_p
         workers = _children(stack.process.pid)
         stack.process.kill()
         stack.process.wait(timeout=30)
-    assert len(workers) >= 2, workers  # the API's and the pipeline's worker processes
+    assert len(workers) >= 4, workers  # the API's and the pipeline's worker processes, the emulator's two
     deadline = time.time() + 5
     while _alive(workers) and time.time() < deadline:  # orphans end themselves: none outlives the stack
         time.sleep(0.1)
@@ -161,3 +170,99 @@ def test_a_job_killed_mid_import_completes_after_restart_with_exact_counts(tmp_p
         assert set(keys) == {f"r{i}@x.org" for i in range(ROWS) if i not in bad}
     finally:
         _stop(again, signal.SIGTERM)
+
+
+def _snapshot_sets(directory: Path, stop: threading.Event, into: Path) -> None:
+    """Copies each newly committed snapshot set (manifest and files) aside, under the lock its committer takes."""
+    import fcntl
+
+    seen = 0
+    while not stop.wait(0.05):
+        with (directory / "snapshot.lock").open("a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            manifest = read_manifest(directory)
+            if manifest is None or manifest["generation"] == seen:
+                continue
+            seen = manifest["generation"]
+            copy = into / str(seen)
+            copy.mkdir()
+            for entry in manifest["files"].values():
+                shutil.copy(directory / entry["file"], copy / entry["file"])
+            (copy / MANIFEST).write_text(json.dumps(manifest))
+
+
+def _saved(copy: Path) -> tuple[set[str], set[str]]:
+    """-> the item ids in the saved table and the object keys in the saved bucket of one copied set."""
+    manifest = json.loads((copy / MANIFEST).read_text())
+    state: dict[str, Any] = {}
+    for entry in manifest["files"].values():
+        state.update(pickle.loads((copy / entry["file"]).read_bytes())["state"])
+    items = {item.hash_key.value for backend in state["dynamodb"]["123456789012"].values()
+             for item in backend.tables["cuts"].all_items()}
+    keys = {key for backend in state["s3"]["123456789012"].values() for key in backend.buckets["cuts"].keys}
+    return items, keys
+
+
+def test_the_emulator_processes_snapshots_are_one_cut(tmp_path: Path) -> None:
+    """DynamoDB and S3 live in two emulator processes, each writing its own snapshot file. Two writers chain
+    requests across them (an item, then once it is acknowledged an object of the same name; and the other way
+    round): in every committed set, an object written after an item never appears without it, nor an item written
+    after an object without it. Snapshots that were not one instant across the processes break one of the two."""
+    from sluice_local.emulator import EmulatorProcess, groups
+    from sluice_local.persist import SnapshotCoordinator, held_directory, hold_directory
+
+    data, copies = tmp_path / "data", tmp_path / "copies"
+    data.mkdir()
+    copies.mkdir()
+    hold_directory(data)
+    dynamodb_port = free_port()
+    emulators = [EmulatorProcess(group, "127.0.0.1", 0 if group.name == "aws" else dynamodb_port, data / "log",
+                                 data, None, inherit=held_directory()) for group in groups(split=True)]
+    try:
+        for emulator in emulators:
+            emulator.wait_ready()
+        aws, dynamo = (f"http://127.0.0.1:{emulator.port}" for emulator in emulators)
+        session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="local",
+                                        aws_secret_access_key="local")
+        dynamodb, s3 = session.client("dynamodb", endpoint_url=dynamo), session.client("s3", endpoint_url=aws)
+        dynamodb.create_table(TableName="cuts", BillingMode="PAY_PER_REQUEST",
+                              KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                              AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+        s3.create_bucket(Bucket="cuts")
+        coordinator = SnapshotCoordinator(data, emulators, interval=0.05)
+        coordinator.start()
+        stop = threading.Event()
+
+        def item_then_object() -> None:
+            for i in itertools.count():
+                if stop.is_set():
+                    return
+                dynamodb.put_item(TableName="cuts", Item={"id": {"S": f"i{i}"}})
+                s3.put_object(Bucket="cuts", Key=f"i{i}", Body=b"x")
+
+        def object_then_item() -> None:
+            for i in itertools.count():
+                if stop.is_set():
+                    return
+                s3.put_object(Bucket="cuts", Key=f"o{i}", Body=b"x")
+                dynamodb.put_item(TableName="cuts", Item={"id": {"S": f"o{i}"}})
+
+        threads = [threading.Thread(target=target) for target in (item_then_object, object_then_item,
+                                                                   lambda: _snapshot_sets(data, stop, copies))]
+        for thread in threads:
+            thread.start()
+        time.sleep(4)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        coordinator.stopping.set()
+    finally:
+        for emulator in emulators:
+            emulator.close()
+    sets = sorted(copies.iterdir(), key=lambda copy: int(copy.name))
+    assert len(sets) >= 5, sets
+    for copy in sets:
+        items, keys = _saved(copy)
+        assert {k for k in keys if k.startswith("i")} <= items, f"set {copy.name}: objects without their items"
+        assert {k for k in items if k.startswith("o")} <= keys, f"set {copy.name}: items without their objects"
+    assert len(_saved(sets[-1])[0]) > 20  # the writers got well along while the snapshots were taken
