@@ -1,41 +1,48 @@
-"""Helpers of the red-team tests of issue 22 (the first pass and the date read-ahead in slices)."""
+"""Helpers of the tests of files read in slices (issue 22): the rows, the first pass and the date read-ahead."""
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sluice.store.jobs import JobStore
 from tests.harness import Harness
 
-SLICE = 8_192  # IngestSliceBytes in these tests; the `passing` fixtures also set FIRST_PASS_SLICE_FACTOR to 1
+SLICE = 8_192  # IngestSliceBytes in the slice tests: small slices keep them fast (~45 KB of rows in ~6 slices)
 
 
 def ingest_slice(h: Harness, job_id: str) -> int:
+    """The slice the job expects next (the number of ingest invocations that have run, less one)."""
     job = JobStore(h.clients).get("acme", job_id)
     assert job is not None
     return job.ingestSlice
 
 
-def read_slices(h: Harness, job_id: str, slices: int) -> None:
-    """Delivers IngestQueue messages one at a time until the job expects slice `slices`."""
-    for _ in range(60):
-        if ingest_slice(h, job_id) == slices:
+def _deliver_until(h: Harness, reached: Callable[[], bool], rounds: int, failure: str) -> None:
+    """Delivers IngestQueue messages one at a time until `reached()`."""
+    for _ in range(rounds):
+        if reached():
             return
         assert h.pollers["IngestQueue"].poll_once(0) == 1
-    raise AssertionError("the slices did not come")
+    raise AssertionError(failure)
+
+
+def read_slices(h: Harness, job_id: str, slices: int, rounds: int = 60) -> None:
+    """Delivers IngestQueue messages one at a time until the job expects slice `slices`."""
+    _deliver_until(h, lambda: ingest_slice(h, job_id) == slices, rounds, "the slices did not come")
 
 
 def read_until_rows_sent(h: Harness, job_id: str, chunks: int) -> None:
     """Delivers IngestQueue messages one at a time until the job has sent `chunks` chunks (its check phase over)."""
-    for _ in range(60):
+
+    def sent() -> bool:
         job = JobStore(h.clients).get("acme", job_id)
         assert job is not None
-        if job.chunksSent >= chunks:
-            return
-        assert h.pollers["IngestQueue"].poll_once(0) == 1
-    raise AssertionError("no rows were sent")
+        return job.chunksSent >= chunks
+
+    _deliver_until(h, sent, 60, "no rows were sent")
 
 
 def dated_csv(rows: int, tell_row: int | None) -> str:

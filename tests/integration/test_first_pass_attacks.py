@@ -8,10 +8,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Iterator
 
 import pytest
-from moto import mock_aws
 
 from sluice.models.clock import now_ms
 from sluice.pipeline.sweeper import sweep
@@ -27,15 +25,6 @@ from tests.integration.first_pass_support import (
     staged_job,
     submit_file,
 )
-
-
-@pytest.fixture
-def passing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    """8 KiB slices, and a first pass of 8 KiB an invocation (FIRST_PASS_SLICE_FACTOR 1): a 50 KB file takes ~7."""
-    with mock_aws():
-        harness = Harness(monkeypatch, rows_per_chunk=100, ingest_slice_bytes=SLICE)
-        monkeypatch.setattr("sluice.pipeline.ingest.FIRST_PASS_SLICE_FACTOR", 1)  # ingest imported after the harness
-        yield harness
 
 
 def test_a_canceled_job_whose_chain_was_lost_is_redriven_to_exact_counts(passing: Harness) -> None:

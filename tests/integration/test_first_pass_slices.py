@@ -8,38 +8,23 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from sluice.intake import readers
 from sluice.intake.sources import inspect_upload, pass_over
 from sluice.models.filespec import FileSpec
 from sluice.models.slices import ByteScan, ScannedText
 from sluice.store.blobs import Storage
-from sluice.store.jobs import JobStore
 from sluice.store.slices import SliceStore
 from tests.harness import Harness, crash_once
-from tests.integration.test_slices import ROWS, SLICE, _assert_exact, sliced_csv
-
-
-@pytest.fixture
-def passing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    """Slices of 8 KiB for the first pass too (it normally reads 8 times a slice): ~45 KB take 6 slices of it."""
-    with mock_aws():
-        harness = Harness(monkeypatch, rows_per_chunk=100, ingest_slice_bytes=SLICE)
-        # imported once the harness set the functions' environment (a Powertools child logger made before it
-        # would log under another service's name: lines lost to other tests' log assertions)
-        monkeypatch.setattr("sluice.pipeline.ingest.FIRST_PASS_SLICE_FACTOR", 1)
-        yield harness
+from tests.integration.first_pass_support import ingest_slice
+from tests.integration.test_slices import ROWS, _assert_exact, sliced_csv
 
 
 def _ingest_invocations(h: Harness, job_id: str) -> int:
-    job = JobStore(h.clients).get("acme", job_id)
-    assert job is not None
-    return job.ingestSlice + 1
+    return ingest_slice(h, job_id) + 1
 
 
 def _nothing_applied(h: Harness, job: dict[str, Any]) -> None:

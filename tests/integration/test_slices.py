@@ -23,8 +23,8 @@ from sluice.store.queue import MessageSender
 from sluice.store.slices import SliceStore
 from tests.faults import FaultPlan, inject
 from tests.harness import Harness, crash_once
+from tests.integration.first_pass_support import SLICE, ingest_slice, read_slices
 
-SLICE = 8_192  # small slices keep these tests fast: ~45 KB of rows in ~6 slices
 ROWS = 800
 DUPLICATE_ROW, FIRST_ROW = 780, 7  # row 780 repeats row 7's key
 LONG = "x" * 40
@@ -85,28 +85,13 @@ def _record(h: Harness, key: str) -> dict[str, Any]:
     return body
 
 
-def _read_slices(h: Harness, job_id: str, slices: int) -> None:
-    """Delivers IngestQueue messages one at a time until the job expects slice `slices`."""
-    for _ in range(10):
-        if _slice_invocations(h, job_id) == slices:
-            return
-        assert h.pollers["IngestQueue"].poll_once(0) == 1
-    raise AssertionError("the slices did not come")
-
-
-def _slice_invocations(h: Harness, job_id: str) -> int:
-    job = JobStore(h.clients).get("acme", job_id)
-    assert job is not None
-    return job.ingestSlice
-
-
 def test_a_file_read_in_slices_gives_exact_rows_lines_and_duplicates(sliced: Harness) -> None:
     text, multiline_row = sliced_csv()
     assert multiline_row
     sliced.define()
     job = sliced.submit_csv(text)
     _assert_exact(sliced, sliced.run(job["jobId"]), multiline_row)
-    assert _slice_invocations(sliced, job["jobId"]) == sliced.job(job["jobId"])["files"][0]["slices"] - 1
+    assert ingest_slice(sliced, job["jobId"]) == sliced.job(job["jobId"])["files"][0]["slices"] - 1
 
 
 def test_slices_delivered_twice_count_once(sliced: Harness) -> None:
@@ -156,7 +141,7 @@ def test_a_lost_continuation_is_re_driven_to_exact_counts(sliced: Harness) -> No
     text, multiline_row = sliced_csv()
     sliced.define()
     job = sliced.submit_csv(text)
-    _read_slices(sliced, job["jobId"], 2)  # slices 0 and 1 read, slice 2 handed on...
+    read_slices(sliced, job["jobId"], 2, rounds=10)  # slices 0 and 1 read, slice 2 handed on...
     assert sliced.discard("IngestQueue") == 1  # ...and lost
     sliced.pump()
     stuck = sliced.job(job["jobId"])
@@ -189,7 +174,7 @@ def test_a_job_canceled_between_slices_ends_canceled_with_exact_counts(sliced: H
     text, _ = sliced_csv()
     sliced.define()
     job = sliced.submit_csv(text)
-    _read_slices(sliced, job["jobId"], 1)  # slice 0 read, slice 1 handed on
+    read_slices(sliced, job["jobId"], 1, rounds=10)  # slice 0 read, slice 1 handed on
     assert sliced.call("POST", f"/v1/jobs/{job['jobId']}/cancel").status_code == 202
     final = sliced.run(job["jobId"])
     assert final["status"] == "Canceled", final
