@@ -176,3 +176,20 @@ def test_a_retry_of_failed_rows_keeps_the_date_order_its_job_learnt(passing: Har
     assert retry.status_code == 202, retry.content
     done = passing.run(retry.json()["jobId"])
     assert done["status"] == "Completed", (done["status"], done.get("reason"))
+
+
+def test_an_upload_replaced_while_its_rows_are_read_is_rejected_at_the_next_slice(passing: Harness) -> None:
+    """Past the check phase a slice of rows compares the object's ETag (a HEAD) before it reads on."""
+    from sluice.pipeline.ingest import FILE_CHANGED
+
+    passing.define()
+    text = dated_csv(900, 880)
+    job_id = passing.submit_csv(text)["jobId"]
+    read_until_rows_sent(passing, job_id, 1)
+    stored = JobStore(passing.clients).get("acme", job_id)
+    assert stored is not None and stored.total is None  # rows sent, the file not read to its end
+    passing.s3.put_object(Bucket=passing.clients.settings.bucket, Key=stored.fileSpecs[0].objectKey,
+                          Body=text.replace("d1@", "e1@").encode())
+    passing.pump()
+    done = passing.job(job_id)
+    assert (done["status"], done["reason"]) == ("Rejected", FILE_CHANGED)

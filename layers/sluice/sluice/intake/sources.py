@@ -166,17 +166,16 @@ def pass_over(storage: Storage, spec: FileSpec, upload: Upload, scan: ByteScan |
     if not upload.plain_text:
         raise ValueError("only an uncompressed text file's first pass is carried in steps")
     checks = TextChecks.for_file(upload.encoding(spec), spec.encoding)
-    if not RESUMABLE:  # a pass carried here by an invocation that could hash in steps: hashed again from the start
-        scan = None
+    if not RESUMABLE:  # the running hash cannot be carried: the whole file in this invocation, as one pass, from
+        # its start (even if an invocation that could hash in steps began it)
+        if upload.size > MAX_DECOMPRESSED_BYTES:
+            raise RejectedInput(f"the file is {upload.size} bytes; here files of at most {MAX_DECOMPRESSED_BYTES} "
+                                "bytes are read (the first pass cannot be carried across invocations)")
+        scan, budget = None, upload.size
     if scan is None:
         scan = ByteScan(sha256=ResumableSha256().state() if RESUMABLE else "")
     else:
         checks.carry_from(scan)
-    if not RESUMABLE:  # the running hash cannot be carried: the whole file in this invocation, as one pass
-        if upload.size > MAX_DECOMPRESSED_BYTES:
-            raise RejectedInput(f"the file is {upload.size} bytes; here files of at most {MAX_DECOMPRESSED_BYTES} "
-                                "bytes are read (the first pass cannot be carried across invocations)")
-        budget = upload.size
     digest = ResumableSha256(scan.sha256) if RESUMABLE else hashlib.sha256()
     start = scan.offset
     end = min(upload.size, start + max(budget, 1))

@@ -340,11 +340,13 @@ class Enqueuer:
         spec = self.job.fileSpecs[index]
         check = self.checks[index] if index < len(self.checks) else None
         with self._named(spec):
-            upload = self._inspect(index, check)
             if progress is None:
                 scanned = check.scanned if check is not None else None
+                upload = self._inspect(index, check)
                 opened = stack.enter_context(open_upload(self.storage, spec, scanned, upload))
-            else:
+            else:  # a later slice needs no inspection of the file, only to know it is the same object
+                if check is not None:
+                    self._same_object(check, self.storage.head(spec.objectKey)[1])
                 opened = stack.enter_context(resume_upload(self.storage, spec, progress.position, progress.digest,
                                                            progress.size, progress.facts))
             prepared = self._prepared(spec, opened)
@@ -422,11 +424,16 @@ class Enqueuer:
         if upload is None:
             upload = self.uploads[index] = inspect_upload(self.storage, self.job.fileSpecs[index])
         if check is not None:
-            if check.etag is None:
-                check.etag = upload.etag
-            elif check.etag != upload.etag:
-                raise RejectedInput(FILE_CHANGED)
+            self._same_object(check, upload.etag)
         return upload
+
+    @staticmethod
+    def _same_object(check: FileCheck, etag: str) -> None:
+        """The file is the object its check began reading (the first call records it)."""
+        if check.etag is None:
+            check.etag = etag
+        elif check.etag != etag:
+            raise RejectedInput(FILE_CHANGED)
 
     def _pass_over(self, spec: FileSpec, upload: Upload, check: FileCheck) -> bool:
         """The first pass over a plain text file, on from where it stopped, within this invocation's first-pass

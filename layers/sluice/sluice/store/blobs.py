@@ -115,9 +115,10 @@ class Storage:
                                                ExpiresIn=seconds)
         return {"url": form["url"], "fields": form["fields"], "maxBytes": max_bytes}
 
-    def create_multipart(self, key: str) -> str:
+    def create_multipart(self, key: str, content_type: str | None = None) -> str:
         """Opens a multipart upload to this key; its id."""
-        return str(self.s3.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"])
+        extra = {"ContentType": content_type} if content_type else {}
+        return str(self.s3.create_multipart_upload(Bucket=self.bucket, Key=key, **extra)["UploadId"])
 
     def presign_part(self, key: str, upload_id: str, part_number: int, seconds: int) -> str:
         """A PUT of one part of a multipart upload to exactly this key."""
@@ -167,8 +168,7 @@ class StreamedObject(io.RawIOBase):
 
     def _send_part(self, data: bytes) -> None:
         if self._upload_id is None:
-            self._upload_id = str(self._storage.s3.create_multipart_upload(
-                Bucket=self._storage.bucket, Key=self._key, ContentType=self._content_type)["UploadId"])
+            self._upload_id = self._storage.create_multipart(self._key, self._content_type)
         number = len(self._parts) + 1
         etag = self._storage.s3.upload_part(Bucket=self._storage.bucket, Key=self._key, UploadId=self._upload_id,
                                             PartNumber=number, Body=data)["ETag"]
