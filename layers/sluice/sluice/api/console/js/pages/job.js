@@ -1,7 +1,7 @@
 // One job: status, each count next to its word, files, progress while running, row errors paged, result files,
 // cancel, retry failed rows, commit a dry run, revert (after a dry-run preview of what the revert would do).
 import {
-  BASE, ErrorMessage, Guarded, Pager, Progress, Status, announce, api, formatBytes, formatDuration, formatTime, html,
+  BASE, ErrorMessage, Guarded, Pager, Progress, Status, Time, announce, api, formatBytes, formatDuration, html,
   lacking, navigate, query, useCursorPages, useEffect, usePolling, useRef, useState,
 } from "../lib.js";
 import { serverField } from "../mapping.js";
@@ -75,9 +75,9 @@ function Details({ job }) {
     ["Mode", job.mode === "dry-run" ? "dry run (nothing written)" : "commit"],
     ["Merge", job.merge ? "yes: only the given fields change" : "no: records are replaced"],
     ["Creation path", html`<span class="mono">${job.creationPath}</span>`],
-    ["Submitted", html`<time datetime=${job.submitTime}>${formatTime(job.submitTime)}</time>`],
-    ["Started", formatTime(job.startTime)],
-    ["Finished", formatTime(job.finishTime)],
+    ["Submitted", html`<${Time} iso=${job.submitTime} />`],
+    ["Started", html`<${Time} iso=${job.startTime} />`],
+    ["Finished", html`<${Time} iso=${job.finishTime} />`],
     ["Run time", formatDuration(job.runTime)],
   ];
   if (job.format) rows.push(["Format", [job.format, job.encoding, job.delimiter && `delimiter ${JSON.stringify(job.delimiter)}`]

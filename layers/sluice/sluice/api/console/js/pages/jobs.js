@@ -1,6 +1,6 @@
 // Jobs, newest first: live status and progress, filters (status, item type, creationPath), cursor pages.
 import {
-  BASE, ErrorMessage, Pager, Progress, STATUSES, Status, api, formatTime, html, lacking, navigate, query,
+  BASE, ErrorMessage, Pager, Progress, STATUSES, Status, Time, api, html, lacking, navigate, query,
   useCursorPages, useEffect, useItemTypes, usePolling, useState,
 } from "../lib.js";
 
@@ -95,7 +95,7 @@ function JobsTable({ jobs }) {
           max=${job.counts.total} />`}</td>
       <td class="num">${job.counts.created}</td><td class="num">${job.counts.updated}</td>
       <td class="num">${job.counts.unchanged}</td><td class="num">${job.counts.failed}</td>
-      <td><time datetime=${job.submitTime}>${formatTime(job.submitTime, true)}</time></td>
+      <td><${Time} iso=${job.submitTime} /></td>
       <td class="mono">${job.creationPath}</td>
     </tr>`)}</tbody>
   </table></div>`;

@@ -1,0 +1,87 @@
+"""Findings of a new-user trial of the console, at the 1280 px wide window they used: times read one way."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import Stack, shoot, sign_in
+from tests.browser.test_console import PEOPLE, PERSON, expect_counts, unique
+
+WIDTH, HEIGHT = 1280, 900
+ZONE = "Asia/Kolkata"  # UTC+05:30 all year: a local time that differs from UTC by a half hour, never ambiguous
+LOCALE_DATE = re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b")
+
+
+@pytest.fixture
+def kolkata(browser: Any, stack: Stack) -> Iterator[Any]:
+    """A page in a browser whose clock is Kolkata's and whose locale writes dates month first (en-US)."""
+    context = browser.new_context(base_url=stack.api, viewport={"width": WIDTH, "height": HEIGHT},
+                                  timezone_id=ZONE, locale="en-US")
+    context.set_default_timeout(15_000)
+    opened = context.new_page()
+    problems: list[str] = []
+    opened.on("pageerror", lambda exc: problems.append(f"uncaught: {exc}"))
+    yield opened
+    context.close()
+    assert problems == []
+
+
+def local_minute(iso: str) -> str:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%d %H:%M")
+
+
+def test_times_read_one_way_in_local_time_with_the_iso_time_on_hover(kolkata: Any, stack: Stack) -> None:
+    page = kolkata
+    item_type = unique("timed")
+    stack.put_item_type(item_type, PERSON)
+    path = unique("TIMES").upper()
+    job = stack.wait_job(stack.submit_csv(item_type, PEOPLE, creationPath=path)["jobId"])
+    sign_in(page, path=f"/console/jobs?creationPath=API:{path}")
+    table = page.get_by_role("table", name="Import jobs, newest first")
+    submitted = table.locator("tbody tr").first.locator("time")
+    expect(submitted).to_have_text(local_minute(job["submitTime"]))
+    expect(submitted).to_have_attribute("title", job["submitTime"])
+    expect(submitted).to_have_attribute("datetime", job["submitTime"])
+    shoot(page, "31-jobs-times")
+
+    page.goto(f"/console/jobs/{job['jobId']}")
+    expect_counts(page, "Completed", total=4, failed=2)
+    details = page.locator("dl.details")
+    for term, field in (("Submitted", "submitTime"), ("Started", "startTime"), ("Finished", "finishTime")):
+        shown = details.locator("div", has=page.locator("dt", has_text=term)).locator("time")
+        expect(shown).to_have_text(local_minute(job[field]))
+        expect(shown).to_have_attribute("title", job[field])
+    shoot(page, "32-job-times")
+
+    # every page that shows a time shows it the same way
+    export_id = stack.call("POST", "/v1/exports", json={"itemType": item_type, "contentType": "text/csv"}).json()[
+        "exportId"]
+    webhook = stack.call("POST", "/v1/webhooks", json={"url": "http://127.0.0.1:9/never",
+                                                        "events": ["export.completed"]})
+    assert webhook.status_code == 201, webhook.text
+    webhook_id = webhook.json()["webhookId"]
+    try:
+        for where in ("/console/jobs", f"/console/jobs/{job['jobId']}", "/console/item-types",
+                      f"/console/item-types/{item_type}", "/console/api-keys", "/console/exports",
+                      f"/console/webhooks/{webhook_id}"):
+            page.goto(where)
+            expect(page.locator("main time").first).to_be_visible()
+            for shown in page.locator("main time").all():
+                iso = shown.get_attribute("datetime")
+                assert shown.get_attribute("title") == iso, where
+                assert shown.inner_text() == local_minute(iso), (where, shown.inner_text(), iso)
+            text = page.locator("main").inner_text()
+            assert not LOCALE_DATE.search(text), (where, LOCALE_DATE.findall(text))
+    finally:
+        stack.call("DELETE", f"/v1/webhooks/{webhook_id}")
+        deadline = time.time() + 60
+        while not stack.call("GET", f"/v1/exports/{export_id}").json()["finished"] and time.time() < deadline:
+            time.sleep(0.2)
