@@ -1,4 +1,5 @@
-"""Findings of a new-user trial of the console, at the 1280 px wide window they used: times read one way."""
+"""Findings of a new-user trial of the console, at the 1280 px wide window they used: the jobs table fits, and
+times read one way."""
 
 from __future__ import annotations
 
@@ -36,6 +37,43 @@ def kolkata(browser: Any, stack: Stack) -> Iterator[Any]:
 
 def local_minute(iso: str) -> str:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%d %H:%M")
+
+
+def overflow(page: Any) -> dict[str, int]:
+    return page.evaluate("""() => {
+      const wrap = document.querySelector('.table-wrap');
+      const table = wrap.querySelector('table');
+      return {page: document.documentElement.scrollWidth, window: window.innerWidth,
+              table: table.scrollWidth, wrap: wrap.clientWidth};
+    }""")
+
+
+def test_the_jobs_table_fits_a_1280_px_window(page: Any, stack: Stack) -> None:
+    item_type = unique("wide_item_type_name_")
+    stack.put_item_type(item_type, PERSON)
+    path = unique("NIGHTLY-CRM-EXPORT-").upper()
+    done = stack.submit_csv(item_type, PEOPLE, creationPath=path,
+                            jobName="crm-people-export-2026-12-04-final-v2 (after the merge of the two lists).csv")
+    stack.wait_job(done["jobId"])
+    waiting = stack.call("POST", "/v1/jobs", json={"itemType": item_type, "fileName": "later.csv",
+                                                   "creationPath": path}).json()
+    sign_in(page, path=f"/console/jobs?creationPath=API:{path}")
+    table = page.get_by_role("table", name="Import jobs, newest first")
+    expect(table.get_by_role("link", name=waiting["jobId"])).to_be_visible()
+    expect(table.get_by_text("Completed")).to_be_visible()
+    shoot(page, "30-jobs-at-1280")
+    sizes = overflow(page)
+    assert sizes["page"] <= sizes["window"] == WIDTH, sizes  # no sideways scrolling of the page
+    assert sizes["table"] <= sizes["wrap"], sizes  # nor of the table: every column is in view
+    assert table.locator("thead th").all_inner_texts() == ["Job", "Name", "Item type", "Status", "Created", "Updated",
+                                                           "Unchanged", "Failed", "Submitted"]
+    waiting_row = table.locator("tr", has=page.get_by_role("link", name=waiting["jobId"]))
+    expect(waiting_row.get_by_role("progressbar", name=f"Progress of job {waiting['jobId']}")).to_be_visible()
+    expect(waiting_row.get_by_text(f"API:{path}", exact=True)).to_be_visible()  # the creation path, under the id
+    for column in ("Job", "Name", "Item type", "Status", "Failed", "Submitted"):
+        header = table.get_by_role("columnheader", name=column, exact=True)
+        box = header.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, (column, box)
 
 
 def test_times_read_one_way_in_local_time_with_the_iso_time_on_hover(kolkata: Any, stack: Stack) -> None:
