@@ -1,5 +1,5 @@
-"""Findings of a new-user trial of the console, at the 1280 px wide window they used: the jobs table fits, and
-times read one way."""
+"""Findings of a new-user trial of the console, at the 1280 px wide window they used: the jobs table fits, times
+read one way, and a job's warnings show beside its status."""
 
 from __future__ import annotations
 
@@ -123,3 +123,36 @@ def test_times_read_one_way_in_local_time_with_the_iso_time_on_hover(kolkata: An
         deadline = time.time() + 60
         while not stack.call("GET", f"/v1/exports/{export_id}").json()["finished"] and time.time() < deadline:
             time.sleep(0.2)
+
+
+def test_a_jobs_warnings_show_beside_its_status(page: Any, stack: Stack) -> None:
+    item_type = unique("warned")
+    stack.put_item_type(item_type, PERSON)
+    text = "email,nmae,colour,shoe,hat,coat\n" + "".join(f"p{i}@example.org,P{i},red,1,2,3\n" for i in range(40))
+    job = stack.wait_job(stack.submit_csv(item_type, text)["jobId"])
+    messages = [w["message"] for w in job["warnings"]]
+    assert len(messages) == 5 and messages[0] == ("column 'nmae' matches no field and was ignored; "
+                                                  "did you mean 'name'?")
+    sign_in(page, path=f"/console/jobs/{job['jobId']}")
+    expect_counts(page, "Completed", total=40, created=40, failed=0)
+    summary = page.get_by_role("region", name="Summary")
+    warned = summary.get_by_role("note", name="Warnings")
+    expect(warned).to_be_visible()
+    expect(warned.locator(".warnings-count")).to_have_text("5 warnings")
+    expect(warned.get_by_role("listitem")).to_have_text(messages[:3])
+    expect(warned.get_by_role("link", name="all 5 warnings")).to_be_visible()
+    box = warned.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= HEIGHT, box  # above the fold
+    shoot(page, "33-job-warnings")
+    warned.get_by_role("link", name="all 5 warnings").click()
+    expect(page.locator("#warnings-heading")).to_be_in_viewport()
+    expect(page.locator("#details-warnings li")).to_have_text(messages)
+
+
+def test_a_job_with_no_warning_shows_no_warning_note(page: Any, stack: Stack) -> None:
+    item_type = unique("quiet")
+    stack.put_item_type(item_type, PERSON)
+    job = stack.wait_job(stack.submit_csv(item_type, "email\nann@example.org\n")["jobId"])
+    sign_in(page, path=f"/console/jobs/{job['jobId']}")
+    expect_counts(page, "Completed", total=1, created=1)
+    expect(page.get_by_role("note", name="Warnings")).to_have_count(0)

@@ -42,6 +42,7 @@ export function JobPage({ me, params }) {
           (w !== "unprocessed" || counts.unprocessed)).map((word) => html`<li class=${`count count-${word}`}>
           <span class="word">${word}</span> <span class="value">${counts[word] == null ? "—" : counts[word]}</span></li>`)}
       </ul>
+      <${WarningsNote} job=${job} />
       ${error && html`<${ErrorMessage} error=${error} />`}
     </section>
     <${Actions} me=${me} job=${job} onChanged=${() => setRefresh((n) => n + 1)} />
@@ -51,6 +52,24 @@ export function JobPage({ me, params }) {
     <${Results} me=${me} job=${job} />
     <${Files} job=${job} />
     <${Details} job=${job} />`;
+}
+
+const WARNINGS_SHOWN = 3;
+
+function warningMessages(job) {
+  return (job.warnings || []).map((w) => (typeof w === "string" ? w : w.message || w.code));
+}
+
+// A job's warnings beside its status and counts (the full list is under Details, further down the page).
+function WarningsNote({ job }) {
+  const messages = warningMessages(job);
+  if (messages.length === 0) return null;
+  const count = `${messages.length} ${messages.length === 1 ? "warning" : "warnings"}`;
+  return html`<div class="notice warnings-note" role="note" aria-label="Warnings">
+    <strong class="warnings-count">${count}</strong>
+    <ul>${messages.slice(0, WARNINGS_SHOWN).map((m) => html`<li>${m}</li>`)}</ul>
+    ${messages.length > WARNINGS_SHOWN && html`<a href="#warnings-heading">all ${count}</a>`}
+  </div>`;
 }
 
 // The jobs this one retries (retryOf) and those that retried its failed rows (retries), as links.
@@ -85,11 +104,12 @@ function Details({ job }) {
   if (job.commitOf) rows.push(["Commit of", html`<a class="mono" href="${BASE}/jobs/${job.commitOf}">${job.commitOf}</a>`]);
   if (job.notificationEmail) rows.push(["Notification email", job.notificationEmail]);
   if (job.ignoredColumns && job.ignoredColumns.length) rows.push(["Ignored columns", job.ignoredColumns.join(", ")]);
-  const warnings = (job.warnings || []).map((w) => (typeof w === "string" ? w : w.message || w.code));
+  const warnings = warningMessages(job);
   return html`<section aria-labelledby="details-heading">
     <h2 id="details-heading">Details</h2>
     <dl class="details">${rows.map(([term, value]) => html`<div><dt>${term}</dt><dd>${value}</dd></div>`)}</dl>
-    ${warnings.length > 0 && html`<div class="warnings"><h3>Warnings</h3><ul>${warnings.map((w) => html`<li>${w}</li>`)}</ul></div>`}
+    ${warnings.length > 0 && html`<div class="warnings"><h3 id="warnings-heading">Warnings</h3>
+      <ul id="details-warnings">${warnings.map((w) => html`<li>${w}</li>`)}</ul></div>`}
     ${(job.objectsCreated || []).length > 0 && html`<details class="created-keys">
       <summary>Keys of the records created (${job.objectsCreated.length}${job.objectsCreated.length >= 1000 ? ", the first 1,000" : ""})</summary>
       <ul class="plain mono">${job.objectsCreated.map((key) => html`<li>${key}</li>`)}</ul>
