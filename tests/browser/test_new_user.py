@@ -1,5 +1,5 @@
 """Findings of a new-user trial of the console, at the 1280 px wide window they used: the jobs table fits, times
-read one way, and a job's warnings show beside its status."""
+read one way, a job's warnings show beside its status, and a job already retried says so before another retry."""
 
 from __future__ import annotations
 
@@ -156,3 +156,39 @@ def test_a_job_with_no_warning_shows_no_warning_note(page: Any, stack: Stack) ->
     sign_in(page, path=f"/console/jobs/{job['jobId']}")
     expect_counts(page, "Completed", total=1, created=1)
     expect(page.get_by_role("note", name="Warnings")).to_have_count(0)
+
+
+def test_a_job_retried_already_links_its_retry_and_asks_before_another(page: Any, stack: Stack) -> None:
+    item_type = unique("retried")
+    stack.put_item_type(item_type, PERSON)
+    job_id = stack.wait_job(stack.submit_csv(item_type, PEOPLE)["jobId"])["jobId"]
+    sign_in(page, path=f"/console/jobs/{job_id}")
+    expect_counts(page, "Completed", total=4, failed=2)
+    page.get_by_role("button", name="Retry failed rows").click()
+    expect(page).not_to_have_url(re.compile(f"/console/jobs/{job_id}$"))
+    first_retry = page.url.rsplit("/", 1)[1]
+    expect_counts(page, "Completed", total=2, failed=2)
+
+    page.goto(f"/console/jobs/{job_id}")
+    expect_counts(page, "Completed", total=4, failed=2)
+    actions = page.get_by_role("region", name="Actions")
+    expect(actions.get_by_text("The failed rows were retried already by")).to_be_visible()
+    expect(actions.get_by_role("link", name=first_retry)).to_be_visible()
+    expect(page.get_by_role("button", name="Retry failed rows", exact=True)).to_have_count(0)
+    shoot(page, "34-retried-job")
+    # another retry takes a second, deliberate click, and says what it does
+    actions.get_by_role("button", name="Retry again…").click()
+    confirm = actions.get_by_role("alertdialog", name="Retry the failed rows again?")
+    expect(confirm).to_contain_text("A second job would import the same 2 failed rows again.")
+    shoot(page, "35-retry-again-confirm")
+    confirm.get_by_role("button", name="Keep the existing retry").click()
+    expect(confirm).to_have_count(0)
+    assert stack.call("GET", f"/v1/jobs/{job_id}").json()["retries"] == [first_retry]
+    actions.get_by_role("button", name="Retry again…").click()
+    confirm.get_by_role("button", name="Retry again").click()
+    expect(page).not_to_have_url(re.compile(f"/console/jobs/{job_id}$"))
+    second_retry = page.url.rsplit("/", 1)[1]
+    assert second_retry != first_retry
+    assert stack.call("GET", f"/v1/jobs/{job_id}").json()["retries"] == [first_retry, second_retry]
+    page.goto(f"/console/jobs/{job_id}")
+    expect(actions.get_by_role("link")).to_have_text([first_retry, second_retry])

@@ -136,6 +136,7 @@ function Files({ job }) {
 function Actions({ me, job, onChanged }) {
   const [busy, setBusy] = useState(null);
   const [error, setError] = useState(null);
+  const [again, setAgain] = useState(false); // asking before another retry of rows retried already
   const act = async (name, path, then) => {
     setBusy(name);
     setError(null);
@@ -152,18 +153,37 @@ function Actions({ me, job, onChanged }) {
   const canCancel = !job.finished && job.status !== "Canceling";
   const canRetry = (job.status === "Completed" || job.status === "Canceled") && (job.counts.failed || 0) > 0;
   const canCommit = job.mode === "dry-run" && job.status === "Completed";
+  const retries = job.retries || [];
+  const failed = job.counts.failed || 0;
+  const retry = () => act("retry", `${base}/retry-failed`, (j) => navigate(`${BASE}/jobs/${j.jobId}`));
+  const againText = `${retries.length === 1 ? "A second" : "Another"} job would import the same ${failed} failed ${
+    failed === 1 ? "row" : "rows"} again. ${retries.length === 1 ? "The retry made already keeps its" : "The retries made already keep their"
+  } own results (linked above); a row that succeeded there is written again.`;
   if (!canCancel && !canRetry && !canCommit) return null;
   return html`<section aria-labelledby="actions-heading" class="actions-bar">
     <h2 id="actions-heading" class="visually-hidden">Actions</h2>
     ${canCancel && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy} className="danger"
       onClick=${() => act("cancel", `${base}/cancel`, () => { announce("Cancel requested"); onChanged(); })}>
       ${busy === "cancel" ? "Canceling…" : "Cancel job"}<//>`}
-    ${canRetry && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy}
-      onClick=${() => act("retry", `${base}/retry-failed`, (j) => navigate(`${BASE}/jobs/${j.jobId}`))}>
-      Retry failed rows<//>`}
+    ${canRetry && retries.length === 0 && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy}
+      onClick=${retry}>Retry failed rows<//>`}
+    ${canRetry && retries.length > 0 && html`<p class="retried">The failed rows were retried already by${" "}
+      ${retries.map((id, i) => html`${i > 0 ? ", " : ""}<a class="mono" href="${BASE}/jobs/${encodeURIComponent(id)}">${id}</a>`)}.</p>
+      ${!again && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy}
+        onClick=${() => setAgain(true)}>Retry again…<//>`}`}
     ${canCommit && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy} className="primary"
       onClick=${() => act("commit", `${base}/commit`, (j) => navigate(`${BASE}/jobs/${j.jobId}`))}>
       Commit dry run<//>`}
+    ${canRetry && retries.length > 0 && again && html`<div class="notice retry-again" role="alertdialog"
+      aria-labelledby="retry-again-heading" aria-describedby="retry-again-text">
+      <h3 id="retry-again-heading">Retry the failed rows again?</h3>
+      <p id="retry-again-text">${againText}</p>
+      <div class="button-row">
+        <${Guarded} me=${me} permission="imports:write" disabled=${!!busy} className="primary"
+          onClick=${retry}>${busy === "retry" ? "Retrying…" : "Retry again"}<//>
+        <button type="button" ref=${(el) => el && !busy && el.focus()} onClick=${() => setAgain(false)}>Keep the existing retry</button>
+      </div>
+    </div>`}
     <${ErrorMessage} error=${error} />
   </section>`;
 }
