@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Stack, shoot, sign_in
+from tests.browser.conftest import Stack, axe_violations, shoot, sign_in
 from tests.browser.test_console import PEOPLE, PERSON, expect_counts, unique
 
 WIDTH, HEIGHT = 1280, 900
@@ -48,6 +48,7 @@ def overflow(page: Any) -> dict[str, int]:
     }""")
 
 
+@pytest.mark.axe
 def test_the_jobs_table_fits_a_1280_px_window(page: Any, stack: Stack) -> None:
     item_type = unique("wide_item_type_name_")
     stack.put_item_type(item_type, PERSON)
@@ -62,6 +63,7 @@ def test_the_jobs_table_fits_a_1280_px_window(page: Any, stack: Stack) -> None:
     expect(table.get_by_role("link", name=waiting["jobId"])).to_be_visible()
     expect(table.get_by_text("Completed")).to_be_visible()
     shoot(page, "30-jobs-at-1280")
+    assert axe_violations(page) == []
     sizes = overflow(page)
     assert sizes["page"] <= sizes["window"] == WIDTH, sizes  # no sideways scrolling of the page
     assert sizes["table"] <= sizes["wrap"], sizes  # nor of the table: every column is in view
@@ -125,6 +127,7 @@ def test_times_read_one_way_in_local_time_with_the_iso_time_on_hover(kolkata: An
             time.sleep(0.2)
 
 
+@pytest.mark.axe
 def test_a_jobs_warnings_show_beside_its_status(page: Any, stack: Stack) -> None:
     item_type = unique("warned")
     stack.put_item_type(item_type, PERSON)
@@ -144,6 +147,7 @@ def test_a_jobs_warnings_show_beside_its_status(page: Any, stack: Stack) -> None
     box = warned.bounding_box()
     assert box is not None and box["y"] + box["height"] <= HEIGHT, box  # above the fold
     shoot(page, "33-job-warnings")
+    assert axe_violations(page) == []
     warned.get_by_role("link", name="all 5 warnings").click()
     expect(page.locator("#warnings-heading")).to_be_in_viewport()
     expect(page.locator("#details-warnings li")).to_have_text(messages)
@@ -158,6 +162,7 @@ def test_a_job_with_no_warning_shows_no_warning_note(page: Any, stack: Stack) ->
     expect(page.get_by_role("note", name="Warnings")).to_have_count(0)
 
 
+@pytest.mark.axe
 def test_a_job_retried_already_links_its_retry_and_asks_before_another(page: Any, stack: Stack) -> None:
     item_type = unique("retried")
     stack.put_item_type(item_type, PERSON)
@@ -181,6 +186,7 @@ def test_a_job_retried_already_links_its_retry_and_asks_before_another(page: Any
     confirm = actions.get_by_role("alertdialog", name="Retry the failed rows again?")
     expect(confirm).to_contain_text("A second job would import the same 2 failed rows again.")
     shoot(page, "35-retry-again-confirm")
+    assert axe_violations(page) == []
     confirm.get_by_role("button", name="Keep the existing retry").click()
     expect(confirm).to_have_count(0)
     assert stack.call("GET", f"/v1/jobs/{job_id}").json()["retries"] == [first_retry]
