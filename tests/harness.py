@@ -47,12 +47,15 @@ class Reply:
 
 class Harness:
     def __init__(self, monkeypatch: pytest.MonkeyPatch, rows_per_chunk: int = 3, key_rate_limit: int = 0,
-                 quick_job_bytes: int = 0, ingest_slice_bytes: int | None = None) -> None:
+                 quick_job_bytes: int = 0, ingest_slice_bytes: int | None = None,
+                 result_step_chunks: int | None = None) -> None:
         self.session = shared_session()
         # Tests fire requests far faster than any client should; the rate limit has its own tests.
         parameters = {"RowsPerChunk": str(rows_per_chunk), "KeyRateLimit": str(key_rate_limit)}
         if ingest_slice_bytes is not None:
             parameters["IngestSliceBytes"] = str(ingest_slice_bytes)
+        if result_step_chunks is not None:
+            parameters["ResultStepChunks"] = str(result_step_chunks)
         self.template = Template(parameters=parameters)
         environment = provision(self.template, self.session)
         for name, value in environment.items():

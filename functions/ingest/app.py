@@ -1,5 +1,6 @@
 """Ingest: S3 upload events (via the IngestQueue) -> a stream-parsed file -> chunks on the ChunkQueue; a file
-read in slices hands each next slice on through the same queue (a continuation message)."""
+read in slices hands each next slice on through the same queue (a continuation message), and so does a big job's
+chain writing its result files."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.intake.dropfolder import take_drop
+from sluice.models.results import ResultStepMessage
 from sluice.models.slices import SliceMessage
 from sluice.observability import failures_logged, metrics
+from sluice.pipeline.finalize import write_result_step
 from sluice.pipeline.ingest import ingest_slice, ingest_upload
 from sluice.store.blobs import INBOX_PREFIX, parse_upload_key
 from sluice.store.clients import get_clients
@@ -43,6 +46,14 @@ def record_handler(record: SQSRecord) -> None:
         with failures_logged(logger):
             outcome = ingest_slice(get_clients(), continuation)
         logger.info("ingested", extra={"outcome": outcome})
+        return
+    step = ResultStepMessage.from_body(record.body)
+    if step is not None:
+        logger.set_correlation_id(step.jobId)
+        logger.append_keys(tenant=step.tenant, jobId=step.jobId, resultStep=step.step)
+        with failures_logged(logger):
+            outcome = write_result_step(get_clients(), step)
+        logger.info("result files written", extra={"outcome": outcome})
         return
     for key, etag in s3_objects(record.body):
         ids = parse_upload_key(key)

@@ -1,7 +1,8 @@
 """Issue 22 on the local stack: a 200,000-row CSV (~10 MB) read in 1 MB slices (`SLUICE_PARAMETERS=
 "IngestSliceBytes=1000000"`), with a quoted multi-line field across a slice boundary and a key repeated 150,000
 rows after its first appearance: exact counts, at least 5 slices, exact row and line numbers, and the duplicate
-reported where it was first seen."""
+reported where it was first seen. Its result files are written in steps of 8 chunks (`ResultStepChunks=8`: 40
+chunks of 5,000 rows, so 5 steps), the ~12 MB succeeded file joined in S3 from segments of at least 5 MiB."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ DUPLICATE_ROW = FIRST_ROW + 150_000
 
 @pytest.fixture(scope="module")
 def sliced_stack() -> Iterator[Stack]:
-    spawned = spawn_stack(DEV_KEYS, {"SLUICE_PARAMETERS": f"IngestSliceBytes={SLICE},RowsPerChunk=5000"}, timeout=60)
+    parameters = f"IngestSliceBytes={SLICE},RowsPerChunk=5000,ResultStepChunks=8"
+    spawned = spawn_stack(DEV_KEYS, {"SLUICE_PARAMETERS": parameters}, timeout=60)
     yield Stack(spawned.api, spawned.aws, spawned.process)
     spawned.process.send_signal(signal.SIGTERM)
     try:
@@ -89,5 +91,13 @@ def test_a_10_mb_file_in_1_mb_slices_is_exact(sliced_stack: Stack) -> None:
     failed = list(csv.reader(io.StringIO(requests.get(link["url"], timeout=30).text)))
     assert failed[1][:4] == [f"e{FIRST_ROW}@example.org", f"Person number {DUPLICATE_ROW:06d} Smith",
                              str(DUPLICATE_ROW % 100), str(DUPLICATE_ROW)]
+    link = requests.get(f"{stack.api}/v1/jobs/{job['jobId']}/results/succeeded", headers=stack.headers()).json()
+    succeeded = requests.get(link["url"], timeout=60).content
+    assert len(succeeded) > 10 * 1024**2  # more than one segment of 5 MiB
+    rows = list(csv.reader(io.StringIO(succeeded.decode())))
+    assert rows[0] == ["email", "name", "age", "sluice_row", "sluice_outcome", "sluice_message"]
+    assert [int(r[3]) for r in rows[1:]] == [n for n in range(1, ROWS + 1) if n != DUPLICATE_ROW]
+    assert rows[ROWS - 1] == [f"e{ROWS}@example.org", f"Person number {ROWS:06d} Smith", str(ROWS % 100), str(ROWS),
+                              "created", f"e{ROWS}@example.org"]
     print(f"\n200,000 rows in {file['slices']} slices: {elapsed:.0f} s from upload to Completed "
           f"({ROWS / elapsed:,.0f} rows/s)")

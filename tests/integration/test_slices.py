@@ -17,6 +17,8 @@ from moto import mock_aws
 
 from sluice.intake import compression
 from sluice.models.clock import now_ms
+from sluice.models.slices import SliceMessage
+from sluice.pipeline import ingest
 from sluice.pipeline.sweeper import sweep
 from sluice.store.jobs import JobStore
 from sluice.store.queue import MessageSender
@@ -133,6 +135,31 @@ def test_a_crash_at_each_step_of_a_slice_is_retried_to_exact_counts(
     assert state["crashes"] == times
     _assert_exact(sliced, sliced.job(job["jobId"]), multiline_row)
     assert sliced.dead_letters("IngestDeadLetterQueue") == 0
+
+
+def test_a_continuation_delivered_before_its_job_moved_on_is_retried_not_dropped(
+        sliced: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slice sends its continuation, then moves the job on to it: a continuation delivered in between waits
+    for the move and, if it does not come, is retried (it was dropped as stale, which stopped the chain until the
+    sweeper re-read the whole file)."""
+    text, multiline_row = sliced_csv()
+    sliced.define()
+    monkeypatch.setattr(ingest, "AHEAD_PAUSES_SECONDS", (0.0, 0.0))
+    advance = JobStore.advance_slice
+    early: list[int] = []
+
+    def deliver_the_continuation_first(self: JobStore, tenant: str, job_id: str, run: int, number: int,
+                                       sent: int | None) -> bool:
+        with pytest.raises(ingest.SliceAhead):
+            ingest.ingest_slice(sliced.clients, SliceMessage(tenant=tenant, jobId=job_id, run=run, slice=number + 1))
+        early.append(number + 1)
+        return advance(self, tenant, job_id, run, number, sent)
+
+    monkeypatch.setattr(JobStore, "advance_slice", deliver_the_continuation_first)
+    job = sliced.submit_csv(text)
+    done = sliced.run(job["jobId"])
+    _assert_exact(sliced, done, multiline_row)
+    assert early == list(range(1, done["files"][0]["slices"]))
 
 
 def test_a_lost_continuation_is_re_driven_to_exact_counts(sliced: Harness) -> None:

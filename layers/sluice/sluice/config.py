@@ -29,6 +29,9 @@ class Settings(BaseModel):
     ingest_queue_url: str = Field("", alias="INGEST_QUEUE_URL")  # sliced ingest hands on its next slice here
     # text one ingest invocation reads before it hands the rest of the file to the next (template IngestSliceBytes)
     ingest_slice_bytes: int = Field(512 * 1024 * 1024, alias="INGEST_SLICE_BYTES", ge=4096)
+    # chunks whose result parts one invocation writes into the result files: a job of more has them written by a
+    # chain of steps (template ResultStepChunks)
+    result_step_chunks: int = Field(5_000, alias="RESULT_STEP_CHUNKS", ge=1)
     chunk_max_bytes: int = Field(240_000, alias="CHUNK_MAX_BYTES", ge=1_000, le=262_144)
     retention_days: int = Field(30, alias="RETENTION_DAYS", ge=1, le=3650)
     record_shards: int = Field(8, alias="RECORD_SHARDS", ge=1, le=99)

@@ -272,6 +272,11 @@ class Job(Tracked):
     counts: RowCounts = Field(default_factory=RowCounts)
     fileCounts: dict[int, RowCounts] = Field(default_factory=dict)
     thresholdCrossed: str | None = None  # which error threshold stopped the job (it is Canceling, then Failed)
+    # writing the result files of a job too big for one invocation (pipeline/results.py): the step the chain
+    # expects next, the chunks read so far, and which claim started it
+    resultStep: int | None = None
+    resultChunk: int = 0
+    resultClaim: str | None = None
 
     @field_validator("warnings", "requestWarnings", mode="before")
     @classmethod
@@ -327,6 +332,8 @@ class Job(Tracked):
             links=JobLinks(self=self_link, errors=f"{self_link}/errors", results=f"{self_link}/results/{{kind}}"),
             **(self.upload.model_dump() if upload and self.upload and self.status == Status.INITIALIZED else {}),
             **(multipart.model_dump() if multipart is not None and self.status == Status.INITIALIZED else {}),
+            resultFiles=ResultFilesProgress(chunksRead=self.resultChunk, chunks=self.chunkCount or 0)
+            if self.resultStep is not None and not self.finished else None,
         )
 
     def all_warnings(self) -> list[JobWarning]:
@@ -416,6 +423,13 @@ class FileView(ReadingFacts):
                                description="how many ingest invocations read this file (IngestSliceBytes each)")
 
 
+class ResultFilesProgress(BaseModel):
+    """A big job's result files being written, after its last row was processed (the job is still Processing)."""
+
+    chunksRead: int = Field(description="chunks whose rows are in the result files so far")
+    chunks: int
+
+
 class JobLinks(BaseModel):
     self: str
     errors: str
@@ -482,6 +496,10 @@ class JobView(BaseModel):
     uploadParts: list[UploadPart] | None = Field(default=None, exclude_if=_absent_if_none)
     uploadComplete: str | None = Field(default=None, exclude_if=_absent_if_none)
     uploadOpenUntil: str | None = Field(default=None, exclude_if=_absent_if_none)
+    resultFiles: ResultFilesProgress | None = Field(
+        default=None, exclude_if=_absent_if_none,
+        description="only while the result files of a job of more than ResultStepChunks chunks are being written, "
+                    "after every row was processed: how far that got (the job finishes when they are whole)")
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -9,6 +9,8 @@ from sluice.notify.announcer import announced_jobs
 from sluice.pipeline.finalize import settle
 from sluice.store.clients import Clients
 
+INLINE_RESULT_CHUNKS = 500  # the API answers well inside its 30 s: a bigger job's result files are written in steps
+
 
 def cancel(clients: Clients, tenant: str, job_id: str) -> Job:
     store = announced_jobs(clients)
@@ -30,4 +32,4 @@ def cancel(clients: Clients, tenant: str, job_id: str) -> Job:
                          allowed_from={Status.ACCEPTED, Status.PROCESSING})
     if moved is None:
         return cancel(clients, tenant, job_id)  # the status moved under us: decide again on the new one
-    return settle(clients, moved)
+    return settle(clients, moved, INLINE_RESULT_CHUNKS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -53,7 +54,8 @@ from sluice.notify.announcer import announced_jobs
 from sluice.pipeline import keyed
 from sluice.pipeline.chunking import ChunkBuilder, split_to_fit
 from sluice.pipeline.dedupe import KeyRegistry
-from sluice.pipeline.finalize import OUTCOME_COLUMNS, settle
+from sluice.pipeline.finalize import settle
+from sluice.pipeline.results import OUTCOME_COLUMNS
 from sluice.store.blobs import Storage, parse_upload_key
 from sluice.store.clients import Clients
 from sluice.store.jobs import JobStore
@@ -62,6 +64,13 @@ from sluice.store.queue import MESSAGE_MAX_BYTES, SEND_BATCH_MAX, MessageSender
 from sluice.store.slices import SliceStore
 
 logger = Logger(child=True)
+
+AHEAD_PAUSES_SECONDS = (0.05, 0.2, 0.5, 1.0)  # waiting for the job to move on to a slice sent just before
+
+
+class SliceAhead(RuntimeError):
+    """A continuation delivered before its job moved on to it: raised so that the queue delivers it again."""
+
 
 FILE_CHANGED = ("the uploaded file was replaced while it was being read; nothing more of it is read (rows sent before "
                 "are counted): submit the new file as a new job")
@@ -120,6 +129,8 @@ def ingest_slice(clients: Clients, message: SliceMessage) -> str:
     """Handles a continuation: reads the next slice of a job's files if it is the one the job expects."""
     store = announced_jobs(clients)
     job = store.get(message.tenant, message.jobId)
+    if job is not None and (job.ingestRun, job.ingestSlice + 1) == (message.run, message.slice):
+        job = _moved_on(store, message)
     if job is None:
         return "no-job"
     if job.finished:
@@ -137,6 +148,17 @@ def ingest_slice(clients: Clients, message: SliceMessage) -> str:
     if job.status not in (Status.PROCESSING, Status.CANCELING):
         return f"skipped-{job.status.value}"
     return _read_slice(clients, store, job, state)
+
+
+def _moved_on(store: JobStore, message: SliceMessage) -> Job | None:
+    """A continuation is sent just before its job is moved on to it (so that a crash between the two re-reads the
+    slice before, which sends it again): one delivered in between waits for the move, or is retried later."""
+    for pause in AHEAD_PAUSES_SECONDS:
+        time.sleep(pause)
+        job = store.get(message.tenant, message.jobId)
+        if job is None or (job.ingestRun, job.ingestSlice + 1) != (message.run, message.slice):
+            return job
+    raise SliceAhead(f"slice {message.slice} arrived before its job moved on to it; it is retried")
 
 
 def _sent_before_redrive(store: JobStore, job: Job) -> int:

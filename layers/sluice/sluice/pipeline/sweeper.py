@@ -23,6 +23,7 @@ from sluice.models.chunk import ChunkMessage
 from sluice.models.clock import now_ms
 from sluice.models.export import Export
 from sluice.models.job import Job, Status
+from sluice.models.results import ResultStepMessage
 from sluice.models.slices import SliceMessage
 from sluice.notify.announcer import announced_exports, announced_jobs
 from sluice.pipeline.finalize import settle
@@ -31,6 +32,7 @@ from sluice.store.blobs import INBOX_PREFIX, REDRIVE_MARKER, Storage, marker_key
 from sluice.store.clients import Clients
 from sluice.store.exports import ExportStore
 from sluice.store.jobs import JobStore
+from sluice.store.result_steps import ResultSteps
 
 logger = Logger(child=True)
 MAX_REDRIVES = 3
@@ -69,7 +71,7 @@ def _sweep_job(clients: Clients, store: JobStore, job: Job, now: int, report: Co
                                        "expired", {Status.INITIALIZED}):
                 report["uploads-never-arrived"] += 1
         return
-    if status in (Status.PROCESSING, Status.CANCELING) and job.settled:
+    if status in (Status.PROCESSING, Status.CANCELING) and job.settled and job.resultStep is None:
         settle(clients, job)
         report["jobs-finalised"] += 1
         return
@@ -77,6 +79,17 @@ def _sweep_job(clients: Clients, store: JobStore, job: Job, now: int, report: Co
     if now - last < clients.settings.stuck_minutes * 60_000:
         return
     redrives = job.redrives
+    if job.resultStep is not None:  # the chain writing its result files stopped (its step was lost or dead)
+        if redrives >= MAX_REDRIVES:
+            reason = (f"its result files could not be written: no progress for {clients.settings.stuck_minutes} "
+                      f"minutes after {redrives} re-drives; all {job.counts.processed} processed rows stay applied")
+            if store.finish(job, Status.FAILED, reason, {status}):
+                report["jobs-failed-stuck"] += 1
+        elif store.update(job.tenant, job.jobId, {"redrives": redrives + 1, "lastProgressMs": now},
+                          allowed_from={status}):
+            ResultSteps(clients).send(ResultStepMessage(tenant=job.tenant, jobId=job.jobId, step=job.resultStep))
+            report["result-steps-redriven"] += 1
+        return
     if redrives >= MAX_REDRIVES:
         reason = (f"no progress for {clients.settings.stuck_minutes} minutes after {redrives} re-drives; "
                   f"{job.counts.processed} rows were processed" + (f" of {job.total}" if job.total is not None else ""))
@@ -158,6 +171,12 @@ def _drain_ingest_dead_letters(clients: Clients, report: Counter[str], max_messa
             logger.error("a slice of a job's files failed repeatedly; the job will be re-driven",
                          extra={"jobId": continuation.jobId, "slice": continuation.slice})
             report["dead-slices"] += 1
+            continue
+        step = ResultStepMessage.from_body(message["Body"])
+        if step is not None:  # a step that failed repeatedly: the chain stalls and is re-driven (rule 2)
+            logger.error("a step writing a job's result files failed repeatedly; it will be re-driven",
+                         extra={"jobId": step.jobId, "resultStep": step.step})
+            report["dead-result-steps"] += 1
             continue
         try:
             records = orjson.loads(message["Body"]).get("Records", [])

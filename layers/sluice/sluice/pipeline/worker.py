@@ -23,7 +23,8 @@ from sluice.models.job import Job, Outcome, RowCounts, Status
 from sluice.models.schemas import KEY_SEPARATOR, ItemTypeDefinition, RowError, RowValidator, is_blank, short
 from sluice.notify.announcer import announced_jobs
 from sluice.pipeline import undo
-from sluice.pipeline.finalize import ResultRow, result_part, settle
+from sluice.pipeline.finalize import settle
+from sluice.pipeline.results import ResultRow, result_part
 from sluice.store.blobs import Storage, result_part_key
 from sluice.store.clients import Clients
 from sluice.store.jobs import JobStore

@@ -11,6 +11,8 @@ from sluice.store.clients import Clients
 UPLOAD_NAME = "data"
 _UPLOAD_KEY = re.compile(r"^uploads/(?P<tenant>[a-z0-9][a-z0-9-]{0,62})/(?P<job>[0-9A-Z]{26})/(?P<name>[a-z0-9-]+)$")
 RESULT_KINDS = ("succeeded", "failed", "unprocessed")
+MIN_PART_BYTES = 5 * 1024**2  # S3: every part of a multipart upload but the last is at least this big
+COPY_PART_MAX_BYTES = 5 * 1024**3  # S3: the most one part (copied or uploaded) may hold
 SCHEDULE_MARKER = "schedule"
 REDRIVE_MARKER = "redrive"
 
@@ -57,6 +59,12 @@ def slice_state_key(tenant: str, job_id: str, run: int, number: int, part: str =
     """What slice `number` of an ingest run starts from: its state (`state`) and duplicate-key registry (`keys`).
     No notification fires under ingest/."""
     return f"ingest/{tenant}/{job_id}/{run:04d}/{number:08d}-{part}"
+
+
+def result_step_key(tenant: str, job_id: str, name: str) -> str:
+    """What the chain writing a big job's result files keeps between its steps: each step's state and the
+    segments of the result files (pipeline/results.py). No notification fires under ingest/."""
+    return f"ingest/{tenant}/{job_id}/results/{name}"
 
 
 def result_part_key(tenant: str, job_id: str, chunk: int) -> str:
@@ -132,6 +140,38 @@ class Storage:
             Bucket=self.bucket, Key=key, UploadId=upload_id,
             MultipartUpload={"Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]})
 
+    def join(self, key: str, sources: list[tuple[str, int]], content_type: str) -> None:
+        """Writes the object at `key` as the concatenation of the (key, size) objects, copied inside S3 (nothing
+        passes through this process). Every source but the last must hold at least MIN_PART_BYTES; one over
+        COPY_PART_MAX_BYTES is copied as equal ranges (each then over half that, so big enough). Empty sources
+        add nothing."""
+        upload_id = self.create_multipart(key, content_type)
+        try:
+            parts: list[tuple[int, str]] = []
+            for source, size in sources:
+                pieces = -(-size // COPY_PART_MAX_BYTES)
+                for piece in range(pieces):
+                    first, end = size * piece // pieces, size * (piece + 1) // pieces
+                    copied = self.s3.upload_part_copy(
+                        Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=len(parts) + 1,
+                        CopySource={"Bucket": self.bucket, "Key": source}, CopySourceRange=f"bytes={first}-{end - 1}")
+                    parts.append((len(parts) + 1, str(copied["CopyPartResult"]["ETag"])))
+            if not parts:
+                self.abort_multipart(key, upload_id)
+                self.put(key, b"", content_type)
+                return
+            self.complete_multipart(key, upload_id, parts)
+        except BaseException:
+            self.abort_multipart(key, upload_id)
+            raise
+
+    def delete_under(self, prefix: str) -> None:
+        """Deletes every object under the prefix (best effort callers: the lifecycle rules expire them anyway)."""
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+            if keys:
+                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+
     def abort_multipart(self, key: str, upload_id: str) -> bool:
         """Discards a multipart upload and its parts; False if there was none (completed or aborted already)."""
         try:
@@ -153,6 +193,7 @@ class StreamedObject(io.RawIOBase):
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[tuple[int, str]] = []
+        self.size = 0  # bytes written so far
 
     def writable(self) -> bool:
         return True
@@ -161,6 +202,7 @@ class StreamedObject(io.RawIOBase):
         if self.closed:
             raise ValueError("the object is finished or discarded")
         self._buffer += data
+        self.size += len(data)
         while len(self._buffer) >= self._part_bytes:
             self._send_part(bytes(self._buffer[:self._part_bytes]))
             del self._buffer[:self._part_bytes]

@@ -19,7 +19,7 @@ import orjson
 
 from sluice.models.clock import now_ms
 from sluice.models.errors import BadRequest
-from sluice.models.job import OBJECTS_CREATED_MAX, Job, RowCounts
+from sluice.models.job import OBJECTS_CREATED_MAX, Job, RowCounts, Status
 from sluice.models.schemas import RowError
 from sluice.store import dynamo
 from sluice.store.dynamo import BAD_CURSOR, conditional_write, decode_cursor, encode_cursor
@@ -177,6 +177,35 @@ class JobStore(LifecycleStore[Job]):
             TableName=self._table, Key=self._key(tenant, job_id), UpdateExpression=expression,
             ConditionExpression="attribute_exists(pk) AND ingestRun = :run AND ingestSlice = :slice",
             ExpressionAttributeValues=values, ReturnValues="NONE")
+        return written is not None
+
+    def claim_result_steps(self, tenant: str, job_id: str) -> Job | None:
+        """Marks a settled job's result files as being written in steps, starting with step 0, unless a chain
+        was started already. The job after the claim when this call made it, else None."""
+        token = uuid.uuid4().hex
+        written = conditional_write(
+            self._db, "UpdateItem", lambda current: current.get("resultClaim") == {"S": token},
+            TableName=self._table, Key=self._key(tenant, job_id),
+            UpdateExpression="SET resultStep = :zero, resultChunk = :zero, resultClaim = :token, lastProgressMs = :now",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(resultStep) AND #status IN (:p, :c)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":zero": {"N": "0"}, ":token": {"S": token}, ":now": {"N": str(now_ms())},
+                                       ":p": {"S": Status.PROCESSING.value},
+                                       ":c": {"S": Status.CANCELING.value}},
+            ReturnValues="ALL_NEW")
+        return self.load(written) if written else None
+
+    def advance_result_step(self, tenant: str, job_id: str, step: int, chunk: int) -> bool:
+        """Moves the job's result-file chain on from step `step` to the next (which starts at `chunk`), unless
+        another delivery of the step did already. True when this call moved it."""
+        written = conditional_write(
+            self._db, "UpdateItem", lambda current: current.get("resultStep") == {"N": str(step + 1)},
+            TableName=self._table, Key=self._key(tenant, job_id),
+            UpdateExpression="SET resultStep = :next, resultChunk = :chunk, lastProgressMs = :now",
+            ConditionExpression="attribute_exists(pk) AND resultStep = :step",
+            ExpressionAttributeValues={":step": {"N": str(step)}, ":next": {"N": str(step + 1)},
+                                       ":chunk": {"N": str(chunk)}, ":now": {"N": str(now_ms())}},
+            ReturnValues="NONE")
         return written is not None
 
     def add_retry(self, tenant: str, job_id: str, retry_id: str) -> None:

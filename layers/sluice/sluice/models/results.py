@@ -1,0 +1,72 @@
+"""Writing a job's result files in steps: what one step hands the next.
+
+A job's result files (succeeded / failed / unprocessed CSVs; one set per file in a job of several) are written
+from its chunks' result parts, in chunk order. The invocation that settles a job writes them itself when the job
+has at most `ResultStepChunks` chunks; a bigger job's are written by a chain of steps on the IngestQueue, each
+reading at most that many chunks' parts, so no invocation's timeout bounds a job.
+
+A step writes, per result file, one object of what it read (after the bytes the step before carried to it): a
+*segment* when it holds at least S3's smallest multipart part, else a *carry* that the next step writes first.
+When a file's last chunk is read, its result files are joined from the segments by server-side part copies.
+
+The state step k starts from is written before the job moves on to step k and never changes afterwards, and the
+objects a step writes are named by the chunks they hold: a step delivered twice (or two copies at once) writes
+the same objects and the same next state."""
+
+from __future__ import annotations
+
+import orjson
+from pydantic import BaseModel, Field
+
+
+class Segment(BaseModel):
+    """An object holding one stretch of a result file (named by the chunks it holds)."""
+
+    key: str
+    size: int
+
+
+class ResultFileProgress(BaseModel):
+    """One result file of the file being written, as far as the steps so far got."""
+
+    segments: list[Segment] = Field(default_factory=list)  # each at least S3's smallest part, in order
+    carry: Segment | None = None  # smaller than that: the next step writes it first
+
+
+class ResultAssembly(BaseModel):
+    """What step `step` of a job's result-file chain starts from."""
+
+    step: int
+    stepChunks: int  # chunks one step reads, fixed when the chain starts
+    span: int = 0  # the job's file whose result files are being written (0 for a job of one file)
+    chunk: int = 0  # the next chunk to read
+    files: dict[str, ResultFileProgress] = Field(default_factory=dict)  # result kind -> progress (current span)
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_bytes(cls, body: bytes) -> ResultAssembly:
+        return cls.model_validate(orjson.loads(body))
+
+
+class ResultStepMessage(BaseModel):
+    """The continuation on the IngestQueue: write step `step` of this job's result files (its state is stored)."""
+
+    tenant: str
+    jobId: str
+    step: int
+
+    def to_body(self) -> str:
+        return orjson.dumps({"resultStep": self.model_dump()}).decode()
+
+    @classmethod
+    def from_body(cls, body: str) -> ResultStepMessage | None:
+        """The step in a queue message's body, or None if the body is something else."""
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(parsed, dict) or "resultStep" not in parsed:
+            return None
+        return cls.model_validate(parsed["resultStep"])
