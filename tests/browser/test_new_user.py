@@ -198,3 +198,16 @@ def test_a_job_retried_already_links_its_retry_and_asks_before_another(page: Any
     assert stack.call("GET", f"/v1/jobs/{job_id}").json()["retries"] == [first_retry, second_retry]
     page.goto(f"/console/jobs/{job_id}")
     expect(actions.get_by_role("link")).to_have_text([first_retry, second_retry])
+
+
+def test_a_double_click_on_retry_starts_one_retry(page: Any, stack: Stack) -> None:
+    item_type = unique("twice")
+    stack.put_item_type(item_type, PERSON)
+    job_id = stack.wait_job(stack.submit_csv(item_type, PEOPLE)["jobId"])["jobId"]
+    sign_in(page, path=f"/console/jobs/{job_id}")
+    expect_counts(page, "Completed", total=4, failed=2)
+    page.get_by_role("button", name="Retry failed rows").dblclick()
+    expect(page).not_to_have_url(re.compile(f"/console/jobs/{job_id}$"))
+    expect_counts(page, "Completed", total=2, failed=2)
+    retries = stack.call("GET", f"/v1/jobs/{job_id}").json()["retries"]
+    assert retries == [page.url.rsplit("/", 1)[1]]
