@@ -307,7 +307,8 @@ class _Prepared:
 
     def warnings(self, progress: FileProgress) -> list[JobWarning]:
         """What the first pass and the parse found, then the columns that feed no field."""
-        found = [*progress.warnings, *self.opened.reading_warnings()]
+        found = [w if w.file or not self.file_label else w.model_copy(update={"file": self.file_label})
+                 for w in (*progress.warnings, *self.opened.reading_warnings())]
         if self.spec.unknownColumns == "warn":
             names = list(self.definition.fields)
             found += [unknown_column(c, names, self.file_label) for c in self.unknown(self.ignored)]
