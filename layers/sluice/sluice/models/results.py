@@ -16,8 +16,9 @@ the same objects and the same next state."""
 
 from __future__ import annotations
 
-import orjson
 from pydantic import BaseModel, Field
+
+from sluice.models.continuations import Continuation, StoredState
 
 
 class Segment(BaseModel):
@@ -34,7 +35,7 @@ class ResultFileProgress(BaseModel):
     carry: Segment | None = None  # too small to be one: the next step writes it first
 
 
-class ResultAssembly(BaseModel):
+class ResultAssembly(StoredState):
     """What step `step` of a job's result-file chain starts from."""
 
     step: int
@@ -43,31 +44,10 @@ class ResultAssembly(BaseModel):
     chunk: int = 0  # the next chunk to read
     files: dict[str, ResultFileProgress] = Field(default_factory=dict)  # result kind -> progress (current span)
 
-    def to_bytes(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
 
-    @classmethod
-    def from_bytes(cls, body: bytes) -> ResultAssembly:
-        return cls.model_validate(orjson.loads(body))
-
-
-class ResultStepMessage(BaseModel):
+class ResultStepMessage(Continuation):
     """The continuation on the IngestQueue: write step `step` of this job's result files (its state is stored)."""
 
-    tenant: str
-    jobId: str
+    KEY = "resultStep"
+
     step: int
-
-    def to_body(self) -> str:
-        return orjson.dumps({"resultStep": self.model_dump()}).decode()
-
-    @classmethod
-    def from_body(cls, body: str) -> ResultStepMessage | None:
-        """The step in a queue message's body, or None if the body is something else."""
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(parsed, dict) or "resultStep" not in parsed:
-            return None
-        return cls.model_validate(parsed["resultStep"])
