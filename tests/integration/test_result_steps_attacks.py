@@ -1,0 +1,250 @@
+"""Red team of the result-file chain (pipeline/results.py, issue 22): real jobs through the whole pipeline with
+tiny steps (ResultStepChunks of 2 or 3 chunks of 3 rows), checked against what one invocation writes for the same
+job, and the races and edges around the chain."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from moto import mock_aws
+
+from sluice.models.results import ResultStepMessage
+from sluice.pipeline import results
+from sluice.pipeline.finalize import settle, write_result_step
+from sluice.pipeline.sweeper import MAX_REDRIVES, sweep
+from sluice.store.blobs import RESULT_KINDS, Storage, result_key
+from sluice.store.jobs import JobStore
+from tests.harness import Harness
+from tests.integration.test_result_steps import _deliver_steps, _digests, _expected, _settled_job
+
+HEADER = "email,name,age,joined,tier,score,active\n"
+
+
+def _harness(monkeypatch: pytest.MonkeyPatch, step_chunks: int) -> Harness:
+    h = Harness(monkeypatch, result_step_chunks=step_chunks)
+    h.discard("IngestQueue")  # the s3:TestEvent S3 sends when notifications are set up
+    h.define()
+    return h
+
+
+@pytest.fixture
+def steps2(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    with mock_aws():
+        yield _harness(monkeypatch, 2)
+
+
+def _rows(count: int, failing: int = 3) -> str:
+    """`count` contacts; every `failing`-th has age 200 (over the maximum: a failed row)."""
+    return HEADER + "".join(f"r{i}@x.org,R{i},{200 if i % failing == 0 else 30},,,,\n" for i in range(1, count + 1))
+
+
+def _submit(h: Harness, text: str, **options: str) -> str:
+    reply = h.call("POST", "/v1/jobs", files={"file": ("data.csv", io.BytesIO(text.encode()))},
+                   data={"itemType": "contact", **options})
+    assert reply.status_code == 202, reply.content
+    return str(reply.json()["jobId"])
+
+
+def _files(h: Harness, job_id: str) -> dict[tuple[int | None, str], bytes]:
+    job = JobStore(h.clients).get("acme", job_id)
+    assert job is not None
+    indexes: list[int | None] = [None] if len(job.files) <= 1 else list(range(len(job.files)))
+    storage = Storage(h.clients)
+    return {(index, kind): bytes(storage.open(result_key("acme", job_id, kind, index)).read())
+            for index in indexes for kind in RESULT_KINDS}
+
+
+def _assert_as_one_invocation(h: Harness, job_id: str) -> dict[tuple[int | None, str], bytes]:
+    """The chain's result files, byte for byte what the settling invocation writes for the same job at once."""
+    chained = _files(h, job_id)
+    job = JobStore(h.clients).get("acme", job_id)
+    assert job is not None and job.finished and job.resultStep is not None, "the files were not written in steps"
+    results.write_results(Storage(h.clients), job)
+    assert _files(h, job_id) == chained
+    leftovers = h.s3.list_objects_v2(Bucket=h.clients.settings.bucket, Prefix=f"ingest/acme/{job_id}/results/")
+    assert leftovers.get("KeyCount") == 0
+    return chained
+
+
+def _row_numbers(body: bytes) -> list[int]:
+    import csv
+
+    return [int(r[-3]) for r in list(csv.reader(io.StringIO(body.decode())))[1:]]
+
+
+def test_a_real_job_under_shuffled_duplicated_delivery_gets_the_same_bytes(steps2: Harness) -> None:
+    h = steps2
+    job_id = _submit(h, _rows(40))  # 14 chunks of 3: 7 steps
+    h.pump_shuffled(seed=3, duplicate=0.5)
+    job = h.job(job_id)
+    assert job["status"] == "Completed", job
+    assert (job["counts"]["created"], job["counts"]["failed"]) == (27, 13)
+    files = _assert_as_one_invocation(h, job_id)
+    assert _row_numbers(files[(None, "failed")]) == list(range(3, 41, 3))
+    assert _row_numbers(files[(None, "succeeded")]) == [n for n in range(1, 41) if n % 3]
+    assert files[(None, "unprocessed")] == b"email,name,age,joined,tier,score,active,sluice_row,sluice_outcome," \
+                                           b"sluice_message\r\n"
+
+
+def test_a_job_whose_every_row_failed(steps2: Harness) -> None:
+    h = steps2
+    job_id = _submit(h, _rows(20, failing=1))
+    job = h.run(job_id)
+    assert job["status"] == "Completed" and job["counts"]["failed"] == 20
+    files = _assert_as_one_invocation(h, job_id)
+    assert files[(None, "succeeded")].count(b"\r\n") == 1
+    assert _row_numbers(files[(None, "failed")]) == list(range(1, 21))
+
+
+def test_a_threshold_crossed_job_of_many_chunks_ends_failed_with_its_unprocessed_rows(steps2: Harness) -> None:
+    h = steps2
+    job_id = _submit(h, _rows(60), maxFailedRows="4")  # chunks of 3, one failed row each: the 5th crosses
+    h.pump()
+    job = h.job(job_id)
+    assert job["status"] == "Failed", job
+    assert job["reason"].startswith("stopped: more than maxFailedRows=4 rows failed.")
+    counts = job["counts"]
+    assert counts["processed"] + counts["unprocessed"] == 60 and counts["unprocessed"] > 0
+    files = _assert_as_one_invocation(h, job_id)
+    found = {kind: _row_numbers(files[(None, kind)]) for kind in RESULT_KINDS}
+    assert sorted(found["succeeded"] + found["failed"] + found["unprocessed"]) == list(range(1, 61))
+    assert len(found["unprocessed"]) == counts["unprocessed"]
+
+
+def test_a_retry_of_a_chained_job_keeps_the_columns_once(steps2: Harness) -> None:
+    h = steps2
+    first = _submit(h, _rows(30))
+    assert h.run(first)["counts"]["failed"] == 10
+    _assert_as_one_invocation(h, first)
+    retry = h.call("POST", f"/v1/jobs/{first}/retry-failed")
+    assert retry.status_code == 202, retry.content
+    second = h.run(retry.json()["jobId"])
+    assert second["status"] == "Completed" and second["counts"]["failed"] == 10, second
+    files = _assert_as_one_invocation(h, second["jobId"])
+    failed = files[(None, "failed")].decode().split("\r\n")
+    assert failed[0] == "email,name,age,joined,tier,score,active,sluice_row,sluice_outcome,sluice_message"
+    assert failed[1].startswith("r3@x.org,R3,200,,,,,1,failed,")
+
+
+def test_a_job_canceled_while_its_chunks_run_writes_its_unprocessed_rows(steps2: Harness) -> None:
+    h = steps2
+    job_id = _submit(h, _rows(60))
+    h.drain("IngestQueue")  # read: 20 chunks queued
+    for _ in range(2):
+        h.pollers["ChunkQueue" if "ChunkQueue" in h.pollers else "QuickChunkQueue"].poll_once(0)
+    canceled = h.call("POST", f"/v1/jobs/{job_id}/cancel")
+    assert canceled.status_code == 202, canceled.content
+    job = h.run(job_id)
+    assert job["status"] == "Canceled", job
+    assert job["counts"]["unprocessed"] > 0
+    files = _assert_as_one_invocation(h, job_id)
+    found = {kind: _row_numbers(files[(None, kind)]) for kind in RESULT_KINDS}
+    assert sorted(found["succeeded"] + found["failed"] + found["unprocessed"]) == list(range(1, 61))
+
+
+ORG_SCHEMA = {"key": ["code"], "fields": {"code": {"type": "string", "required": True},
+                                         "title": {"type": "string"}}}
+
+
+@pytest.mark.parametrize("sizes", [(6, 0, 7), (0, 6, 5), (7, 5, 0)])
+def test_a_staged_job_of_several_files_some_empty_at_step_boundaries(steps2: Harness, sizes: tuple[int, ...]) -> None:
+    """Files of 2 chunks, none (a header only) and 3 chunks: the empty file falls on a step boundary."""
+    h = steps2
+    h.define("org", ORG_SCHEMA)
+    names = [f"f{i}.csv" for i in range(len(sizes))]
+    control = {"files": {name: {"itemType": "contact"} for name in names}}
+    digest = h.call("POST", "/v1/controls", body=json.dumps(control).encode(),
+                    content_type="application/json").json()["digest"]
+    opened = h.call("POST", "/v1/jobs", json_body={"control": digest})
+    assert opened.status_code == 201, opened.content
+    job_id = opened.json()["jobId"]
+    first = 1
+    for name, size in zip(names, sizes, strict=True):
+        text = HEADER + "".join(f"{name[:2]}r{i}@x.org,R{i},{200 if i % 4 == 0 else 30},,,,\n"
+                                for i in range(first, first + size))
+        added = h.call("POST", f"/v1/jobs/{job_id}/files", files={"file": (name, io.BytesIO(text.encode()))},
+                       data={"name": name})
+        assert added.status_code == 200, added.content
+    scheduled = h.call("POST", f"/v1/jobs/{job_id}/schedule", json_body={"mode": "commit"})
+    assert scheduled.status_code == 202, scheduled.content
+    job = h.run(job_id)
+    assert job["status"] == "Completed", job
+    assert [f["rows"] for f in job["files"]] == list(sizes)
+    files = _assert_as_one_invocation(h, job_id)
+    for index, size in enumerate(sizes):
+        body = files[(index, "succeeded")] + files[(index, "failed")]
+        assert body.count(b"\r\n") == 2 + size
+
+
+def test_download_links_of_a_chained_job(steps2: Harness) -> None:
+    h = steps2
+    job_id = _submit(h, _rows(12))
+    h.run(job_id)
+    link = h.call("GET", f"/v1/jobs/{job_id}/results/failed").json()
+    body = requests.get(link["url"], timeout=10).content
+    assert _row_numbers(body) == [3, 6, 9, 12]
+
+
+
+
+# --- the chain itself (settled jobs made by hand, as in test_result_steps.py) --------------------------------
+
+
+@pytest.fixture
+def stepped(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    with mock_aws():
+        h = Harness(monkeypatch, result_step_chunks=15)
+        h.discard("IngestQueue")
+        yield h
+
+
+def _queued_steps(h: Harness) -> list[int]:
+    return sorted(json.loads(m["Body"])["resultStep"]["step"] for m in h.receive("IngestQueue", hide_seconds=0))
+
+
+def test_two_copies_of_a_step_at_once_send_the_next_step_once(stepped: Harness,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the copy that moved the job on sends the next step: the other one's advance fails its condition.
+    (It was taken for this copy's own retried write, as the job then names the next step either way: both copies
+    sent it, and the two copies of every later step, started together, did so again, to the chain's end.)"""
+    h = stepped
+    job = _settled_job(h, 40)
+    settle(h.clients, job)
+    h.discard("IngestQueue")
+    message = ResultStepMessage(tenant="acme", jobId=job.jobId, step=0)
+    advance = JobStore.advance_result_step
+    other: dict[str, str] = {}
+
+    def advance_after_the_other_copy(self: JobStore, *args: Any) -> bool:
+        if not other:
+            other["outcome"] = "running"
+            other["outcome"] = write_result_step(h.clients, message)
+        return advance(self, *args)
+
+    monkeypatch.setattr(JobStore, "advance_result_step", advance_after_the_other_copy)
+    assert write_result_step(h.clients, message) == "continued"
+    assert other["outcome"] == "continued"
+    assert _queued_steps(h) == [1]
+
+
+def test_a_job_re_driven_while_it_read_still_gets_its_result_step_re_sent(stepped: Harness) -> None:
+    """The sweeper's re-drives of a job's reading are not the chain's: a job re-driven MAX_REDRIVES times before
+    it settled has its lost result step sent again, not Failed at the first stall."""
+    h = stepped
+    (expected,) = _expected(h, 40)
+    job = _settled_job(h, 40)
+    assert JobStore(h.clients).update("acme", job.jobId, {"redrives": MAX_REDRIVES}) is not None
+    settle(h.clients, JobStore(h.clients).get("acme", job.jobId))
+    h.discard("IngestQueue")  # step 0 lost
+    current = JobStore(h.clients).get("acme", job.jobId)
+    assert current is not None and current.lastProgressMs is not None
+    report = sweep(h.clients, now=current.lastProgressMs + h.clients.settings.stuck_minutes * 60_000 + 1)
+    assert report.get("result-steps-redriven") == 1, report
+    _deliver_steps(h, job.jobId)
+    assert h.job(job.jobId)["status"] == "Completed"
+    assert _digests(h, job) == expected
