@@ -22,6 +22,7 @@ from sluice.pipeline.sweeper import MAX_REDRIVES, sweep
 from sluice.store.blobs import RESULT_KINDS, Storage, result_key
 from sluice.store.jobs import JobStore
 from sluice.store.records import RecordStore
+from sluice_local.template import Template
 from tests.harness import Crash, Harness, crash_once
 from tests.integration.first_pass_support import SLICE
 from tests.integration.test_result_steps import _deliver_steps, _digests, _expected, _settled_job
@@ -319,3 +320,21 @@ def test_a_continuation_whose_job_ended_without_moving_on_to_it_is_dropped_not_r
             ingest.ingest_slice(h.clients, orphan)
         assert store.finish(job, Status.FAILED, "no progress", {Status.PROCESSING}) is not None
         assert ingest.ingest_slice(h.clients, orphan) == "finished"
+
+
+# --- permissions: moto checks none, so the template is read ------------------------------------------------------
+
+
+def _tables_readable(function: dict[str, Any]) -> set[str]:
+    return {arguments["TableName"]["Ref"] for policy in function["Properties"].get("Policies", [])
+            for name, arguments in policy.items()
+            if name in ("DynamoDBReadPolicy", "DynamoDBCrudPolicy") and isinstance(arguments, dict)}
+
+
+@pytest.mark.parametrize("function", ["IngestFunction", "SweeperFunction", "WorkerFunction", "ApiFunction"])
+def test_every_function_that_finishes_a_job_can_read_what_finishing_a_purge_reads(function: str) -> None:
+    """Finishing a purge job asks whether records of its item type were written meanwhile (finish_purge: a query
+    of the RecordsTable). A big job is now finished by the last step of its chain, in the ingest function; the
+    sweeper finishes jobs too (and settles them when their last chunks are dead letters)."""
+    resources = Template().resources
+    assert "RecordsTable" in _tables_readable(resources[function])
