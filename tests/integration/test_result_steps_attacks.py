@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from sluice.models.job import Status
@@ -19,7 +20,7 @@ from sluice.models.slices import SliceMessage
 from sluice.pipeline import ingest, results
 from sluice.pipeline.finalize import settle, write_result_step
 from sluice.pipeline.sweeper import MAX_REDRIVES, sweep
-from sluice.store.blobs import RESULT_KINDS, Storage, result_key
+from sluice.store.blobs import MIN_PART_BYTES, RESULT_KINDS, Storage, result_key
 from sluice.store.jobs import JobStore
 from sluice.store.records import RecordStore
 from sluice_local.template import Template
@@ -34,6 +35,7 @@ HEADER = "email,name,age,joined,tier,score,active\n"
 def _harness(monkeypatch: pytest.MonkeyPatch, step_chunks: int) -> Harness:
     h = Harness(monkeypatch, result_step_chunks=step_chunks)
     h.discard("IngestQueue")  # the s3:TestEvent S3 sends when notifications are set up
+    _s3_refuses_byte_ranges_of_small_sources(h)
     h.define()
     return h
 
@@ -225,6 +227,7 @@ def stepped(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     with mock_aws():
         h = Harness(monkeypatch, result_step_chunks=15)
         h.discard("IngestQueue")
+        _s3_refuses_byte_ranges_of_small_sources(h)
         yield h
 
 
@@ -294,6 +297,41 @@ def test_a_cancel_while_the_result_files_are_written_does_not_hide_a_crossed_thr
     done = h.job(job.jobId)
     assert done["status"] == "Failed"
     assert done["reason"].startswith("stopped: more than maxFailedRows=10 rows failed.")
+
+
+def _s3_refuses_byte_ranges_of_small_sources(h: Harness) -> list[int]:
+    """S3's rule that moto does not check: UploadPartCopy copies a byte range (x-amz-copy-source-range) only from a
+    source object greater than 5 MB, else InvalidRequest "The specified copy source is not supported as a
+    byte-range copy source" (API reference, UploadPartCopy). Returns the sizes of the sources copied whole."""
+    whole: list[int] = []
+
+    def check(params: dict[str, Any], **_: Any) -> None:
+        source = params["CopySource"]
+        size = int(h.s3.head_object(Bucket=source["Bucket"], Key=source["Key"])["ContentLength"])
+        if "CopySourceRange" not in params:
+            whole.append(size)
+        elif size <= MIN_PART_BYTES:
+            raise ClientError({"Error": {"Code": "InvalidRequest", "Message": "The specified copy source is not "
+                                         "supported as a byte-range copy source."}}, "UploadPartCopy")
+
+    h.clients.s3.meta.events.register("provide-client-params.s3.UploadPartCopy", check)
+    return whole
+
+
+def test_the_join_copies_a_small_segment_whole_as_s3_allows(stepped: Harness) -> None:
+    """The failed and unprocessed files of a chained job are small (one carry of 40 rows): joined from one source
+    of a few KB, copied whole (a byte range of it is refused by S3, which failed every chained job's last step)."""
+    h = stepped
+    whole = _s3_refuses_byte_ranges_of_small_sources(h)
+    (expected,) = _expected(h, 40)
+    job = _settled_job(h, 40)
+    settle(h.clients, job)
+    h.retry_at_once()
+    _deliver_steps(h, job.jobId)
+    assert h.job(job.jobId)["status"] == "Completed"
+    assert _digests(h, job) == expected
+    # succeeded: a segment over 5 MiB and the last one under it; failed and unprocessed: one small source each
+    assert len(whole) == 4 and sum(size > MIN_PART_BYTES for size in whole) == 1
 
 
 # --- slices: a continuation delivered before its job moved on (pipeline/ingest.py _moved_on) --------------------
