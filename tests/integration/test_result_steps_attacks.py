@@ -299,6 +299,39 @@ def test_a_cancel_while_the_result_files_are_written_does_not_hide_a_crossed_thr
     assert done["reason"].startswith("stopped: more than maxFailedRows=10 rows failed.")
 
 
+def _deploy(h: Harness, **settings: Any) -> None:
+    """The functions' settings as a new deploy sets them (the clients are shared by every function here, and made
+    again by the next test's harness)."""
+    object.__setattr__(h.clients, "settings", h.clients.settings.model_copy(update=settings))
+
+
+def test_result_step_chunks_changed_by_a_deploy_in_the_middle_of_a_chain(stepped: Harness,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Step 0 fixes the chain's step size in its state: later steps keep it whatever the setting says now. A step 0
+    that died after storing the next state and runs again after the deploy starts over with the new size."""
+    h = stepped
+    (expected,) = _expected(h, 40)
+    job = _settled_job(h, 40)
+    settle(h.clients, job)
+    crash_once(monkeypatch, JobStore, "advance_result_step")
+    h.retry_at_once()
+    assert h.pollers["IngestQueue"].poll_once(0) == 1  # step 0 (15 chunks) stored state 1, then died
+    _deploy(h, result_step_chunks=7)
+    _deliver_steps(h, job.jobId)  # step 0 again (7 chunks), then 7 a step
+    assert _digests(h, job) == expected
+    done = JobStore(h.clients).get("acme", job.jobId)
+    assert done is not None and done.status == Status.COMPLETED and done.resultStep == 5  # 0-7, ..., 35-40
+
+    other = _settled_job(h, 40)
+    settle(h.clients, other)
+    assert h.pollers["IngestQueue"].poll_once(0) == 1  # step 0 with 7 a step
+    _deploy(h, result_step_chunks=30)
+    _deliver_steps(h, other.jobId)
+    assert _digests(h, other) == expected
+    finished = JobStore(h.clients).get("acme", other.jobId)
+    assert finished is not None and finished.resultStep == 5
+
+
 def _s3_refuses_byte_ranges_of_small_sources(h: Harness) -> list[int]:
     """S3's rule that moto does not check: UploadPartCopy copies a byte range (x-amz-copy-source-range) only from a
     source object greater than 5 MB, else InvalidRequest "The specified copy source is not supported as a
