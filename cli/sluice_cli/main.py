@@ -28,7 +28,7 @@ from sluice_cli.render import (
     Progress,
     error_text,
     exit_code,
-    job_line,
+    jobs_table,
     summary,
     warning_text,
 )
@@ -369,7 +369,7 @@ def do_jobs(client: Client, args: argparse.Namespace) -> int:
                                ("cursor", args.cursor)) if v}
     page = client.request("GET", "/v1/jobs?" + urlencode(query))
     more = f"\nmore: sluice jobs --cursor {page['nextCursor']}" if page.get("nextCursor") else ""
-    emit(args, page, lambda: "\n".join(job_line(job) for job in page["items"]) + more)
+    emit(args, page, lambda: jobs_table(page["items"]) + more)
     return EXIT_APPLIED
 
 

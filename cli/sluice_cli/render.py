@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 FINISHED = {"Completed", "Rejected", "Canceled", "Failed"}
@@ -114,8 +115,35 @@ def error_text(error: dict[str, Any]) -> str:
     return f"{where}{field}: {error.get('message')}{value}"
 
 
-def job_line(job: dict[str, Any]) -> str:
+JOB_COLUMNS = ("JOB ID", "STATUS", "ITEM TYPE", "ROWS", "FAILED", "SUBMITTED (UTC)", "NAME")
+_RIGHT_ALIGNED = {"FAILED"}
+
+
+def utc_minute(iso: Any) -> str:
+    """An API time (ISO 8601) as `2026-12-04 13:25` in UTC: one reading, whatever the locale."""
+    try:
+        moment = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    except ValueError:
+        return "-"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment.tzinfo else moment.strftime("%Y-%m-%d %H:%M")
+
+
+def job_cells(job: dict[str, Any]) -> tuple[str, ...]:
     counts = job.get("counts") or {}
     total = counts.get("total")
-    return (f"{job.get('jobId')}  {job.get('status', ''):<10}  {job.get('itemType') or '':<16}  "
-            f"{counts.get('processed', 0)}/{'?' if total is None else total}  {job.get('jobName') or ''}")
+    item_type = job.get("itemType") or ",".join(job.get("itemTypes") or []) or "-"
+    name = (job.get("jobName") or "") + (" (dry run)" if job.get("mode") == "dry-run" else "")
+    return (str(job.get("jobId")), str(job.get("status", "")), item_type,
+            f"{counts.get('processed', 0)}/{'?' if total is None else total}", str(counts.get("failed") or 0),
+            utc_minute(job.get("submitTime")) if job.get("submitTime") else "-", name.strip())
+
+
+def jobs_table(jobs: list[dict[str, Any]]) -> str:
+    """`sluice jobs`: a header row, then a job a line in aligned columns."""
+    if not jobs:
+        return "no jobs match"
+    rows = [JOB_COLUMNS, *(job_cells(job) for job in jobs)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(JOB_COLUMNS))]
+    return "\n".join("  ".join(cell.rjust(width) if name in _RIGHT_ALIGNED else cell.ljust(width)
+                               for name, cell, width in zip(JOB_COLUMNS, row, widths, strict=True)).rstrip()
+                     for row in rows)

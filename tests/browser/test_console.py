@@ -90,10 +90,11 @@ def test_jobs_list_newest_first_with_filters_and_pages(page: Any, stack: Stack) 
     expect(table.get_by_role("link", name=first)).to_be_visible()
     links = table.locator("tbody tr td:first-child a").all_inner_texts()
     assert links == [third, second, first]
-    rows = {row[0]: row for row in table_rows(table)}
-    assert rows[first][2:4] == [item_type, "Completed"]
-    assert rows[first][5:9] == ["2", "0", "0", "2"]  # created, updated, unchanged, failed
-    assert rows[third][5:9] == ["1", "0", "0", "0"]
+    rows = {row[0].split()[0]: row for row in table_rows(table)}
+    assert rows[first][0].split() == [first, f"API:{path}"]  # the creation path under the job's id
+    assert rows[first][2] == item_type and rows[first][3].split() == ["Completed", "4", "rows"]
+    assert rows[first][4:8] == ["2", "0", "0", "2"]  # created, updated, unchanged, failed
+    assert rows[third][4:8] == ["1", "0", "0", "0"]
     shoot(page, "02-jobs")
 
     page.get_by_label("Item type").select_option(item_type)

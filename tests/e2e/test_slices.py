@@ -2,7 +2,8 @@
 "IngestSliceBytes=1000000"`), with a quoted multi-line field across a slice boundary and a key repeated 150,000
 rows after its first appearance: exact counts, at least 5 slices, exact row and line numbers, and the duplicate
 reported where it was first seen. Its result files are written in steps of 8 chunks (`ResultStepChunks=8`: 40
-chunks of 5,000 rows, so 5 steps), the ~12 MB succeeded file joined in S3 from segments of at least 5 MiB."""
+chunks of 5,000 rows, so 5 steps), each carrying its share of the ~12 MB succeeded file on to the next (a segment
+forms at 64 MiB; `tests/integration/test_result_steps.py` joins several), the last joining it in S3."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def test_a_10_mb_file_in_1_mb_slices_is_exact(sliced_stack: Stack) -> None:
                              str(DUPLICATE_ROW % 100), str(DUPLICATE_ROW)]
     link = requests.get(f"{stack.api}/v1/jobs/{job['jobId']}/results/succeeded", headers=stack.headers()).json()
     succeeded = requests.get(link["url"], timeout=60).content
-    assert len(succeeded) > 10 * 1024**2  # more than one segment of 5 MiB
+    assert len(succeeded) > 10 * 1024**2  # carried through five steps
     rows = list(csv.reader(io.StringIO(succeeded.decode())))
     assert rows[0] == ["email", "name", "age", "sluice_row", "sluice_outcome", "sluice_message"]
     assert [int(r[3]) for r in rows[1:]] == [n for n in range(1, ROWS + 1) if n != DUPLICATE_ROW]

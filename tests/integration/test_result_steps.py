@@ -1,9 +1,9 @@
 """A big job's result files are written by a chain of steps (issue 22): no invocation's timeout bounds a job.
 
-Each step reads `ResultStepChunks` chunks' result parts and writes, per result file, a segment of at least 5 MiB
-(S3's smallest part; moto enforces it as S3 does) or a carry the next step writes first; a file's last step
-joins its segments inside S3. The files must be byte for byte what one invocation writes, under redelivery,
-duplicates, crashes between steps and a lost continuation."""
+Each step reads `ResultStepChunks` chunks' result parts and writes, per result file, a segment (at least 64 MiB;
+here S3's smallest part, 5 MiB, which moto enforces as S3 does) or a carry the next step writes first; a file's
+last step joins its segments inside S3. The files must be byte for byte what one invocation writes, under
+redelivery, duplicates, crashes between steps and a lost continuation."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ PAD = "p" * 200  # ~250-byte rows: a chunk's part is ~250 KB, so a few steps mak
 
 
 def _harness(monkeypatch: pytest.MonkeyPatch, step_chunks: int) -> Harness:
+    # segments at S3's own smallest part (moto refuses a smaller one as S3 does), so that a few MB make several
+    monkeypatch.setattr(results, "SEGMENT_MIN_BYTES", blobs.MIN_PART_BYTES)
     h = Harness(monkeypatch, result_step_chunks=step_chunks)
     h.discard("IngestQueue")  # the s3:TestEvent S3 sends when notifications are set up
     return h
@@ -143,6 +145,9 @@ def test_a_job_of_several_files_gets_each_files_results_and_the_view_shows_the_s
     view = h.job(job.jobId)
     assert view["status"] == "Processing" and view["resultFiles"] == {"chunksRead": 15, "chunks": 40}
     assert (view["counts"]["processed"], view["counts"]["unprocessed"], view["counts"]["total"]) == (39_960, 40, 40_000)
+    early = h.call("GET", f"/v1/jobs/{job.jobId}/results/succeeded?file=f0.csv")
+    assert early.status_code == 409 and early.json()["error"]["message"] == (
+        "the result files are being written: 15 of 40 chunks so far; they can be fetched when the job has finished")
     _deliver_steps(h, job.jobId)
     assert [_digests(h, job, index) for index in range(4)] == expected
     assert expected[2] == {kind: (1, expected[2][kind][1]) for kind in RESULT_KINDS}  # the empty file: its header

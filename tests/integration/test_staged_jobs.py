@@ -195,3 +195,17 @@ def test_open_jobs_never_scheduled_are_canceled_after_their_time(staged: Harness
     assert closed is not None and closed.status == "Canceled"
     assert closed.reason == f"canceled: opened {staging.OPEN_JOB_HOURS + 1} h ago and never scheduled"
     assert _upload(staged, job["jobId"], "people.csv", PEOPLE).status_code == 409
+
+
+def test_a_file_of_several_without_rows_is_named_in_its_warning(staged: Harness) -> None:
+    job = _open(staged, _control(staged))
+    assert _upload(staged, job["jobId"], "people.csv", b"Mail,Full name,age\n").status_code == 200
+    assert _upload(staged, job["jobId"], "orgs.jsonl", ORGS).status_code == 200
+    scheduled = staged.call("POST", f"/v1/jobs/{job['jobId']}/schedule", json_body={"mode": "commit"})
+    assert scheduled.status_code == 202, scheduled.content
+    done = staged.run(job["jobId"])
+    assert done["status"] == "Completed" and done["counts"]["total"] == 2
+    no_rows = {"code": "no-rows", "message": "the file has a header row but no data rows: there was nothing to import",
+               "file": "people.csv"}
+    assert done["warnings"] == [no_rows] and done["files"][0]["warnings"] == [no_rows]
+    assert done["files"][1].get("warnings", []) == []

@@ -4,11 +4,13 @@ warnings as today's strings or the contract's objects, and the exit code a job's
 from __future__ import annotations
 
 import io
+import json
 import math
 from typing import Any
 
 import pytest
 
+from sluice_cli.main import build_parser, do_jobs
 from sluice_cli.render import Progress, exit_code, progress_line, summary, warning_text
 
 
@@ -92,3 +94,44 @@ def test_a_file_goes_up_in_parts_of_64_mib_at_most_1000_and_never_below_5_mib() 
         part_plan(11 * mib, 5 * mib - 1)
     with pytest.raises(CliError, match="at most 1000"):
         part_plan(10 * gib, 5 * mib)
+
+
+class _Jobs:
+    """A client answering GET /v1/jobs with one page."""
+
+    def __init__(self, page: dict[str, Any]) -> None:
+        self.page = page
+        self.paths: list[str] = []
+
+    def request(self, method: str, path: str) -> dict[str, Any]:
+        self.paths.append(f"{method} {path}")
+        return self.page
+
+
+_LISTED = [
+    _job("Completed", total=1200, processed=1200, itemType="contact", jobName="nightly people",
+         submitTime="2026-12-04T13:25:07.123Z"),
+    _job("Processing", total=None, processed=37, jobId="01JABCDEFGHJKMNPQRSTVWXYZ1", itemType="p",
+         submitTime="2026-12-04T13:26:00.000Z"),
+]
+
+
+def test_sluice_jobs_prints_a_header_row_over_aligned_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    client = _Jobs({"items": _LISTED, "nextCursor": "abc"})
+    args = build_parser().parse_args(["jobs", "--status", "Completed"])
+    assert do_jobs(client, args) == 0
+    assert client.paths == ["GET /v1/jobs?status=Completed&limit=20"]
+    assert capsys.readouterr().out.splitlines() == [
+        "JOB ID                      STATUS      ITEM TYPE  ROWS       FAILED  SUBMITTED (UTC)   NAME",
+        "01JABCDEFGHJKMNPQRSTVWXYZ0  Completed   contact    1200/1200       0  2026-12-04 13:25  nightly people",
+        "01JABCDEFGHJKMNPQRSTVWXYZ1  Processing  p          37/?            0  2026-12-04 13:26",
+        "more: sluice jobs --cursor abc",
+    ]
+
+
+def test_sluice_jobs_says_when_none_match_and_json_stays_the_page(capsys: pytest.CaptureFixture[str]) -> None:
+    assert do_jobs(_Jobs({"items": []}), build_parser().parse_args(["jobs"])) == 0
+    assert capsys.readouterr().out == "no jobs match\n"
+    page = {"items": _LISTED, "nextCursor": None}
+    assert do_jobs(_Jobs(page), build_parser().parse_args(["jobs", "--json"])) == 0
+    assert json.loads(capsys.readouterr().out) == page  # machine-readable output: the API's page, no header

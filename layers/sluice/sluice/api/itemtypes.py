@@ -11,8 +11,8 @@ from sluice.api.audit import audit
 from sluice.api.http import parse_bool
 from sluice.api.jobs import job_response
 from sluice.api.request import checked_item_type, json_body, json_response, principal, query
-from sluice.models.errors import Conflict, NotFound
-from sluice.models.schemas import ItemTypeDefinition
+from sluice.models.errors import BadRequest, Conflict, NotFound
+from sluice.models.schemas import ItemTypeDefinition, misplaced_bounds
 from sluice.pipeline.revert import start_purge
 from sluice.store.clients import get_clients
 from sluice.store.itemtypes import ItemTypeStore
@@ -26,7 +26,10 @@ READERS = ("schemas:write", "imports:read", "imports:write")
 def put_item_type(item_type: str) -> Response:
     event = router.current_event
     caller = principal(event, "schemas:write")
-    definition = ItemTypeDefinition.model_validate(json_body(event))
+    body = json_body(event)
+    if (misplaced := misplaced_bounds(body)) is not None:
+        raise BadRequest(misplaced, code="invalid_request")
+    definition = ItemTypeDefinition.model_validate(body)
     name = checked_item_type(item_type)
     clients = get_clients()
     existing = ItemTypeStore(clients).get(caller.tenant, name)

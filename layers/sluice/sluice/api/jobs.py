@@ -169,6 +169,9 @@ def get_results(job_id: str, kind: str) -> dict[str, Any]:
     job = submit.find_job(clients, caller.tenant, checked_job_id(job_id))
     if kind not in RESULT_KINDS:
         raise NotFound(f"unknown result kind '{kind}'; one of: {', '.join(RESULT_KINDS)}")
+    if not job.finished and job.resultStep is not None:
+        raise Conflict(f"the result files are being written: {job.resultChunk} of {job.chunkCount} chunks so far; "
+                       "they can be fetched when the job has finished")
     if not job.finished or job.status == Status.REJECTED:
         raise Conflict(f"result files are written when the job has processed its rows; it is {job.status.value}")
     seconds = clients.settings.result_url_seconds

@@ -336,6 +336,8 @@ class RowSource:
     rows: Iterator[SourceRow]
     blank_rows: list[int] = field(default_factory=lambda: [0])
     facts: dict[str, Any] = field(default_factory=dict)  # what the job should show about the reading
+    handed_out: int = 0  # rows read from `rows` so far (counted by intake/sources.py)
+    ended: bool = False  # `rows` was read to its end
 
 
 def _skip_to_header(reader: Any, header_row: int) -> list[str]:

@@ -45,7 +45,7 @@ from sluice.models.limits import (
     shortened,
 )
 from sluice.models.slices import ByteScan, ScannedText, TextPosition
-from sluice.models.warnings import ENCODING_GUESSED, NUL_REMOVED, JobWarning
+from sluice.models.warnings import ENCODING_GUESSED, NUL_REMOVED, JobWarning, no_rows
 from sluice.store.blobs import Storage
 
 HEAD_BYTES = 64 * 1024
@@ -67,6 +67,7 @@ class OpenedSource:
     start: int = 0  # text: the byte offset this reading started at
     numeric_dates: bool = True  # may the file hold dates written day and month first (03/04/2024)?
     scanned: ScannedText | None = None  # text: what its first pass found
+    rows_before: int = 0  # text read in slices: the rows earlier slices read
 
     def position(self, rows_read: int) -> TextPosition:
         """Where the record after the last one read starts, and the reader's state there (text files)."""
@@ -84,9 +85,13 @@ class OpenedSource:
 
     def reading_warnings(self) -> list[JobWarning]:
         """What the parse found (so far, in a file read in slices: the count carries over)."""
+        found = []
         if self.lines is not None and self.lines.nuls:
-            return [JobWarning(code=NUL_REMOVED, message=f"removed {self.lines.nuls} NUL character(s) from the text")]
-        return []
+            found.append(JobWarning(code=NUL_REMOVED,
+                                    message=f"removed {self.lines.nuls} NUL character(s) from the text"))
+        if self.source.ended and self.rows_before + self.source.handed_out == 0:
+            found.append(no_rows(bool(self.source.header)))
+        return found
 
 
 def _digest_of(storage: Storage, key: str, sink: Any = None) -> str:
@@ -293,7 +298,7 @@ def resume_upload(storage: Storage, spec: FileSpec, position: TextPosition, dige
         source = read_jsonl(lines, header=position.header, rows_before=position.row, lines_before=position.line,
                             blank_before=position.blankRows)
     yield OpenedSource(_bounded(source), str(facts.get("format")), digest, size, dict(facts), [], lines,
-                       position.codec, position.offset)
+                       position.codec, position.offset, rows_before=position.row)
 
 
 def _read_up_to(stream: io.RawIOBase, size: int) -> bytes:
@@ -304,7 +309,8 @@ def _read_up_to(stream: io.RawIOBase, size: int) -> bytes:
 
 
 def _bounded(source: RowSource) -> RowSource:
-    """Holds a source to the limits: too many columns rejects the file, a row too large is a row error."""
+    """Holds a source to the limits: too many columns rejects the file, a row too large is a row error. Counts
+    the rows read, and notes the end of them (a file without a row says so)."""
     if len(source.header) > MAX_COLUMNS:
         raise RejectedInput(f"the header has {len(source.header)} columns; files of at most {MAX_COLUMNS} "
                             "columns are imported")
@@ -313,10 +319,12 @@ def _bounded(source: RowSource) -> RowSource:
 
     def rows() -> Iterator[SourceRow]:
         for row in inner:
+            source.handed_out += 1
             if row.error is None and (too_large := row_too_large(row.values)):
                 yield SourceRow(row.row, shortened(row.values), too_large, row.line)
             else:
                 yield row
+        source.ended = True
 
     source.rows = rows()
     return source

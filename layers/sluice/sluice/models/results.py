@@ -6,7 +6,8 @@ has at most `ResultStepChunks` chunks; a bigger job's are written by a chain of 
 reading at most that many chunks' parts, so no invocation's timeout bounds a job.
 
 A step writes, per result file, one object of what it read (after the bytes the step before carried to it): a
-*segment* when it holds at least S3's smallest multipart part, else a *carry* that the next step writes first.
+*segment* when it holds at least 64 MiB (S3's smallest multipart part is 5 MiB), else a *carry* that the next
+step writes first.
 When a file's last chunk is read, its result files are joined from the segments by server-side part copies.
 
 The state step k starts from is written before the job moves on to step k and never changes afterwards, and the
@@ -29,8 +30,8 @@ class Segment(BaseModel):
 class ResultFileProgress(BaseModel):
     """One result file of the file being written, as far as the steps so far got."""
 
-    segments: list[Segment] = Field(default_factory=list)  # each at least S3's smallest part, in order
-    carry: Segment | None = None  # smaller than that: the next step writes it first
+    segments: list[Segment] = Field(default_factory=list)  # in order, each big enough to be a part
+    carry: Segment | None = None  # too small to be one: the next step writes it first
 
 
 class ResultAssembly(BaseModel):

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Context, Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
 from sluice.models.fields import EMAIL
 from sluice.models.ids import NAME_PATTERN
@@ -69,8 +69,8 @@ class FieldSpec(BaseModel):
     required: bool = False
     maxLength: int | None = Field(default=None, ge=1, le=100_000)
     minLength: int | None = Field(default=None, ge=0, le=100_000)
-    min: Decimal | None = None
-    max: Decimal | None = None
+    min: Decimal | None = Field(default=None, description="integer and decimal fields: the smallest value allowed")
+    max: Decimal | None = Field(default=None, description="integer and decimal fields: the largest value allowed")
     values: list[str] | None = Field(default=None, min_length=1, max_length=1000)
     id: int | None = Field(default=None, ge=0, le=2**53 - 1, strict=True,
                            description="the field's id for seed clients (002's attrDefId); unique in its item type")
@@ -89,6 +89,37 @@ class FieldSpec(BaseModel):
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("'min' is greater than 'max'")
         return self
+
+    @field_serializer("min", "max", when_used="json-unless-none")
+    def _bound(self, value: Decimal) -> int | float | str:
+        return json_number(value)
+
+
+NUMERIC_TYPES = frozenset({"integer", "decimal"})
+
+
+def misplaced_bounds(body: Any) -> str | None:
+    """Why a PUT item-type body is refused for `min`/`max` on a field that is no number (such bounds were stored
+    and never checked before 2026-12: refused for new definitions only, so stored ones still load)."""
+    fields = body.get("fields") if isinstance(body, dict) else None
+    if not isinstance(fields, dict):
+        return None
+    misplaced = [name for name, spec in fields.items() if isinstance(spec, dict)
+                 and spec.get("type") not in NUMERIC_TYPES
+                 and (spec.get("min") is not None or spec.get("max") is not None)]
+    if not misplaced:
+        return None
+    return (f"{', '.join(f'fields.{name}' for name in misplaced)}: 'min' and 'max' apply to integer and decimal "
+            "fields only (use minLength/maxLength for text)")
+
+
+def json_number(value: Decimal) -> int | float | str:
+    """A decimal as a JSON number: an integer, or a double when one holds it exactly; else its exact text (a JSON
+    reader would round a number written with every digit)."""
+    if value == value.to_integral_value() and -(2**63) <= value < 2**63:
+        return int(value)
+    double = float(value)
+    return double if Decimal(repr(double)) == value else format(value, "f")
 
 
 class ItemTypeDefinition(BaseModel):

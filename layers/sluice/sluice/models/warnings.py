@@ -18,6 +18,7 @@ FAILED_ROWS_THRESHOLD = "failed-rows-threshold"  # a dry run whose failed rows w
 OPTIONS_FILE_LATE = "options-file-late"  # a drop-folder options file arrived after its data file was taken
 ENCODING_GUESSED = "encoding-guessed"
 NUL_REMOVED = "nul-removed"
+NO_ROWS = "no-rows"  # a file read to its end without a data row (a header only): it completes with total 0
 NOTE = "note"  # a warning stored as plain text before warnings had codes
 MAX_WARNINGS = 100  # warnings kept on one job or file: a file of 1,000 unknown columns lists the first 100
 
@@ -66,3 +67,8 @@ def unknown_column(column: str, fields: list[str], file: str | None = None) -> J
 
 def option_ignored(option: str, why: str) -> JobWarning:
     return JobWarning(code=OPTION_IGNORED, option=option, message=f"option '{option}' was ignored: {why}")
+
+
+def no_rows(has_header: bool) -> JobWarning:
+    what = "the file has a header row but no data rows" if has_header else "the file holds no rows"
+    return JobWarning(code=NO_ROWS, message=f"{what}: there was nothing to import")

@@ -122,7 +122,21 @@ def ingest_upload(clients: Clients, key: str) -> str:
         store.finish(started, Status.REJECTED, f"the key that created this job ({started.submittedBy}) was revoked "
                      "before its data was read; submit again with a valid key", {Status.PROCESSING})
         return "rejected"
-    return _read_slice(clients, store, started, SliceState(run=started.ingestRun, slice=0, chunk=0, redrive=redrive))
+    checks = _checks_before(clients, job) if redrive else []
+    return _read_slice(clients, store, started, SliceState(run=started.ingestRun, slice=0, chunk=0, redrive=redrive,
+                                                           checks=checks))
+
+
+def _checks_before(clients: Clients, job: Job) -> list[FileCheck]:
+    """A re-drive of a run stopped before it sent a row goes on with the checks that run got through (the first
+    pass of a big file takes hours); each names the object it read by ETag, and another object under its key
+    rejects the job as on any slice. Once rows were sent the re-drive reads the file again from its start, checks
+    included, so that its slices end where the stopped run's did and cut the same chunks (it sends the ones not
+    counted)."""
+    stopped = SliceStore(clients).load(job.tenant, job.jobId, job.ingestRun, job.ingestSlice)
+    if stopped is None or stopped.chunk > 0 or stopped.files or stopped.current is not None:
+        return []
+    return stopped.checks
 
 
 def ingest_slice(clients: Clients, message: SliceMessage) -> str:
@@ -307,7 +321,8 @@ class _Prepared:
 
     def warnings(self, progress: FileProgress) -> list[JobWarning]:
         """What the first pass and the parse found, then the columns that feed no field."""
-        found = [*progress.warnings, *self.opened.reading_warnings()]
+        found = [w if w.file or not self.file_label else w.model_copy(update={"file": self.file_label})
+                 for w in (*progress.warnings, *self.opened.reading_warnings())]
         if self.spec.unknownColumns == "warn":
             names = list(self.definition.fields)
             found += [unknown_column(c, names, self.file_label) for c in self.unknown(self.ignored)]

@@ -35,6 +35,12 @@ CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 PREFETCH_THREADS = 8
 PREFETCH_AHEAD = 32
 RESULT_BUFFER_BYTES = 1 << 20
+# A step's share of a result file becomes a segment (a part of the joined file) at this size, else it is carried to
+# the next step. S3 joins at most 10,000 parts of at least 5 MiB: segments of 64 MiB or more let one result file
+# reach 625 GiB however small the steps (at the default step, segments are ~0.5 GB: S3's 5 TiB object limit first),
+# while a carry (at most this much per result file, read and written again by the next step) stays cheap.
+SEGMENT_MIN_BYTES = 64 * 1024**2
+assert SEGMENT_MIN_BYTES >= MIN_PART_BYTES
 _KIND_OF = {Outcome.CREATED.value: "succeeded", Outcome.UPDATED.value: "succeeded",
             Outcome.UNCHANGED.value: "succeeded", Outcome.DELETED.value: "succeeded", Outcome.FAILED.value: "failed",
             Outcome.UNPROCESSED.value: "unprocessed"}
@@ -124,7 +130,7 @@ def result_step(storage: Storage, job: Job, state: ResultAssembly) -> ResultAsse
                 written = Segment(key=keys[kind], size=sizes[kind])
                 if ends:
                     storage.join(finals[kind], [(s.key, s.size) for s in [*file.segments, written]], CSV_CONTENT_TYPE)
-                elif written.size >= MIN_PART_BYTES:
+                elif written.size >= SEGMENT_MIN_BYTES:
                     file.segments.append(written)
                     file.carry = None
                 else:

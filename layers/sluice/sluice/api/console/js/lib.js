@@ -134,11 +134,20 @@ export function usePolling(load, every, deps) {
 
 // --- formatting ------------------------------------------------------------------------------------------------
 
-export function formatTime(iso, short = false) {
+// A time as `2026-12-04 13:25` in the browser's time zone: year first, 24-hour, the same whatever the locale (a locale's
+// short date, 12/4/26, reads two ways).
+export function formatTime(iso) {
   if (!iso) return "—";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
-  return short ? date.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" }) : date.toLocaleString();
+  const two = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}`;
+}
+
+// Every time the console shows: formatTime's text, the exact ISO time (as the API gave it) on hover.
+export function Time({ iso }) {
+  if (!iso) return "—";
+  return html`<time datetime=${iso} title=${iso}>${formatTime(iso)}</time>`;
 }
 
 export function formatDuration(ms) {

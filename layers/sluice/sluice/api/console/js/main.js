@@ -152,6 +152,8 @@ function App() {
         return;
       }
       if (url.pathname.startsWith(`${BASE}/swagger/`) || url.pathname.startsWith(`${BASE}/vendor/`)) return;
+      // a link to a place on this page (#id) is the browser's to follow: it scrolls there
+      if (url.hash && url.pathname === window.location.pathname && url.search === window.location.search) return;
       event.preventDefault();
       navigate(url.pathname + url.search);
     };

@@ -1,7 +1,7 @@
 // Exports: start one (filters or SQL), then the tenant's exports newest first (GET /v1/exports, paged by
 // nextCursor), polled while one on the page runs, with their download links.
 import {
-  ErrorMessage, Guarded, Pager, Status, api, formatDuration, formatTime, html, lacking, query, useCursorPages,
+  ErrorMessage, Guarded, Pager, Status, Time, api, formatDuration, html, lacking, query, useCursorPages,
   useEffect, useItemTypes, usePolling, useState,
 } from "../lib.js";
 
@@ -127,10 +127,10 @@ function ExportRow({ data }) {
     <td>${data.itemType}</td>
     <td><${Status} status=${data.status} />${data.reason && html`<div class="reason-text">${data.reason}</div>`}</td>
     <td class="num">${data.recordsProcessed}</td>
-    <td><time datetime=${data.submitTime}>${formatTime(data.submitTime, true)}</time></td>
+    <td><${Time} iso=${data.submitTime} /></td>
     <td>${formatDuration(data.runTime)}</td>
     <td>${links.length ? html`<ul class="plain">${links.map((url, i) => html`<li><a href=${url}
       aria-label=${`Download export ${id} part ${i + 1}`}>Part ${i + 1}</a></li>`)}</ul>
-      ${data.expiresAt && html`<span class="muted">until ${formatTime(data.expiresAt)}</span>`}` : "—"}</td>
+      ${data.expiresAt && html`<span class="muted">until <${Time} iso=${data.expiresAt} /></span>`}` : "—"}</td>
   </tr>`;
 }

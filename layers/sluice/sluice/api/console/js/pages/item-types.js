@@ -1,6 +1,6 @@
 // Item types: the list, one item type's fields, and its schema created or edited as JSON (checked as it is typed,
 // then by the API, whose 400 message is shown as it comes).
-import { BASE, ErrorMessage, Guarded, api, formatTime, html, lacking, navigate, useEffect, useItemTypes, useState } from "../lib.js";
+import { BASE, ErrorMessage, Guarded, Time, api, html, lacking, navigate, useEffect, useItemTypes, useState } from "../lib.js";
 import { editableDefinition } from "./new-import.js";
 
 const NEW = "_new";
@@ -38,7 +38,7 @@ export function ItemTypesPage({ me }) {
         <td>${(t.key || []).join(" | ") || html`<span class="muted">none (every row creates a record)</span>`}</td>
         <td>${Object.keys(t.fields || {}).join(", ")}</td>
         <td class="num">${t.version}</td>
-        <td>${formatTime(t.updatedAt)}</td>
+        <td><${Time} iso=${t.updatedAt} /></td>
       </tr>`)}</tbody>
     </table></div>`}`;
 }
@@ -160,7 +160,7 @@ function Fields({ itemType }) {
   const columns = Object.entries(itemType.columns || {});
   return html`<section aria-labelledby="fields-heading">
     <h2 id="fields-heading">Fields</h2>
-    <p>Version ${itemType.version}, changed ${formatTime(itemType.updatedAt)}. Key:${" "}${(itemType.key || []).length ? html`<strong>${itemType.key.join(" | ")}</strong>` : "none (every row creates a record)"}.</p>
+    <p>Version ${itemType.version}, changed <${Time} iso=${itemType.updatedAt} />. Key:${" "}${(itemType.key || []).length ? html`<strong>${itemType.key.join(" | ")}</strong>` : "none (every row creates a record)"}.</p>
     <div class="table-wrap"><table>
       <caption class="visually-hidden">Fields of ${itemType.itemType}</caption>
       <thead><tr><th scope="col">Field</th><th scope="col">Type</th><th scope="col">Required</th><th scope="col">Rules</th></tr></thead>

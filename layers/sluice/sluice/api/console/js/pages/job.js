@@ -1,7 +1,7 @@
 // One job: status, each count next to its word, files, progress while running, row errors paged, result files,
 // cancel, retry failed rows, commit a dry run, revert (after a dry-run preview of what the revert would do).
 import {
-  BASE, ErrorMessage, Guarded, Pager, Progress, Status, announce, api, formatBytes, formatDuration, formatTime, html,
+  BASE, ErrorMessage, Guarded, Pager, Progress, Status, Time, announce, api, formatBytes, formatDuration, html,
   lacking, navigate, query, useCursorPages, useEffect, usePolling, useRef, useState,
 } from "../lib.js";
 import { serverField } from "../mapping.js";
@@ -42,6 +42,7 @@ export function JobPage({ me, params }) {
           (w !== "unprocessed" || counts.unprocessed)).map((word) => html`<li class=${`count count-${word}`}>
           <span class="word">${word}</span> <span class="value">${counts[word] == null ? "—" : counts[word]}</span></li>`)}
       </ul>
+      <${WarningsNote} job=${job} />
       ${error && html`<${ErrorMessage} error=${error} />`}
     </section>
     <${Actions} me=${me} job=${job} onChanged=${() => setRefresh((n) => n + 1)} />
@@ -51,6 +52,24 @@ export function JobPage({ me, params }) {
     <${Results} me=${me} job=${job} />
     <${Files} job=${job} />
     <${Details} job=${job} />`;
+}
+
+const WARNINGS_SHOWN = 3;
+
+function warningMessages(job) {
+  return (job.warnings || []).map((w) => (typeof w === "string" ? w : w.message || w.code));
+}
+
+// A job's warnings beside its status and counts (the full list is under Details, further down the page).
+function WarningsNote({ job }) {
+  const messages = warningMessages(job);
+  if (messages.length === 0) return null;
+  const count = `${messages.length} ${messages.length === 1 ? "warning" : "warnings"}`;
+  return html`<div class="notice warnings-note" role="note" aria-label="Warnings">
+    <strong class="warnings-count">${count}</strong>
+    <ul>${messages.slice(0, WARNINGS_SHOWN).map((m) => html`<li>${m}</li>`)}</ul>
+    ${messages.length > WARNINGS_SHOWN && html`<a href="#warnings-heading">all ${count}</a>`}
+  </div>`;
 }
 
 // The jobs this one retries (retryOf) and those that retried its failed rows (retries), as links.
@@ -75,9 +94,9 @@ function Details({ job }) {
     ["Mode", job.mode === "dry-run" ? "dry run (nothing written)" : "commit"],
     ["Merge", job.merge ? "yes: only the given fields change" : "no: records are replaced"],
     ["Creation path", html`<span class="mono">${job.creationPath}</span>`],
-    ["Submitted", html`<time datetime=${job.submitTime}>${formatTime(job.submitTime)}</time>`],
-    ["Started", formatTime(job.startTime)],
-    ["Finished", formatTime(job.finishTime)],
+    ["Submitted", html`<${Time} iso=${job.submitTime} />`],
+    ["Started", html`<${Time} iso=${job.startTime} />`],
+    ["Finished", html`<${Time} iso=${job.finishTime} />`],
     ["Run time", formatDuration(job.runTime)],
   ];
   if (job.format) rows.push(["Format", [job.format, job.encoding, job.delimiter && `delimiter ${JSON.stringify(job.delimiter)}`]
@@ -85,11 +104,12 @@ function Details({ job }) {
   if (job.commitOf) rows.push(["Commit of", html`<a class="mono" href="${BASE}/jobs/${job.commitOf}">${job.commitOf}</a>`]);
   if (job.notificationEmail) rows.push(["Notification email", job.notificationEmail]);
   if (job.ignoredColumns && job.ignoredColumns.length) rows.push(["Ignored columns", job.ignoredColumns.join(", ")]);
-  const warnings = (job.warnings || []).map((w) => (typeof w === "string" ? w : w.message || w.code));
+  const warnings = warningMessages(job);
   return html`<section aria-labelledby="details-heading">
     <h2 id="details-heading">Details</h2>
     <dl class="details">${rows.map(([term, value]) => html`<div><dt>${term}</dt><dd>${value}</dd></div>`)}</dl>
-    ${warnings.length > 0 && html`<div class="warnings"><h3>Warnings</h3><ul>${warnings.map((w) => html`<li>${w}</li>`)}</ul></div>`}
+    ${warnings.length > 0 && html`<div class="warnings"><h3 id="warnings-heading">Warnings</h3>
+      <ul id="details-warnings">${warnings.map((w) => html`<li>${w}</li>`)}</ul></div>`}
     ${(job.objectsCreated || []).length > 0 && html`<details class="created-keys">
       <summary>Keys of the records created (${job.objectsCreated.length}${job.objectsCreated.length >= 1000 ? ", the first 1,000" : ""})</summary>
       <ul class="plain mono">${job.objectsCreated.map((key) => html`<li>${key}</li>`)}</ul>
@@ -116,6 +136,7 @@ function Files({ job }) {
 function Actions({ me, job, onChanged }) {
   const [busy, setBusy] = useState(null);
   const [error, setError] = useState(null);
+  const [again, setAgain] = useState(false); // asking before another retry of rows retried already
   const act = async (name, path, then) => {
     setBusy(name);
     setError(null);
@@ -132,18 +153,37 @@ function Actions({ me, job, onChanged }) {
   const canCancel = !job.finished && job.status !== "Canceling";
   const canRetry = (job.status === "Completed" || job.status === "Canceled") && (job.counts.failed || 0) > 0;
   const canCommit = job.mode === "dry-run" && job.status === "Completed";
+  const retries = job.retries || [];
+  const failed = job.counts.failed || 0;
+  const retry = () => act("retry", `${base}/retry-failed`, (j) => navigate(`${BASE}/jobs/${j.jobId}`));
+  const againText = `${retries.length === 1 ? "A second" : "Another"} job would import the same ${failed} failed ${
+    failed === 1 ? "row" : "rows"} again. ${retries.length === 1 ? "The retry made already keeps its" : "The retries made already keep their"
+  } own results (linked above); a row that succeeded there is written again.`;
   if (!canCancel && !canRetry && !canCommit) return null;
   return html`<section aria-labelledby="actions-heading" class="actions-bar">
     <h2 id="actions-heading" class="visually-hidden">Actions</h2>
     ${canCancel && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy} className="danger"
       onClick=${() => act("cancel", `${base}/cancel`, () => { announce("Cancel requested"); onChanged(); })}>
       ${busy === "cancel" ? "Canceling…" : "Cancel job"}<//>`}
-    ${canRetry && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy}
-      onClick=${() => act("retry", `${base}/retry-failed`, (j) => navigate(`${BASE}/jobs/${j.jobId}`))}>
-      Retry failed rows<//>`}
+    ${canRetry && retries.length === 0 && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy}
+      onClick=${retry}>Retry failed rows<//>`}
+    ${canRetry && retries.length > 0 && html`<p class="retried">The failed rows were retried already by${" "}
+      ${retries.map((id, i) => html`${i > 0 ? ", " : ""}<a class="mono" href="${BASE}/jobs/${encodeURIComponent(id)}">${id}</a>`)}.</p>
+      ${!again && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy}
+        onClick=${() => setAgain(true)}>Retry again…<//>`}`}
     ${canCommit && html`<${Guarded} me=${me} permission="imports:write" disabled=${!!busy} className="primary"
       onClick=${() => act("commit", `${base}/commit`, (j) => navigate(`${BASE}/jobs/${j.jobId}`))}>
       Commit dry run<//>`}
+    ${canRetry && retries.length > 0 && again && html`<div class="notice retry-again" role="alertdialog"
+      aria-labelledby="retry-again-heading" aria-describedby="retry-again-text">
+      <h3 id="retry-again-heading">Retry the failed rows again?</h3>
+      <p id="retry-again-text">${againText}</p>
+      <div class="button-row">
+        <${Guarded} me=${me} permission="imports:write" disabled=${!!busy} className="primary"
+          onClick=${retry}>${busy === "retry" ? "Retrying…" : "Retry again"}<//>
+        <button type="button" ref=${(el) => el && !busy && el.focus()} onClick=${() => setAgain(false)}>Keep the existing retry</button>
+      </div>
+    </div>`}
     <${ErrorMessage} error=${error} />
   </section>`;
 }

@@ -1,5 +1,5 @@
 // API keys: create one (its secret shown once), list them, revoke one.
-import { ErrorMessage, Guarded, PERMISSIONS, api, formatTime, html, lacking, useEffect, useState } from "../lib.js";
+import { ErrorMessage, Guarded, PERMISSIONS, Time, api, html, lacking, useEffect, useState } from "../lib.js";
 
 export function KeysPage({ me }) {
   const denied = lacking(me, "keys:admin");
@@ -93,8 +93,8 @@ export function KeysPage({ me }) {
             <td>${k.name || html`<span class="muted">(no name)</span>`}${me && me.keyId === k.keyId ? html` <span class="tag">this key</span>` : ""}</td>
             <td class="mono">${k.keyId}</td>
             <td>${(k.permissions || []).join(", ")}</td>
-            <td>${formatTime(k.createdAt)}</td>
-            <td>${k.revoked ? `revoked ${formatTime(k.revokedAt)}` : "active"}</td>
+            <td><${Time} iso=${k.createdAt} /></td>
+            <td>${k.revoked ? html`revoked <${Time} iso=${k.revokedAt} />` : "active"}</td>
             <td>${k.revoked ? "" : confirming === k.keyId ? html`<span class="confirm">Revoke? It stops working at once.${" "}
                 <button type="button" class="danger" ref=${(el) => el && el.focus()} onClick=${() => revoke(k.keyId)}>Yes, revoke ${k.name || k.keyId}</button>
                 <button type="button" class="link-button" onClick=${() => setConfirming(null)}>Keep</button></span>`

@@ -1,7 +1,7 @@
 // Webhooks: register an endpoint (its signing secret shown once), see each endpoint's state, change its events,
 // turn it off and on, rotate its secret, delete it, and read its delivery log (every attempt) with redelivery.
 import {
-  BASE, ErrorMessage, Guarded, Pager, api, formatDuration, formatTime, html, lacking, navigate, query,
+  BASE, ErrorMessage, Guarded, Pager, Time, api, formatDuration, html, lacking, navigate, query,
   useCursorPages, useEffect, useState,
 } from "../lib.js";
 
@@ -49,7 +49,7 @@ function Secret({ shown, onDone }) {
     <p><label for="webhook-secret">Signing secret</label>
       <input id="webhook-secret" class="mono wide" readonly value=${shown.secret} onFocus=${(e) => e.target.select()} /></p>
     ${shown.previousSecretExpiresAt && html`<p class="hint">The previous secret also signs deliveries until
-      ${formatTime(shown.previousSecretExpiresAt)}.</p>`}
+      <${Time} iso=${shown.previousSecretExpiresAt} />.</p>`}
     <div class="button-row">
       <button type="button" onClick=${copy}>${copied ? "Copied" : "Copy secret"}</button>
       <button type="button" class="link-button" onClick=${onDone}>Done</button>
@@ -59,7 +59,7 @@ function Secret({ shown, onDone }) {
 
 function endpointState(webhook) {
   if (webhook.enabled) return "enabled";
-  return `disabled ${formatTime(webhook.disabledAt)}${webhook.disabledReason ? `: ${webhook.disabledReason}` : ""}`;
+  return html`disabled <${Time} iso=${webhook.disabledAt} />${webhook.disabledReason ? `: ${webhook.disabledReason}` : ""}`;
 }
 
 export function WebhooksPage({ me }) {
@@ -133,8 +133,8 @@ export function WebhooksPage({ me }) {
               ${w.description && html`<div class="hint">${w.description}</div>`}</td>
             <td>${w.events.join(", ")}</td>
             <td>${endpointState(w)}</td>
-            <td>${formatTime(w.lastSuccessAt)}</td>
-            <td>${formatTime(w.lastFailureAt)}</td>
+            <td><${Time} iso=${w.lastSuccessAt} /></td>
+            <td><${Time} iso=${w.lastFailureAt} /></td>
           </tr>`)}</tbody>
         </table></div>`}`}
     </section>`;
@@ -172,13 +172,13 @@ function Deliveries({ webhookId, version, onRedelivered }) {
         <th scope="col">Outcome</th><th scope="col">Duration</th><th scope="col">Next attempt</th>
         <th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
       <tbody>${state.items.map((a) => html`<tr key=${`${a.deliveryId}:${a.attempt}`}>
-        <td>${formatTime(a.at, true)}</td>
+        <td><${Time} iso=${a.at} /></td>
         <td><code>${a.type}</code><div class="hint mono">${a.eventId}</div></td>
         <td>${a.attempt}</td>
         <td class=${a.status === "succeeded" ? "" : "error-text"}>${a.status}${a.responseCode ? ` (${a.responseCode})` : ""}
           ${a.error && html`<div class="hint">${a.error}</div>`}</td>
         <td>${formatDuration(a.durationMs)}</td>
-        <td>${formatTime(a.nextAttemptAt, true)}</td>
+        <td><${Time} iso=${a.nextAttemptAt} /></td>
         <td><button type="button" onClick=${() => redeliver(a.deliveryId)}
           aria-label=${`Redeliver ${a.type} ${a.eventId}`}>Redeliver</button></td>
       </tr>`)}</tbody>
@@ -240,9 +240,9 @@ export function WebhookPage({ me, params }) {
       ["ID", html`<span class="mono">${webhook.webhookId}</span>`],
       ["State", endpointState(webhook)],
       ["Description", webhook.description || "—"],
-      ["Created", formatTime(webhook.createdAt)],
-      ["Last success", formatTime(webhook.lastSuccessAt)],
-      ["Last failure", formatTime(webhook.lastFailureAt)],
+      ["Created", html`<${Time} iso=${webhook.createdAt} />`],
+      ["Last success", html`<${Time} iso=${webhook.lastSuccessAt} />`],
+      ["Last failure", html`<${Time} iso=${webhook.lastFailureAt} />`],
     ].map(([term, value]) => html`<div><dt>${term}</dt><dd>${value}</dd></div>`)}</dl>
     <div class="button-row">
       ${webhook.enabled ? html`<button type="button" onClick=${() => setEnabled(false)}>Disable endpoint</button>`
