@@ -224,6 +224,7 @@ def test_a_job_with_dead_lettered_chunks_ends_failed_through_its_chain(steps2: H
 
 @pytest.fixture
 def stepped(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    monkeypatch.setattr(results, "SEGMENT_MIN_BYTES", MIN_PART_BYTES)  # a few MB make several segments
     with mock_aws():
         h = Harness(monkeypatch, result_step_chunks=15)
         h.discard("IngestQueue")
