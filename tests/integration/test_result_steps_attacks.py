@@ -4,6 +4,7 @@ job, and the races and edges around the chain."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from collections.abc import Iterator
@@ -80,8 +81,6 @@ def _assert_as_one_invocation(h: Harness, job_id: str) -> dict[tuple[int | None,
 
 
 def _row_numbers(body: bytes) -> list[int]:
-    import csv
-
     return [int(r[-3]) for r in list(csv.reader(io.StringIO(body.decode())))[1:]]
 
 
@@ -144,7 +143,7 @@ def test_a_job_canceled_while_its_chunks_run_writes_its_unprocessed_rows(steps2:
     job_id = _submit(h, _rows(60))
     h.drain("IngestQueue")  # read: 20 chunks queued
     for _ in range(2):
-        h.pollers["ChunkQueue" if "ChunkQueue" in h.pollers else "QuickChunkQueue"].poll_once(0)
+        h.pollers["ChunkQueue"].poll_once(0)
     canceled = h.call("POST", f"/v1/jobs/{job_id}/cancel")
     assert canceled.status_code == 202, canceled.content
     job = h.run(job_id)
