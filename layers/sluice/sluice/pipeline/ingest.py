@@ -143,7 +143,7 @@ def ingest_slice(clients: Clients, message: SliceMessage) -> str:
     """Handles a continuation: reads the next slice of a job's files if it is the one the job expects."""
     store = announced_jobs(clients)
     job = store.get(message.tenant, message.jobId)
-    if job is not None and (job.ingestRun, job.ingestSlice + 1) == (message.run, message.slice):
+    if job is not None and not job.finished and (job.ingestRun, job.ingestSlice + 1) == (message.run, message.slice):
         job = _moved_on(store, message)
     if job is None:
         return "no-job"
@@ -170,8 +170,8 @@ def _moved_on(store: JobStore, message: SliceMessage) -> Job | None:
     for pause in AHEAD_PAUSES_SECONDS:
         time.sleep(pause)
         job = store.get(message.tenant, message.jobId)
-        if job is None or (job.ingestRun, job.ingestSlice + 1) != (message.run, message.slice):
-            return job
+        if job is None or job.finished or (job.ingestRun, job.ingestSlice + 1) != (message.run, message.slice):
+            return job  # moved on, or never will: a finished job is not moved on
     raise SliceAhead(f"slice {message.slice} arrived before its job moved on to it; it is retried")
 
 

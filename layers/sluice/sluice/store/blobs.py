@@ -144,7 +144,8 @@ class Storage:
         """Writes the object at `key` as the concatenation of the (key, size) objects, copied inside S3 (nothing
         passes through this process). Every source but the last must hold at least MIN_PART_BYTES; one over
         COPY_PART_MAX_BYTES is copied as equal ranges (each then over half that, so big enough). Empty sources
-        add nothing."""
+        add nothing. A source of one part is copied whole: S3 copies a byte range only out of an object over 5 MB
+        (InvalidRequest "not supported as a byte-range copy source" otherwise; moto does not check it)."""
         upload_id = self.create_multipart(key, content_type)
         try:
             parts: list[tuple[int, str]] = []
@@ -152,9 +153,10 @@ class Storage:
                 pieces = -(-size // COPY_PART_MAX_BYTES)
                 for piece in range(pieces):
                     first, end = size * piece // pieces, size * (piece + 1) // pieces
+                    ranged = {"CopySourceRange": f"bytes={first}-{end - 1}"} if pieces > 1 else {}
                     copied = self.s3.upload_part_copy(
                         Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=len(parts) + 1,
-                        CopySource={"Bucket": self.bucket, "Key": source}, CopySourceRange=f"bytes={first}-{end - 1}")
+                        CopySource={"Bucket": self.bucket, "Key": source}, **ranged)
                     parts.append((len(parts) + 1, str(copied["CopyPartResult"]["ETag"])))
             if not parts:
                 self.abort_multipart(key, upload_id)
