@@ -278,13 +278,6 @@ def test_a_job_re_driven_while_it_read_still_gets_its_result_step_re_sent(steppe
     assert _digests(h, job) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="design question for the lead: a cancel request that arrives while a settled "
-                   "job's result files are written (every row accounted for, nothing left to stop) ends the job "
-                   "Canceled, whatever its rows decided: one that crossed maxFailedRows (or lost chunks to the "
-                   "dead-letter queue) ends Canceled 'on request' instead of Failed naming why. Before the chain the "
-                   "window was the settling invocation's write; now it is the whole chain (minutes, or the sweeper's "
-                   "StuckMinutes for a lost step, while the job shows Processing). Fixing it is a contract choice: "
-                   "refuse the cancel of a settled job (409), or decide the status on the rows as they were settled")
 def test_a_cancel_while_the_result_files_are_written_does_not_hide_a_crossed_threshold(stepped: Harness) -> None:
     h = stepped
     job = _settled_job(h, 40)  # one failed row a chunk: 40 failed rows
@@ -292,7 +285,10 @@ def test_a_cancel_while_the_result_files_are_written_does_not_hide_a_crossed_thr
     assert crossed is not None and crossed.threshold_crossed()
     assert settle(h.clients, crossed).resultStep == 0
     assert h.pollers["IngestQueue"].poll_once(0) == 1
-    assert h.call("POST", f"/v1/jobs/{job.jobId}/cancel").status_code == 202
+    refused = h.call("POST", f"/v1/jobs/{job.jobId}/cancel")  # every row is processed: nothing to stop
+    assert refused.status_code == 409 and refused.json()["error"]["message"] == (
+        f"job {job.jobId} has processed every row (its result files are being written: 15 of 40 chunks so far); "
+        "nothing to cancel: it finishes on its own")
     _deliver_steps(h, job.jobId)
     done = h.job(job.jobId)
     assert done["status"] == "Failed"
