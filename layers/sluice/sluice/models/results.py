@@ -10,9 +10,10 @@ A step writes, per result file, one object of what it read (after the bytes the 
 step writes first.
 When a file's last chunk is read, its result files are joined from the segments by server-side part copies.
 
-The state step k starts from is written before the job moves on to step k and never changes afterwards, and the
-objects a step writes are named by the chunks they hold: a step delivered twice (or two copies at once) writes
-the same objects and the same next state."""
+The state step k starts from is written before the job moves on to step k. The objects a step writes are named
+by the chunks they hold and by the copy of the step that wrote them, and each copy stores a state naming its own
+objects, written before it: whichever copy's state the next step reads is whole. A step delivered twice (or two
+copies at once) writes the same bytes."""
 
 from __future__ import annotations
 
