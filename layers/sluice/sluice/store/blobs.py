@@ -13,6 +13,7 @@ _UPLOAD_KEY = re.compile(r"^uploads/(?P<tenant>[a-z0-9][a-z0-9-]{0,62})/(?P<job>
 RESULT_KINDS = ("succeeded", "failed", "unprocessed")
 MIN_PART_BYTES = 5 * 1024**2  # S3: every part of a multipart upload but the last is at least this big
 COPY_PART_MAX_BYTES = 5 * 1024**3  # S3: the most one part (copied or uploaded) may hold
+COPY_OBJECT_MAX_BYTES = 5 * 1000**3  # S3: the most one CopyObject copies (a bigger object is copied in parts)
 SCHEDULE_MARKER = "schedule"
 REDRIVE_MARKER = "redrive"
 
@@ -166,6 +167,14 @@ class Storage:
         except BaseException:
             self.abort_multipart(key, upload_id)
             raise
+
+    def copy(self, source: str, key: str) -> None:
+        """Copies an object of any size inside S3: one CopyObject, or in parts above what that takes."""
+        size = self.size(source)
+        if size <= COPY_OBJECT_MAX_BYTES:
+            self.s3.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": source})
+        else:
+            self.join(key, [(source, size)], str(self.s3.head_object(Bucket=self.bucket, Key=source)["ContentType"]))
 
     def delete_under(self, prefix: str) -> None:
         """Deletes every object under the prefix (best effort callers: the lifecycle rules expire them anyway)."""
