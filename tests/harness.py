@@ -245,6 +245,19 @@ class Harness:
         return list(csv.reader(io.StringIO(body)))
 
 
+def module_loggers_follow_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Powertools gives a module's child logger (`Logger(child=True)`) the level of POWERTOOLS_LOG_LEVEL when it is
+    made: one made as a test module imports a pipeline module at collection keeps the tests' WARNING. A test that
+    reads the functions' log lines lets every such logger defer to the "sluice" logger's level instead."""
+    import logging
+
+    for name, found in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith("sluice.") and isinstance(found, logging.Logger):
+            monkeypatch.setattr(found, "level", logging.NOTSET)
+    service = logging.getLogger("sluice")
+    service.setLevel(service.level)  # setLevel empties every logger's cache of levels (set directly above)
+
+
 def new_id() -> str:
     return uuid.uuid4().hex[:8]
 

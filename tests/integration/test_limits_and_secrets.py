@@ -18,7 +18,7 @@ from sluice.intake import sources, submit
 from sluice.models import limits
 from sluice.store import ratelimit
 from sluice.store.blobs import upload_key
-from tests.harness import Harness
+from tests.harness import Harness, module_loggers_follow_the_service
 
 
 def _limited(monkeypatch: pytest.MonkeyPatch, per_second: int) -> Iterator[Harness]:
@@ -150,7 +150,8 @@ class _Lines(logging.Handler):
         self.lines.append(self.format(record))
 
 
-def test_no_secret_reaches_any_log_line(harness: Harness) -> None:
+def test_no_secret_reaches_any_log_line(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    module_loggers_follow_the_service(monkeypatch)
     sluice_logger = logging.getLogger("sluice")
     level = sluice_logger.level
     formatter = next(h.formatter for h in sluice_logger.handlers if h.formatter)  # Powertools' JSON formatter

@@ -9,7 +9,7 @@ import logging
 import pytest
 from moto import mock_aws
 
-from tests.harness import Harness
+from tests.harness import Harness, module_loggers_follow_the_service
 
 
 def test_job_log_lines_carry_job_and_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,6 +22,7 @@ def test_job_log_lines_carry_job_and_tenant(monkeypatch: pytest.MonkeyPatch) -> 
         assert handlers
         previous = [(h, h.setStream(buffer)) for h in handlers]
         monkeypatch.setattr(logging.getLogger("sluice"), "level", logging.INFO)
+        module_loggers_follow_the_service(monkeypatch)
         try:
             job = harness.submit_csv("email\na@x.org\nb@x.org\nc@x.org\nd@x.org\n")
             harness.run(job["jobId"])
