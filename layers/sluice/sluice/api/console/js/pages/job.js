@@ -37,6 +37,7 @@ export function JobPage({ me, params }) {
       <${Lineage} job=${job} />
       ${!job.finished && html`<div class="running">
         <${Progress} label="Job progress" value=${counts.processed || 0} max=${counts.total} /></div>`}
+      <${WritingResults} job=${job} />
       <ul class="counts" aria-label="Row counts">
         ${COUNT_WORDS.filter((w) => w in counts && (w !== "deleted" || counts.deleted) &&
           (w !== "unprocessed" || counts.unprocessed)).map((word) => html`<li class=${`count count-${word}`}>
@@ -259,8 +260,31 @@ function Revert({ me, job }) {
   </section>`;
 }
 
+// A job of more than ResultStepChunks chunks stays Processing after its last row while its result files are
+// written in steps (`resultFiles: {chunksRead, chunks}`): say so, or 100% would seem to sit still.
+function writingResults(job) {
+  const steps = job.resultFiles;
+  return !job.finished && steps && steps.chunks ? steps : null;
+}
+
+function WritingResults({ job }) {
+  const steps = writingResults(job);
+  if (!steps) return null;
+  return html`<div class="running writing-results">
+    <p>Every row is processed. Writing the result files: ${steps.chunksRead} of ${steps.chunks} chunks read.
+      The job completes once they are written.</p>
+    <${Progress} label="Result files progress" value=${steps.chunksRead || 0} max=${steps.chunks} /></div>`;
+}
+
 function Results({ me, job }) {
   const [error, setError] = useState(null);
+  if (writingResults(job)) {
+    return html`<section aria-labelledby="results-heading">
+      <h2 id="results-heading">Result files</h2>
+      <p class="muted">Being written (${job.resultFiles.chunksRead} of ${job.resultFiles.chunks} chunks read): they
+        can be downloaded once the job completes.</p>
+    </section>`;
+  }
   if (!job.finished || job.status === "Rejected") return null;
   const denied = lacking(me, "imports:read");
   const files = job.files || [];

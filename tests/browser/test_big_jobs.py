@@ -1,0 +1,55 @@
+"""A big job's page while its result files are written in steps after its last row (issue 22): the job stays
+`Processing` at 100% of its rows and carries `resultFiles: {chunksRead, chunks}`; the page says what it is waiting
+for instead of a progress bar that seems to sit still, and offers the downloads once the job completes.
+
+The stack's job is real; only while `writing` is set is its answer turned into the state a job of more than
+`ResultStepChunks` chunks shows meanwhile (the API's own shape, `tests/e2e/test_slices.py` holds the stack to it),
+because on a small stack that state lasts less than a poll."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import Stack, shoot, sign_in
+from tests.browser.test_console import PEOPLE, PERSON, expect_counts, unique
+
+
+def test_a_job_writing_its_result_files_says_so_then_offers_them(page: Any, stack: Stack) -> None:
+    item_type = unique("big_")
+    stack.put_item_type(item_type, PERSON)
+    job = stack.wait_job(stack.submit_csv(item_type, PEOPLE)["jobId"])
+    assert job["status"] == "Completed" and job["counts"]["processed"] == 4
+    writing: dict[str, int | None] = {"chunksRead": 120}
+
+    def as_while_writing(route: Any) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        if writing["chunksRead"] is not None:
+            body.update(status="Processing", finished=False, finishTime=None,
+                        resultFiles={"chunksRead": writing["chunksRead"], "chunks": 304})
+        route.fulfill(response=answer, body=json.dumps(body))
+
+    page.route(f"**/v1/jobs/{job['jobId']}", as_while_writing)
+    sign_in(page, path=f"/console/jobs/{job['jobId']}")
+    expect_counts(page, "Processing", total=4, processed=4, failed=2)
+    expect(page.get_by_text("Every row is processed. Writing the result files: 120 of 304 chunks read. "
+                            "The job completes once they are written.")).to_be_visible()
+    expect(page.get_by_role("progressbar", name="Result files progress")).to_have_attribute("value", "120")
+    results = page.get_by_role("region", name="Result files")
+    expect(results).to_contain_text("Being written (120 of 304 chunks read): they can be downloaded once the job "
+                                    "completes.")
+    expect(results.get_by_role("button")).to_have_count(0)
+    shoot(page, "big-job-writing-result-files")
+
+    writing["chunksRead"] = 300
+    expect(page.get_by_text("Writing the result files: 300 of 304 chunks read.", exact=False)).to_be_visible()
+
+    writing["chunksRead"] = None
+    expect_counts(page, "Completed", total=4, processed=4, failed=2)
+    expect(page.get_by_text("Writing the result files", exact=False)).to_have_count(0)
+    expect(page.get_by_role("progressbar", name="Result files progress")).to_have_count(0)
+    for label in ("succeeded rows", "failed rows", "unprocessed rows"):
+        expect(results.get_by_role("button", name=f"Download {label}")).to_be_enabled()
