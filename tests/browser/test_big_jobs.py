@@ -8,7 +8,10 @@ because on a small stack that state lasts less than a poll."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
+import zipfile
 from typing import Any
 
 from playwright.sync_api import expect
@@ -53,3 +56,24 @@ def test_a_job_writing_its_result_files_says_so_then_offers_them(page: Any, stac
     expect(page.get_by_role("progressbar", name="Result files progress")).to_have_count(0)
     for label in ("succeeded rows", "failed rows", "unprocessed rows"):
         expect(results.get_by_role("button", name=f"Download {label}")).to_be_enabled()
+
+
+def test_a_compressed_upload_says_so_beside_its_format(page: Any, stack: Stack) -> None:
+    item_type = unique("gz_")
+    stack.put_item_type(item_type, PERSON)
+    sign_in(page)
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("people.csv", PEOPLE)
+    for name, data, media, said in (("people.csv.gz", gzip.compress(PEOPLE.encode()), "application/gzip",
+                                     "csv, utf-8, delimiter \",\", gzip-compressed"),
+                                    ("people.zip", packed.getvalue(), "application/zip",
+                                     "csv, utf-8, delimiter \",\", in a zip archive")):
+        reply = stack.call("POST", "/v1/jobs", files={"file": (name, data, media)}, data={"itemType": item_type})
+        assert reply.status_code == 202, reply.text
+        job = stack.wait_job(reply.json()["jobId"])
+        assert job["status"] == "Completed" and job["counts"]["processed"] == 4, job
+        page.goto(f"/console/jobs/{job['jobId']}")
+        expect_counts(page, "Completed", total=4, processed=4, failed=2)
+        details = page.get_by_role("region", name="Details")
+        expect(details.locator("dt", has_text="Format").locator("xpath=following-sibling::dd")).to_have_text(said)

@@ -8,6 +8,7 @@ import { serverField } from "../mapping.js";
 import { checkValue, parseCsv } from "../validate.js";
 
 const ERRORS_PAGE = 25;
+const COMPRESSIONS = { gzip: "gzip-compressed", zip: "in a zip archive" };
 const COUNT_WORDS = ["total", "processed", "created", "updated", "unchanged", "deleted", "failed", "unprocessed"];
 
 export function JobPage({ me, params }) {
@@ -100,8 +101,9 @@ function Details({ job }) {
     ["Finished", html`<${Time} iso=${job.finishTime} />`],
     ["Run time", formatDuration(job.runTime)],
   ];
-  if (job.format) rows.push(["Format", [job.format, job.encoding, job.delimiter && `delimiter ${JSON.stringify(job.delimiter)}`]
-    .filter(Boolean).join(", ")]);
+  const compression = (job.files || []).map((f) => f.compression).find(Boolean);
+  if (job.format) rows.push(["Format", [job.format, job.encoding, job.delimiter && `delimiter ${JSON.stringify(job.delimiter)}`,
+    compression && (COMPRESSIONS[compression] || compression)].filter(Boolean).join(", ")]);
   if (job.commitOf) rows.push(["Commit of", html`<a class="mono" href="${BASE}/jobs/${job.commitOf}">${job.commitOf}</a>`]);
   if (job.notificationEmail) rows.push(["Notification email", job.notificationEmail]);
   if (job.ignoredColumns && job.ignoredColumns.length) rows.push(["Ignored columns", job.ignoredColumns.join(", ")]);
