@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from sluice.models.job import JobView, Status
+from sluice_cli.render import Progress
 
 COMMANDS = ("revert", "records")
 
@@ -45,10 +46,13 @@ def add_parsers(commands: Any) -> None:
     delete.add_argument("keys", nargs="+", metavar="KEY")
 
 
-def _finished(client: Requester, job: JobView, interval: float) -> JobView:
+def _finished(client: Requester, job: JobView, interval: float, progress: Progress) -> JobView:
+    """Polls the revert to its end, with the progress line `import --wait` shows (a big job's revert takes a while)."""
     while not job.finished:
         time.sleep(interval)
         job = JobView.model_validate(client.request("GET", f"/v1/jobs/{job.jobId}"))
+        progress.show(job.model_dump(mode="json"))
+    progress.done(job.model_dump(mode="json"))
     return job
 
 
@@ -77,7 +81,7 @@ def run(client: Requester, args: argparse.Namespace, failure: type[Exception]) -
         if not getattr(args, "json", False):
             print(f"job {job.jobId} {job.status.value}", file=sys.stderr)
         if args.dry_run or args.wait:
-            job = _finished(client, job, args.interval)
+            job = _finished(client, job, args.interval, Progress(enabled=not getattr(args, "json", False)))
             answer = client.request("GET", f"/v1/jobs/{job.jobId}") if getattr(args, "json", False) else answer
         print(json.dumps(answer, indent=2) if getattr(args, "json", False) else describe(job, args.dry_run))
         if job.status in (Status.REJECTED, Status.FAILED, Status.CANCELED):

@@ -410,7 +410,10 @@ def test_the_cli_previews_and_runs_a_revert_and_deletes_records(harness: Harness
             harness.pump()
             thread.join(0.05)
         assert outcome["code"] == 0
-        printed = capsys.readouterr().out
+        streams = capsys.readouterr()
+        printed = streams.out
+        # a big job's revert takes minutes: the same progress line as `import --wait`, ending at its outcome
+        assert streams.err.splitlines()[-1] == "[##############################] 100% 5/5 rows  Completed"
         assert f"of job {job['jobId']}: Completed" in printed
         assert ("would delete 3 created records, would restore 2 updated records, would bring back 0 deleted "
                 "records; 0 already gone; 0 conflicts (left as they are)") in printed
