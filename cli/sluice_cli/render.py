@@ -154,7 +154,9 @@ def job_cells(job: dict[str, Any]) -> tuple[str, ...]:
     counts = job.get("counts") or {}
     total = counts.get("total")
     item_type = job.get("itemType") or ",".join(job.get("itemTypes") or []) or "-"
-    name = (job.get("jobName") or "") + (" (dry run)" if job.get("mode") == "dry-run" else "")
+    name = job.get("jobName") or ""
+    if job.get("mode") == "dry-run" and not name.endswith("(dry run)"):  # a revert's preview is named so already
+        name += " (dry run)"
     return (str(job.get("jobId")), str(job.get("status", "")), item_type,
             f"{counts.get('processed', 0)}/{'?' if total is None else total}", str(counts.get("failed") or 0),
             utc_minute(job.get("submitTime")) if job.get("submitTime") else "-", name.strip())

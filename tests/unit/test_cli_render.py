@@ -162,3 +162,13 @@ def test_off_a_terminal_result_files_progress_is_logged_by_tenths() -> None:
         "100/100 rows processed, writing result files: 160/304 chunks  Processing",
         "100/100 rows processed, writing result files: 304/304 chunks  Processing",
         "100% 100/100 rows  Completed"]
+
+
+def test_a_dry_run_is_marked_once_in_the_jobs_list() -> None:
+    from sluice_cli.render import job_cells
+    preview = _job("Completed", total=6, processed=6, jobName="revert of big.csv (dry run)", mode="dry-run",
+                   submitTime="2026-12-04T14:39:55Z")
+    dry_import = {**preview, "jobName": "big.csv"}
+    assert job_cells(preview)[-1] == "revert of big.csv (dry run)"  # was "revert of big.csv (dry run) (dry run)"
+    assert job_cells(dry_import)[-1] == "big.csv (dry run)"
+    assert job_cells({**dry_import, "mode": "commit"})[-1] == "big.csv"
