@@ -5,6 +5,7 @@ chain writing its result files."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -15,13 +16,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.intake.dropfolder import take_drop
+from sluice.models.continuations import Continuation
 from sluice.models.results import ResultStepMessage
 from sluice.models.slices import SliceMessage
 from sluice.observability import failures_logged, metrics
 from sluice.pipeline.finalize import write_result_step
 from sluice.pipeline.ingest import ingest_slice, ingest_upload
 from sluice.store.blobs import INBOX_PREFIX, parse_upload_key
-from sluice.store.clients import get_clients
+from sluice.store.clients import Clients, get_clients
 
 logger = Logger()
 tracer = Tracer()
@@ -38,23 +40,22 @@ def s3_objects(body: str) -> list[tuple[str, str]]:
     ]
 
 
+CONTINUATIONS: tuple[tuple[type[Continuation], Callable[[Clients, Any], str]], ...] = (
+    (SliceMessage, ingest_slice),  # the next slice of a job's files
+    (ResultStepMessage, write_result_step),  # the next step of writing a big job's result files
+)
+
+
 def record_handler(record: SQSRecord) -> None:
-    continuation = SliceMessage.from_body(record.body)
-    if continuation is not None:
-        logger.set_correlation_id(continuation.jobId)
-        logger.append_keys(tenant=continuation.tenant, jobId=continuation.jobId, slice=continuation.slice)
-        with failures_logged(logger):
-            outcome = ingest_slice(get_clients(), continuation)
-        logger.info("ingested", extra={"outcome": outcome})
-        return
-    step = ResultStepMessage.from_body(record.body)
-    if step is not None:
-        logger.set_correlation_id(step.jobId)
-        logger.append_keys(tenant=step.tenant, jobId=step.jobId, resultStep=step.step)
-        with failures_logged(logger):
-            outcome = write_result_step(get_clients(), step)
-        logger.info("result files written", extra={"outcome": outcome})
-        return
+    for kind, handle in CONTINUATIONS:
+        continuation = kind.from_body(record.body)
+        if continuation is not None:
+            logger.set_correlation_id(continuation.jobId)
+            logger.append_keys(tenant=continuation.tenant, jobId=continuation.jobId, **continuation.where())
+            with failures_logged(logger):
+                outcome = handle(get_clients(), continuation)
+            logger.info("continued", extra={"continuation": kind.KEY, "outcome": outcome})
+            return
     for key, etag in s3_objects(record.body):
         ids = parse_upload_key(key)
         if ids is not None:  # uploads/{tenant}/{jobId}/...: every line of this job carries its id

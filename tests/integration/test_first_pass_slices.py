@@ -175,3 +175,32 @@ def test_the_first_pass_carried_in_any_steps_finds_what_one_pass_finds(
     assert scan.digest == hashlib.sha256(data).hexdigest()
     assert scan.encoding == {"utf-8": "utf-8", "utf-8-sig": "utf-8", "utf-16": "utf-16",
                              "utf-16-le": "utf-16-le"}[encoding]
+
+
+def test_a_re_drive_goes_on_with_the_checks_its_stopped_run_got_through(passing: Harness,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first pass of a big file takes hours: a lost continuation in the middle of it must not start it again.
+    The re-drive's run carries on from the stopped run's check state (the same object: its ETag is compared)."""
+    from sluice.models.clock import now_ms
+    from sluice.pipeline import ingest
+    from sluice.pipeline.sweeper import sweep
+    from tests.integration.first_pass_support import read_slices
+
+    text, multiline_row = sliced_csv()
+    passing.define()
+    job = passing.submit_csv(text)
+    read_slices(passing, job["jobId"], 3, rounds=10)  # three slices of first pass read, the fourth handed on...
+    assert passing.discard("IngestQueue") == 1  # ...and lost
+    offsets: list[int] = []
+    real = ingest.pass_over
+
+    def recorded(storage: Any, spec: Any, upload: Any, scan: ByteScan | None, budget: int) -> Any:
+        offsets.append(0 if scan is None else scan.offset)
+        return real(storage, spec, upload, scan, budget)
+
+    monkeypatch.setattr(ingest, "pass_over", recorded)
+    assert sweep(passing.clients, now=now_ms() + 10**9) == {"jobs-redriven": 1}
+    done = passing.run(job["jobId"])
+    _assert_exact(passing, done, multiline_row)
+    assert done["files"][0]["digest"] == hashlib.sha256(text.encode()).hexdigest()
+    assert offsets and offsets[0] == 3 * 8_192, offsets  # on from where the stopped run's pass had got

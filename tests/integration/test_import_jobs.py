@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 from urllib.parse import quote
 
+import pytest
 import requests
 
+from sluice.store import blobs
 from tests.harness import CONTACT_SCHEMA, Harness
 
 HEADER = "email,name,age,joined,tier,score,active\n"
@@ -258,7 +260,13 @@ def test_chunks_whose_encoding_outgrows_the_estimate_are_split_to_fit(harness: H
     assert record["attributes"]["body"] == '"' * 60_000
 
 
-def test_retry_failed_rows_after_fixing_the_schema(harness: Harness) -> None:
+@pytest.mark.parametrize("copy_limit", [None, 10], ids=["copy-object", "copied-in-parts"])
+def test_retry_failed_rows_after_fixing_the_schema(harness: Harness, monkeypatch: pytest.MonkeyPatch,
+                                                   copy_limit: int | None) -> None:
+    """copied-in-parts: the failed rows' file over what one CopyObject takes (5 GB, lowered to 10 bytes here) is
+    copied to the retry's upload in parts."""
+    if copy_limit is not None:
+        monkeypatch.setattr(blobs, "COPY_OBJECT_MAX_BYTES", copy_limit)
     harness.define()
     job = harness.submit_csv("email,name,age,tier\na@x.org,Ann,30,gold\nb@x.org,Bob,30,platinum\n"
                              "c@x.org,Cy,31,bronze\n", creationPath="CRM")
@@ -271,6 +279,8 @@ def test_retry_failed_rows_after_fixing_the_schema(harness: Harness) -> None:
     reply = harness.call("POST", f"/v1/jobs/{job['jobId']}/retry-failed")
     assert reply.status_code == 202, reply.content
     retry = harness.run(reply.json()["jobId"])
+    upload = harness.s3.head_object(Bucket=harness.clients.settings.bucket, Key=f"uploads/acme/{retry['jobId']}/data")
+    assert upload["ETag"].endswith('-1"') is (copy_limit is not None)  # a multipart object's ETag counts its parts
     assert retry["retryOf"] == job["jobId"] and retry["creationPath"] == "API:CRM"
     assert retry["counts"] == {"total": 2, "processed": 2, "created": 1, "updated": 0, "unchanged": 0,
                                "deleted": 0, "failed": 1, "unprocessed": 0}

@@ -222,9 +222,7 @@ def retry_failed(clients: Clients, principal: Principal, job_id: str) -> Job:
         job.fileSpecs = [job.fileSpecs[0].model_copy(update={"learntDateFormats": original.files[0].dateFormats})]
     announced_jobs(clients).create(job)
     _link_retry(clients, job)
-    storage = Storage(clients)
-    storage.s3.copy_object(Bucket=storage.bucket, Key=upload_key(job.tenant, job.jobId),
-                           CopySource={"Bucket": storage.bucket, "Key": result_key(principal.tenant, job_id, "failed")})
+    Storage(clients).copy(result_key(principal.tenant, job_id, "failed"), upload_key(job.tenant, job.jobId))
     return job
 
 

@@ -273,7 +273,7 @@ class Job(Tracked):
     fileCounts: dict[int, RowCounts] = Field(default_factory=dict)
     thresholdCrossed: str | None = None  # which error threshold stopped the job (it is Canceling, then Failed)
     # writing the result files of a job too big for one invocation (pipeline/results.py): the step the chain
-    # expects next, the chunks read so far, and which claim started it
+    # expects next, the chunks read so far, and the token of the claim or step that last moved it
     resultStep: int | None = None
     resultChunk: int = 0
     resultClaim: str | None = None

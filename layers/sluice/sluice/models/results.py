@@ -10,14 +10,16 @@ A step writes, per result file, one object of what it read (after the bytes the 
 step writes first.
 When a file's last chunk is read, its result files are joined from the segments by server-side part copies.
 
-The state step k starts from is written before the job moves on to step k and never changes afterwards, and the
-objects a step writes are named by the chunks they hold: a step delivered twice (or two copies at once) writes
-the same objects and the same next state."""
+The state step k starts from is written before the job moves on to step k. The objects a step writes are named
+by the chunks they hold and by the copy of the step that wrote them, and each copy stores a state naming its own
+objects, written before it: whichever copy's state the next step reads is whole. A step delivered twice (or two
+copies at once) writes the same bytes."""
 
 from __future__ import annotations
 
-import orjson
 from pydantic import BaseModel, Field
+
+from sluice.models.continuations import Continuation, StoredState
 
 
 class Segment(BaseModel):
@@ -34,7 +36,7 @@ class ResultFileProgress(BaseModel):
     carry: Segment | None = None  # too small to be one: the next step writes it first
 
 
-class ResultAssembly(BaseModel):
+class ResultAssembly(StoredState):
     """What step `step` of a job's result-file chain starts from."""
 
     step: int
@@ -43,31 +45,10 @@ class ResultAssembly(BaseModel):
     chunk: int = 0  # the next chunk to read
     files: dict[str, ResultFileProgress] = Field(default_factory=dict)  # result kind -> progress (current span)
 
-    def to_bytes(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
 
-    @classmethod
-    def from_bytes(cls, body: bytes) -> ResultAssembly:
-        return cls.model_validate(orjson.loads(body))
-
-
-class ResultStepMessage(BaseModel):
+class ResultStepMessage(Continuation):
     """The continuation on the IngestQueue: write step `step` of this job's result files (its state is stored)."""
 
-    tenant: str
-    jobId: str
+    KEY = "resultStep"
+
     step: int
-
-    def to_body(self) -> str:
-        return orjson.dumps({"resultStep": self.model_dump()}).decode()
-
-    @classmethod
-    def from_body(cls, body: str) -> ResultStepMessage | None:
-        """The step in a queue message's body, or None if the body is something else."""
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(parsed, dict) or "resultStep" not in parsed:
-            return None
-        return cls.model_validate(parsed["resultStep"])

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, Field, field_validator
 
+from sluice.models.continuations import Continuation, StoredState
 from sluice.models.filespec import FileFacts
 from sluice.models.warnings import JobWarning, stored_warnings
 
@@ -101,7 +101,7 @@ class FileCheck(BaseModel):
     lastSlice: int = -1  # the last of them
 
 
-class SliceState(BaseModel):
+class SliceState(StoredState):
     """Everything slice `slice` of run `run` needs to carry on from where the slice before it stopped."""
 
     run: int
@@ -115,32 +115,11 @@ class SliceState(BaseModel):
     checks: list[FileCheck] = Field(default_factory=list)  # the files read ahead so far, in order (the last may
     # be in progress); rows are sent once every file's check is done
 
-    def to_bytes(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
 
-    @classmethod
-    def from_bytes(cls, body: bytes) -> SliceState:
-        return cls.model_validate(orjson.loads(body))
-
-
-class SliceMessage(BaseModel):
+class SliceMessage(Continuation):
     """The continuation on the IngestQueue: read slice `slice` of run `run` of this job (its state is stored)."""
 
-    tenant: str
-    jobId: str
+    KEY = "ingestSlice"
+
     run: int
     slice: int
-
-    def to_body(self) -> str:
-        return orjson.dumps({"ingestSlice": self.model_dump()}).decode()
-
-    @classmethod
-    def from_body(cls, body: str) -> SliceMessage | None:
-        """The continuation in a queue message's body, or None if the body is something else (an S3 event)."""
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(parsed, dict) or "ingestSlice" not in parsed:
-            return None
-        return cls.model_validate(parsed["ingestSlice"])

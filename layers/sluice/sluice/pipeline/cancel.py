@@ -1,5 +1,6 @@
 """Canceling a job: before any data arrived it ends at once; while it runs, chunks not yet processed are
-skipped (counted as unprocessed) and the job ends Canceled once every row is accounted for."""
+skipped (counted as unprocessed) and the job ends Canceled once every row is accounted for. A job that has
+processed every row (a big one may still be writing its result files) has nothing left to stop: 409."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ def cancel(clients: Clients, tenant: str, job_id: str) -> Job:
         raise Conflict(f"job {job_id} has already finished ({job.status.value}); nothing to cancel")
     if job.status == Status.CANCELING:
         return job
+    if job.settled:  # nothing left to stop: the job ends as its rows decided (its result files being written)
+        progress = f" (its result files are being written: {job.resultChunk} of {job.chunkCount} chunks so far)" \
+            if job.resultStep is not None else ""
+        raise Conflict(f"job {job_id} has processed every row{progress}; nothing to cancel: it finishes on its own")
     if job.status == Status.INITIALIZED:
         done = store.update(tenant, job_id, {"total": 0}, allowed_from={Status.INITIALIZED})
         if done is not None:

@@ -122,14 +122,28 @@ def ingest_upload(clients: Clients, key: str) -> str:
         store.finish(started, Status.REJECTED, f"the key that created this job ({started.submittedBy}) was revoked "
                      "before its data was read; submit again with a valid key", {Status.PROCESSING})
         return "rejected"
-    return _read_slice(clients, store, started, SliceState(run=started.ingestRun, slice=0, chunk=0, redrive=redrive))
+    checks = _checks_before(clients, job) if redrive else []
+    return _read_slice(clients, store, started, SliceState(run=started.ingestRun, slice=0, chunk=0, redrive=redrive,
+                                                           checks=checks))
+
+
+def _checks_before(clients: Clients, job: Job) -> list[FileCheck]:
+    """A re-drive of a run stopped before it sent a row goes on with the checks that run got through (the first
+    pass of a big file takes hours); each names the object it read by ETag, and another object under its key
+    rejects the job as on any slice. Once rows were sent the re-drive reads the file again from its start, checks
+    included, so that its slices end where the stopped run's did and cut the same chunks (it sends the ones not
+    counted)."""
+    stopped = SliceStore(clients).load(job.tenant, job.jobId, job.ingestRun, job.ingestSlice)
+    if stopped is None or stopped.chunk > 0 or stopped.files or stopped.current is not None:
+        return []
+    return stopped.checks
 
 
 def ingest_slice(clients: Clients, message: SliceMessage) -> str:
     """Handles a continuation: reads the next slice of a job's files if it is the one the job expects."""
     store = announced_jobs(clients)
     job = store.get(message.tenant, message.jobId)
-    if job is not None and (job.ingestRun, job.ingestSlice + 1) == (message.run, message.slice):
+    if job is not None and not job.finished and (job.ingestRun, job.ingestSlice + 1) == (message.run, message.slice):
         job = _moved_on(store, message)
     if job is None:
         return "no-job"
@@ -156,8 +170,8 @@ def _moved_on(store: JobStore, message: SliceMessage) -> Job | None:
     for pause in AHEAD_PAUSES_SECONDS:
         time.sleep(pause)
         job = store.get(message.tenant, message.jobId)
-        if job is None or (job.ingestRun, job.ingestSlice + 1) != (message.run, message.slice):
-            return job
+        if job is None or job.finished or (job.ingestRun, job.ingestSlice + 1) != (message.run, message.slice):
+            return job  # moved on, or never will: a finished job is not moved on
     raise SliceAhead(f"slice {message.slice} arrived before its job moved on to it; it is retried")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -106,7 +107,8 @@ def write_results(storage: Storage, job: Job) -> None:
 def result_step(storage: Storage, job: Job, state: ResultAssembly) -> ResultAssembly | None:
     """Step `state.step` of writing a big job's result files: reads at most `state.stepChunks` chunks' parts on from
     `state.chunk`. Returns the state the next step starts from, or None when every result file is written. A step
-    run twice writes the same objects and returns the same state (nothing it reads changes once the job settled)."""
+    run twice writes the same bytes (nothing it reads changes once the job settled), each copy to objects of its own,
+    so whichever copy's state the chain goes on from names only objects that copy wrote."""
     spans = spans_of(job)
     state = state.model_copy(deep=True)
     left = state.stepChunks
@@ -122,7 +124,8 @@ def result_step(storage: Storage, job: Job, state: ResultAssembly) -> ResultAsse
             _write(storage, job, span, range(start, span.end), finals)
         else:
             progress = {kind: state.files.get(kind, ResultFileProgress()) for kind in RESULT_KINDS}
-            name = f"{state.span}/{start:010d}-{start + take:010d}"
+            # named by this copy of the step too: the state it stores names only objects it wrote itself
+            name = f"{state.span}/{start:010d}-{start + take:010d}-{uuid.uuid4().hex[:12]}"
             keys = {kind: result_step_key(job.tenant, job.jobId, f"{name}-{kind}.csv") for kind in RESULT_KINDS}
             carried = {kind: _read(storage, p.carry) for kind, p in progress.items()}
             sizes = _write(storage, job, span, range(start, start + take), keys, carried)

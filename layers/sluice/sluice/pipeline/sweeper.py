@@ -166,17 +166,11 @@ def _drain_chunk_dead_letters(clients: Clients, report: Counter[str], max_messag
 def _drain_ingest_dead_letters(clients: Clients, report: Counter[str], max_messages: int) -> None:
     store = announced_jobs(clients)
     for message in _receive(clients, clients.settings.ingest_dlq_url, max_messages):
-        continuation = SliceMessage.from_body(message["Body"])
-        if continuation is not None:  # a slice that failed repeatedly: the job stalls and is re-driven (rule 2)
-            logger.error("a slice of a job's files failed repeatedly; the job will be re-driven",
-                         extra={"jobId": continuation.jobId, "slice": continuation.slice})
-            report["dead-slices"] += 1
-            continue
-        step = ResultStepMessage.from_body(message["Body"])
-        if step is not None:  # a step that failed repeatedly: the chain stalls and is re-driven (rule 2)
-            logger.error("a step writing a job's result files failed repeatedly; it will be re-driven",
-                         extra={"jobId": step.jobId, "resultStep": step.step})
-            report["dead-result-steps"] += 1
+        continuation = SliceMessage.from_body(message["Body"]) or ResultStepMessage.from_body(message["Body"])
+        if continuation is not None:  # a slice or result step that failed repeatedly: its job stalls, is re-driven
+            logger.error("a continuation failed repeatedly; its job will be re-driven",
+                         extra={"jobId": continuation.jobId, "continuation": continuation.KEY, **continuation.where()})
+            report[f"dead-{continuation.KEY}"] += 1
             continue
         try:
             records = orjson.loads(message["Body"]).get("Records", [])

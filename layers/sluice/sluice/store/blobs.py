@@ -13,6 +13,7 @@ _UPLOAD_KEY = re.compile(r"^uploads/(?P<tenant>[a-z0-9][a-z0-9-]{0,62})/(?P<job>
 RESULT_KINDS = ("succeeded", "failed", "unprocessed")
 MIN_PART_BYTES = 5 * 1024**2  # S3: every part of a multipart upload but the last is at least this big
 COPY_PART_MAX_BYTES = 5 * 1024**3  # S3: the most one part (copied or uploaded) may hold
+COPY_OBJECT_MAX_BYTES = 5 * 1000**3  # S3: the most one CopyObject copies (a bigger object is copied in parts)
 SCHEDULE_MARKER = "schedule"
 REDRIVE_MARKER = "redrive"
 
@@ -144,7 +145,8 @@ class Storage:
         """Writes the object at `key` as the concatenation of the (key, size) objects, copied inside S3 (nothing
         passes through this process). Every source but the last must hold at least MIN_PART_BYTES; one over
         COPY_PART_MAX_BYTES is copied as equal ranges (each then over half that, so big enough). Empty sources
-        add nothing."""
+        add nothing. A source of one part is copied whole: S3 copies a byte range only out of an object over 5 MB
+        (InvalidRequest "not supported as a byte-range copy source" otherwise; moto does not check it)."""
         upload_id = self.create_multipart(key, content_type)
         try:
             parts: list[tuple[int, str]] = []
@@ -152,9 +154,10 @@ class Storage:
                 pieces = -(-size // COPY_PART_MAX_BYTES)
                 for piece in range(pieces):
                     first, end = size * piece // pieces, size * (piece + 1) // pieces
+                    ranged = {"CopySourceRange": f"bytes={first}-{end - 1}"} if pieces > 1 else {}
                     copied = self.s3.upload_part_copy(
                         Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=len(parts) + 1,
-                        CopySource={"Bucket": self.bucket, "Key": source}, CopySourceRange=f"bytes={first}-{end - 1}")
+                        CopySource={"Bucket": self.bucket, "Key": source}, **ranged)
                     parts.append((len(parts) + 1, str(copied["CopyPartResult"]["ETag"])))
             if not parts:
                 self.abort_multipart(key, upload_id)
@@ -164,6 +167,14 @@ class Storage:
         except BaseException:
             self.abort_multipart(key, upload_id)
             raise
+
+    def copy(self, source: str, key: str) -> None:
+        """Copies an object of any size inside S3: one CopyObject, or in parts above what that takes."""
+        size = self.size(source)
+        if size <= COPY_OBJECT_MAX_BYTES:
+            self.s3.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": source})
+        else:
+            self.join(key, [(source, size)], str(self.s3.head_object(Bucket=self.bucket, Key=source)["ContentType"]))
 
     def delete_under(self, prefix: str) -> None:
         """Deletes every object under the prefix (best effort callers: the lifecycle rules expire them anyway)."""

@@ -181,12 +181,14 @@ class JobStore(LifecycleStore[Job]):
 
     def claim_result_steps(self, tenant: str, job_id: str) -> Job | None:
         """Marks a settled job's result files as being written in steps, starting with step 0, unless a chain
-        was started already. The job after the claim when this call made it, else None."""
+        was started already. The job after the claim when this call made it, else None. The chain gets re-drives
+        of its own (the sweeper's re-drives of the job's reading counted in `redrives` before)."""
         token = uuid.uuid4().hex
         written = conditional_write(
             self._db, "UpdateItem", lambda current: current.get("resultClaim") == {"S": token},
             TableName=self._table, Key=self._key(tenant, job_id),
-            UpdateExpression="SET resultStep = :zero, resultChunk = :zero, resultClaim = :token, lastProgressMs = :now",
+            UpdateExpression="SET resultStep = :zero, resultChunk = :zero, resultClaim = :token, redrives = :zero, "
+                             "lastProgressMs = :now",
             ConditionExpression="attribute_exists(pk) AND attribute_not_exists(resultStep) AND #status IN (:p, :c)",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":zero": {"N": "0"}, ":token": {"S": token}, ":now": {"N": str(now_ms())},
@@ -197,14 +199,18 @@ class JobStore(LifecycleStore[Job]):
 
     def advance_result_step(self, tenant: str, job_id: str, step: int, chunk: int) -> bool:
         """Moves the job's result-file chain on from step `step` to the next (which starts at `chunk`), unless
-        another delivery of the step did already. True when this call moved it."""
+        another delivery of the step did already. True when this call moved it: only then is the next step sent
+        (the token tells this call's own retried write from another copy's move, which names the same step)."""
+        token = uuid.uuid4().hex
         written = conditional_write(
-            self._db, "UpdateItem", lambda current: current.get("resultStep") == {"N": str(step + 1)},
+            self._db, "UpdateItem", lambda current: current.get("resultClaim") == {"S": token},
             TableName=self._table, Key=self._key(tenant, job_id),
-            UpdateExpression="SET resultStep = :next, resultChunk = :chunk, lastProgressMs = :now",
+            UpdateExpression="SET resultStep = :next, resultChunk = :chunk, resultClaim = :token, "
+                             "lastProgressMs = :now",
             ConditionExpression="attribute_exists(pk) AND resultStep = :step",
             ExpressionAttributeValues={":step": {"N": str(step)}, ":next": {"N": str(step + 1)},
-                                       ":chunk": {"N": str(chunk)}, ":now": {"N": str(now_ms())}},
+                                       ":chunk": {"N": str(chunk)}, ":token": {"S": token},
+                                       ":now": {"N": str(now_ms())}},
             ReturnValues="NONE")
         return written is not None
 
