@@ -50,6 +50,21 @@ def test_a_job_writing_its_result_files_says_so_then_offers_them(page: Any, stac
     writing["chunksRead"] = 300
     expect(page.get_by_text("Writing the result files: 300 of 304 chunks read.", exact=False)).to_be_visible()
 
+    def listed_as_while_writing(route: Any) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        for listed in body["items"]:
+            if listed["jobId"] == job["jobId"] and writing["chunksRead"] is not None:
+                listed.update(status="Processing", finished=False,
+                              resultFiles={"chunksRead": writing["chunksRead"], "chunks": 304})
+        route.fulfill(response=answer, body=json.dumps(body))
+
+    page.route(lambda url: url.endswith("/v1/jobs") or "/v1/jobs?" in url, listed_as_while_writing)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Jobs", exact=True).click()
+    row = page.get_by_role("row").filter(has_text=job["jobId"])
+    expect(row).to_contain_text("writing result files: 300 / 304 chunks")
+    page.go_back()
+
     writing["chunksRead"] = None
     expect_counts(page, "Completed", total=4, processed=4, failed=2)
     expect(page.get_by_text("Writing the result files", exact=False)).to_have_count(0)
