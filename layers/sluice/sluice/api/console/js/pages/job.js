@@ -205,6 +205,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function Revert({ me, job }) {
   const [stage, setStage] = useState("idle"); // idle | previewing | preview | reverting
   const [preview, setPreview] = useState(null);
+  const [checking, setChecking] = useState(null); // the dry run while it runs: a big job's takes minutes
   const [error, setError] = useState(null);
   if (!revertible(job)) return null;
   const path = `/v1/jobs/${encodeURIComponent(job.jobId)}/revert`;
@@ -213,15 +214,19 @@ function Revert({ me, job }) {
     setError(null);
     try {
       let dry = await api(`${path}?dryRun=true`, { method: "POST" });
+      setChecking(dry);
       while (!dry.finished) {
-        await sleep(500);
+        await sleep(1000);
         dry = await api(`/v1/jobs/${encodeURIComponent(dry.jobId)}`);
+        setChecking(dry);
       }
+      setChecking(null);
       setPreview(dry);
       setStage("preview");
       announce("Revert preview ready");
     } catch (exc) {
       setError(exc);
+      setChecking(null);
       setStage("idle");
     }
   };
@@ -244,6 +249,12 @@ function Revert({ me, job }) {
     ${stage !== "preview" && stage !== "reverting" && html`<div class="button-row">
       <${Guarded} me=${me} permission="imports:write" disabled=${stage === "previewing"} onClick=${previewRevert}>
         ${stage === "previewing" ? "Checking what a revert would do…" : "Revert…"}<//></div>`}
+    ${stage === "previewing" && checking && html`<div class="running revert-checking">
+      <p>Checking each record the job wrote (a dry run of the revert,
+        <a class="mono" href="${BASE}/jobs/${encodeURIComponent(checking.jobId)}">${checking.jobId}</a>; it goes on
+        if you leave this page).</p>
+      <${Progress} label="Revert preview progress" value=${(checking.counts || {}).processed || 0}
+        max=${(checking.counts || {}).total} /></div>`}
     ${preview && stage !== "idle" && html`<div class="notice" role="status" aria-label="Revert preview">
       <p>A revert would:</p>
       <ul class="revert-preview">
