@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import zipfile
 from typing import Any
 
@@ -124,3 +125,52 @@ def test_a_revert_preview_shows_its_dry_run_and_progress_while_it_runs(page: Any
     expect(page.get_by_role("status", name="Revert preview")).to_be_visible(timeout=30_000)
     expect(checking).to_have_count(0)
     expect(page.get_by_role("status", name="Revert preview")).to_contain_text("delete 2 records this job created")
+
+
+def _size(count: int) -> str:
+    """A size as the console writes it (lib.js formatBytes)."""
+    value, unit = float(count), 0
+    while value >= 1024 and unit < 3:
+        value, unit = value / 1024, unit + 1
+    return f"{count} bytes" if unit == 0 else f"{value:.1f} {['bytes', 'KB', 'MB', 'GB'][unit]}"
+
+
+def _big_csv(rows: int) -> str:
+    """A CSV of `rows` rows, well over the 64 KiB the console reads of a file, so the compressed stream is cut."""
+    return "E-mail,Name,age\n" + "".join(f"p{n:06d}@example.org,Person {n},{n % 90}\n" for n in range(rows))
+
+
+def test_new_import_reads_the_header_row_inside_a_gzip_or_zip_file(page: Any, stack: Stack) -> None:
+    """The API takes gzip files and zip archives of one file; the console read their compressed bytes as CSV and
+    proposed binary garbage as columns. Now it reads the header row inside (DecompressionStream), then uploads the
+    file as is and the job reads it."""
+    item_type = unique("packed_")
+    stack.put_item_type(item_type, {**PERSON, "columns": {"E-mail": "email"}})
+    text = _big_csv(20_000)
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("people.csv", text)
+    stored = io.BytesIO()
+    with zipfile.ZipFile(stored, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("people.csv", text)
+    sign_in(page, path=f"/console/new-import?itemType={item_type}")
+    picker = page.get_by_label("File", exact=True)
+    assert {".gz", ".zip"} <= set(picker.get_attribute("accept").split(","))  # the file picker offers them
+    expect(picker).to_have_accessible_description(re.compile(r"gzip-compressed \(\.gz\) or alone in a zip archive"))
+    for name, data, media in (("people.csv.gz", gzip.compress(text.encode()), "application/gzip"),
+                              ("people.zip", stored.getvalue(), "application/zip"),
+                              ("people.zip", packed.getvalue(), "application/zip")):
+        assert len(data) > 64 * 1024 or media == "application/gzip"
+        page.get_by_label("File", exact=True).set_input_files(files=[{"name": name, "mimeType": media, "buffer": data}])
+        expect(page.get_by_text(f"Chosen: {name}, {_size(len(data))}.")).to_be_visible()
+        columns = page.get_by_role("list", name="Columns of the file")
+        expect(columns.get_by_role("listitem")).to_have_text([re.compile(r"^E-mail → emailField"),
+                                                              re.compile(r"^Name → nameField"),
+                                                              re.compile(r"^age → ageField")])
+    page.get_by_role("button", name="Start import").click()
+    expect(page).to_have_url(re.compile(r"/console/jobs/[0-9A-Z]{26}$"), timeout=30_000)
+    expect_counts(page, "Completed", total=20_000, created=20_000, failed=0)
+    job = stack.call("GET", f"/v1/jobs/{page.url.rsplit('/', 1)[1]}").json()
+    assert job["files"][0]["compression"] == "zip" and job["files"][0]["rows"] == 20_000, job
+    assert stack.call("GET", f"/v1/records/{item_type}/p019999@example.org").json()["attributes"]["name"] == \
+        "Person 19999"
