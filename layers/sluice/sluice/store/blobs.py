@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sluice.store.clients import Clients
@@ -13,6 +14,7 @@ _UPLOAD_KEY = re.compile(r"^uploads/(?P<tenant>[a-z0-9][a-z0-9-]{0,62})/(?P<job>
 RESULT_KINDS = ("succeeded", "failed", "unprocessed")
 MIN_PART_BYTES = 5 * 1024**2  # S3: every part of a multipart upload but the last is at least this big
 COPY_PART_MAX_BYTES = 5 * 1024**3  # S3: the most one part (copied or uploaded) may hold
+JOIN_THREADS = 8  # part copies at once (S3 copies each inside itself; botocore pools 10 connections)
 COPY_OBJECT_MAX_BYTES = 5 * 1000**3  # S3: the most one CopyObject copies (a bigger object is copied in parts)
 SCHEDULE_MARKER = "schedule"
 REDRIVE_MARKER = "redrive"
@@ -147,22 +149,25 @@ class Storage:
         COPY_PART_MAX_BYTES is copied as equal ranges (each then over half that, so big enough). Empty sources
         add nothing. A source of one part is copied whole: S3 copies a byte range only out of an object over 5 MB
         (InvalidRequest "not supported as a byte-range copy source" otherwise; moto does not check it)."""
+        pieces: list[tuple[str, dict[str, str]]] = []  # (source, its range when it is copied in ranges)
+        for source, size in sources:
+            count = -(-size // COPY_PART_MAX_BYTES)
+            for piece in range(count):
+                first, end = size * piece // count, size * (piece + 1) // count
+                pieces.append((source, {"CopySourceRange": f"bytes={first}-{end - 1}"} if count > 1 else {}))
+        if not pieces:
+            self.put(key, b"", content_type)
+            return
         upload_id = self.create_multipart(key, content_type)
+
+        def copy(number: int, source: str, ranged: dict[str, str]) -> tuple[int, str]:
+            copied = self.s3.upload_part_copy(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                                              CopySource={"Bucket": self.bucket, "Key": source}, **ranged)
+            return number, str(copied["CopyPartResult"]["ETag"])
+
         try:
-            parts: list[tuple[int, str]] = []
-            for source, size in sources:
-                pieces = -(-size // COPY_PART_MAX_BYTES)
-                for piece in range(pieces):
-                    first, end = size * piece // pieces, size * (piece + 1) // pieces
-                    ranged = {"CopySourceRange": f"bytes={first}-{end - 1}"} if pieces > 1 else {}
-                    copied = self.s3.upload_part_copy(
-                        Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=len(parts) + 1,
-                        CopySource={"Bucket": self.bucket, "Key": source}, **ranged)
-                    parts.append((len(parts) + 1, str(copied["CopyPartResult"]["ETag"])))
-            if not parts:
-                self.abort_multipart(key, upload_id)
-                self.put(key, b"", content_type)
-                return
+            with ThreadPoolExecutor(max_workers=JOIN_THREADS) as pool:
+                parts = list(pool.map(lambda item: copy(item[0] + 1, *item[1]), enumerate(pieces)))
             self.complete_multipart(key, upload_id, parts)
         except BaseException:
             self.abort_multipart(key, upload_id)
