@@ -13,7 +13,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -99,13 +99,14 @@ class Client:
     def job(self, job_id: str) -> dict[str, Any]:
         return dict(self.request("GET", f"/v1/jobs/{segment(job_id)}"))
 
-    def submit(self, path: Path, options: dict[str, Any], part_bytes: int | None = None) -> dict[str, Any]:
+    def submit(self, path: Path, options: dict[str, Any], part_bytes: int | None = None,
+               say: Callable[[str], None] | None = None) -> dict[str, Any]:
         """POST /v1/jobs: inline (multipart) when the request fits the API's inline limits, else a job with an
         upload form and the file streamed to S3 (presigned POST), never read whole into memory. Files over
         MULTIPART_THRESHOLD (or any file, given part_bytes) go up in parts, each streamed from disk."""
         size = path.stat().st_size
         if part_bytes is not None or size > MULTIPART_THRESHOLD:
-            return self.submit_in_parts(path, options, part_bytes)
+            return self.submit_in_parts(path, options, part_bytes, say)
         if size <= INLINE_MAX_BYTES - 64 * 1024:
             data = path.read_bytes()
             fields = {name: _form_value(value) for name, value in options.items()}
@@ -121,13 +122,18 @@ class Client:
         upload(form["url"], form["fields"], path)
         return job
 
-    def submit_in_parts(self, path: Path, options: dict[str, Any], part_bytes: int | None = None) -> dict[str, Any]:
+    def submit_in_parts(self, path: Path, options: dict[str, Any], part_bytes: int | None = None,
+                        say: Callable[[str], None] | None = None) -> dict[str, Any]:
         """A job with a multipart upload: each part PUT to its presigned URL (fresh links asked for when they are
-        about to expire), then the parts' ETags sent to complete it."""
+        about to expire), then the parts' ETags sent to complete it. `say` hears a line per part (a big upload
+        takes minutes)."""
         size = path.stat().st_size
         parts, part_bytes = part_plan(size, part_bytes)
         job = dict(self.send("POST", "/v1/jobs", {**options, "fileName": path.name, "parts": parts}))
+        if say is not None:
+            say(f"job {job.get('jobId')}: uploading {path.name} in {parts} parts of {part_bytes} bytes")
         etags: list[dict[str, Any]] = []
+        sent = 0
         with path.open("rb") as handle:
             for number in range(1, parts + 1):
                 if _expiring(job.get("uploadExpiresAt")):
@@ -139,6 +145,9 @@ class Client:
                 handle.seek((number - 1) * part_bytes)
                 length = min(part_bytes, size - (number - 1) * part_bytes)
                 etags.append({"partNumber": number, "etag": put_part(links[number], handle, length)})
+                sent += length
+                if say is not None:
+                    say(f"part {number}/{parts} sent ({sent} of {size} bytes)")
         return dict(self.send("POST", f"/v1/jobs/{segment(str(job['jobId']))}/upload/complete", {"parts": etags}))
 
     def download(self, url: str, sink: IO[bytes]) -> int:

@@ -316,7 +316,8 @@ def do_import(client: Client, args: argparse.Namespace) -> int:
     if not args.json and not args.quiet:
         print(("dry run of " if args.dry_run else "importing ") + f"{args.file} ({args.file.stat().st_size} bytes)",
               file=sys.stderr)
-    job = client.submit(args.file, options, args.part_size)
+    say = None if args.json or args.quiet else lambda line: print(line, file=sys.stderr, flush=True)
+    job = client.submit(args.file, options, args.part_size, say)
     if not args.json and not args.quiet and args.wait:
         print(f"job {job['jobId']} {job['status']}", file=sys.stderr)
     return finish(client, job, args)

@@ -27,10 +27,26 @@ def exit_code(job: dict[str, Any]) -> int:
     return EXIT_APPLIED
 
 
+def result_files_progress(job: dict[str, Any]) -> tuple[int, int] | None:
+    """`(chunksRead, chunks)` while a big job's result files are written in steps after its last row, else None."""
+    steps = job.get("resultFiles")
+    if job.get("status") in FINISHED or not isinstance(steps, dict) or not steps.get("chunks"):
+        return None
+    return int(steps.get("chunksRead") or 0), int(steps["chunks"])
+
+
 def progress_line(job: dict[str, Any], width: int = 30) -> str:
     counts = job.get("counts") or {}
     total, processed = counts.get("total"), int(counts.get("processed") or 0)
     status = str(job.get("status", ""))
+    writing = result_files_progress(job)
+    if total and writing is not None:
+        # every row is processed; the bar now follows the result files, so 100% does not sit still
+        read, chunks = writing
+        filled = min(width, int(width * read / chunks))
+        bar = "#" * filled + "." * (width - filled)
+        return (f"[{bar}] {processed}/{total} rows processed, writing result files: "
+                f"{read}/{chunks} chunks  {status}")
     if total:
         filled = min(width, int(width * processed / total))
         bar = "#" * filled + "." * (width - filled)
@@ -50,7 +66,7 @@ class Progress:
         self.enabled = enabled
         self.tty = self.stream.isatty()
         self.last = ""
-        self.last_step: tuple[str, int] | None = None
+        self.last_step: tuple[str, int, int] | None = None
 
     def show(self, job: dict[str, Any]) -> None:
         if not self.enabled:
@@ -64,7 +80,9 @@ class Progress:
             return
         counts = job.get("counts") or {}
         total = counts.get("total") or 0
-        step = (str(job.get("status")), 10 * int(counts.get("processed") or 0) // total if total else -1)
+        writing = result_files_progress(job)
+        step = (str(job.get("status")), 10 * int(counts.get("processed") or 0) // total if total else -1,
+                -1 if writing is None else 10 * writing[0] // writing[1])
         if step != self.last_step:
             self.stream.write(line + "\n")
             self.stream.flush()
@@ -97,6 +115,10 @@ def summary(job: dict[str, Any], error_lines: int = 10) -> str:
     shown = [f"{name} {'-' if counts.get(name) is None else counts[name]}" for name in COUNTS]  # total: unknown yet
     shown += [f"{name} {counts[name]}" for name in ("deleted", "unprocessed") if counts.get(name)]
     lines.append("rows: " + ", ".join(shown))
+    writing = result_files_progress(job)
+    if writing is not None:
+        lines.append(f"result files: being written, {writing[0]} of {writing[1]} chunks read (every row is "
+                     "processed; the job completes, and `sluice results` can fetch them, once they are written)")
     if job.get("ignoredColumns"):
         lines.append("ignored columns: " + ", ".join(map(str, job["ignoredColumns"])))
     lines += [f"warning: {warning_text(w)}" for w in job.get("warnings") or []]
@@ -132,7 +154,9 @@ def job_cells(job: dict[str, Any]) -> tuple[str, ...]:
     counts = job.get("counts") or {}
     total = counts.get("total")
     item_type = job.get("itemType") or ",".join(job.get("itemTypes") or []) or "-"
-    name = (job.get("jobName") or "") + (" (dry run)" if job.get("mode") == "dry-run" else "")
+    name = job.get("jobName") or ""
+    if job.get("mode") == "dry-run" and not name.endswith("(dry run)"):  # a revert's preview is named so already
+        name += " (dry run)"
     return (str(job.get("jobId")), str(job.get("status", "")), item_type,
             f"{counts.get('processed', 0)}/{'?' if total is None else total}", str(counts.get("failed") or 0),
             utc_minute(job.get("submitTime")) if job.get("submitTime") else "-", name.strip())

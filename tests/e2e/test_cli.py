@@ -185,6 +185,27 @@ def test_import_in_parts_puts_each_part_to_its_presigned_url_and_completes(cli: 
     assert bad.returncode != 0 and "at least 5242880 bytes" in bad.stderr
 
 
+def test_import_in_parts_says_how_the_upload_goes(cli: Cli, tmp_path: Path) -> None:
+    """A big upload takes minutes: `sluice import` says how many parts it sends and each one as it is sent (it was
+    silent between `importing FILE` and the job's first progress line)."""
+    data = tmp_path / "nightly.csv"
+    rows = _csv_of_size(data, 11 * MiB)
+    run = cli.run("import", str(data), "--item-type", "person", "--part-size", str(5 * MiB), "--wait",
+                  "--interval", "0.3", timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stderr.splitlines()
+    job_id = lines[1].split()[1].rstrip(":")
+    assert lines[:6] == [f"importing {data} ({11 * MiB} bytes)",
+                         f"job {job_id}: uploading nightly.csv in 3 parts of {5 * MiB} bytes",
+                         f"part 1/3 sent ({5 * MiB} of {11 * MiB} bytes)",
+                         f"part 2/3 sent ({10 * MiB} of {11 * MiB} bytes)",
+                         f"part 3/3 sent ({11 * MiB} of {11 * MiB} bytes)",
+                         f"job {job_id} Initialized"]
+    assert f"rows: total {rows}, processed {rows}, created {rows}," in run.stdout
+    quiet = cli.run("import", str(data), "--item-type", "person", "--part-size", str(5 * MiB), "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+
+
 def _upload_keys(s3: Any, bucket: str, job: dict[str, Any]) -> list[str]:
     listed = s3.list_objects_v2(Bucket=bucket, Prefix="uploads/").get("Contents", [])
     return [o["Key"] for o in listed if o["Key"].endswith(f"/{job['jobId']}/data")]

@@ -410,7 +410,10 @@ def test_the_cli_previews_and_runs_a_revert_and_deletes_records(harness: Harness
             harness.pump()
             thread.join(0.05)
         assert outcome["code"] == 0
-        printed = capsys.readouterr().out
+        streams = capsys.readouterr()
+        printed = streams.out
+        # a big job's revert takes minutes: the same progress line as `import --wait`, ending at its outcome
+        assert streams.err.splitlines()[-1] == "[##############################] 100% 5/5 rows  Completed"
         assert f"of job {job['jobId']}: Completed" in printed
         assert ("would delete 3 created records, would restore 2 updated records, would bring back 0 deleted "
                 "records; 0 already gone; 0 conflicts (left as they are)") in printed
@@ -426,6 +429,47 @@ def test_the_cli_previews_and_runs_a_revert_and_deletes_records(harness: Harness
         streams = capsys.readouterr()
         assert streams.out == "deleted a@x.org\ndeleted z@x.org\n" and "not found gone@x.org" in streams.err
     assert sorted(stored_records(harness)) == ["b@x.org"]
+
+
+def test_revert_and_records_delete_take_json_and_show_an_example(harness: Harness, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """README: every command takes `--json` and `--help` (with an example); `revert` and `records delete` took
+    neither (`sluice revert ID --json` was a usage error), found by the new-user trial of big jobs."""
+    import json
+    import threading
+
+    from sluice_cli import main as cli
+    from tests.doors import served
+
+    for command in (["revert"], ["records", "delete"]):
+        with pytest.raises(SystemExit):
+            cli.main([*command, "--help"])
+        shown = capsys.readouterr().out
+        assert "--json" in shown and f"example:\n  sluice {' '.join(command)} " in shown
+    _, job = seeded_import(harness)
+    with served(harness) as url:
+        monkeypatch.setenv("SLUICE_URL", url)
+        monkeypatch.setenv("SLUICE_API_KEY", harness.key())
+        outcome: dict[str, int] = {}
+        thread = threading.Thread(target=lambda: outcome.update(
+            code=cli.main(["revert", job["jobId"], "--dry-run", "--json", "--interval", "0.05"])))
+        thread.start()
+        while thread.is_alive():
+            harness.pump()
+            thread.join(0.05)
+        assert outcome["code"] == 0
+        streams = capsys.readouterr()
+        preview = json.loads(streams.out)
+        assert streams.err == ""
+        assert (preview["revertOf"], preview["mode"], preview["status"], preview["finished"]) == (
+            job["jobId"], "dry-run", "Completed", True)
+        assert {k: preview["counts"][k] for k in ("deleted", "updated", "failed")} == \
+            {"deleted": 3, "updated": 2, "failed": 0}
+        assert cli.main(["records", "delete", "contact", "a@x.org", "gone@x.org", "--json"]) == 1
+        streams = capsys.readouterr()
+        assert json.loads(streams.out) == [{"key": "a@x.org", "deleted": True},
+                                           {"key": "gone@x.org", "deleted": False, "reason": "not found"}]
+        assert streams.err == ""
 
 
 def test_hostile_undo_requests_get_clear_4xx(harness: Harness) -> None:

@@ -135,3 +135,40 @@ def test_sluice_jobs_says_when_none_match_and_json_stays_the_page(capsys: pytest
     page = {"items": _LISTED, "nextCursor": None}
     assert do_jobs(_Jobs(page), build_parser().parse_args(["jobs", "--json"])) == 0
     assert json.loads(capsys.readouterr().out) == page  # machine-readable output: the API's page, no header
+
+
+def test_while_result_files_are_written_the_line_and_summary_say_so() -> None:
+    writing = _job(total=300000, processed=300000, resultFiles={"chunksRead": 120, "chunks": 304})
+    assert progress_line(writing) == ("[###########...................] 300000/300000 rows processed, "
+                                      "writing result files: 120/304 chunks  Processing")
+    assert summary(writing).splitlines()[2] == (
+        "result files: being written, 120 of 304 chunks read (every row is processed; the job completes, "
+        "and `sluice results` can fetch them, once they are written)")
+    done = _job("Completed", total=300000, processed=300000, resultFiles={"chunksRead": 304, "chunks": 304})
+    assert "result files" not in summary(done) and "chunks" not in progress_line(done)
+
+
+def test_off_a_terminal_result_files_progress_is_logged_by_tenths() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream)
+    progress.show(_job(total=100, processed=100))
+    for read in (0, 20, 31, 160, 304):
+        progress.show(_job(total=100, processed=100, resultFiles={"chunksRead": read, "chunks": 304}))
+    progress.done(_job("Completed", total=100, processed=100))
+    assert [line.split("]")[1].strip() for line in stream.getvalue().splitlines()] == [
+        "100% 100/100 rows  Processing",
+        "100/100 rows processed, writing result files: 0/304 chunks  Processing",
+        "100/100 rows processed, writing result files: 31/304 chunks  Processing",
+        "100/100 rows processed, writing result files: 160/304 chunks  Processing",
+        "100/100 rows processed, writing result files: 304/304 chunks  Processing",
+        "100% 100/100 rows  Completed"]
+
+
+def test_a_dry_run_is_marked_once_in_the_jobs_list() -> None:
+    from sluice_cli.render import job_cells
+    preview = _job("Completed", total=6, processed=6, jobName="revert of big.csv (dry run)", mode="dry-run",
+                   submitTime="2026-12-04T14:39:55Z")
+    dry_import = {**preview, "jobName": "big.csv"}
+    assert job_cells(preview)[-1] == "revert of big.csv (dry run)"  # was "revert of big.csv (dry run) (dry run)"
+    assert job_cells(dry_import)[-1] == "big.csv (dry run)"
+    assert job_cells({**dry_import, "mode": "commit"})[-1] == "big.csv"

@@ -86,13 +86,64 @@ function jsonLinesKeys(text) {
   return keys;
 }
 
+// The start of what a compressed stream holds (`format`: "gzip" or "deflate-raw"): the slice read ends
+// mid-stream, so the stream's complaint about its end is expected and what came out before it is kept.
+async function inflate(bytes, format) {
+  const reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream(format)).getReader();
+  const parts = [];
+  let size = 0;
+  try {
+    while (size < HEAD_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      size += value.length;
+    }
+  } catch {
+    // the slice ended inside the compressed stream
+  }
+  reader.cancel().catch(() => null);
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) { out.set(part, at); at += part.length; }
+  return out.subarray(0, HEAD_BYTES);
+}
+
+// A gzip file or a zip archive of one file (what the API accepts, docs/limits.md): the inner file's name and the
+// start of its bytes, so the header row is read as the job will read it. -> {name, bytes} or {note}
+async function uncompressed(file, head) {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+    if (typeof DecompressionStream === "undefined") return { note: "This browser cannot read a gzip file's header row; its columns are matched when the job reads it." };
+    return { name: file.name.replace(/\.gz$/i, ""), bytes: await inflate(head, "gzip") };
+  }
+  if (head.length >= 30 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) {
+    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const method = view.getUint16(8, true);
+    const nameLength = view.getUint16(26, true);
+    const start = 30 + nameLength + view.getUint16(28, true);
+    const name = new TextDecoder().decode(head.subarray(30, 30 + nameLength));
+    const data = head.subarray(start);
+    if (method === 0) return { name, bytes: data };
+    if (method !== 8 || typeof DecompressionStream === "undefined") {
+      return { note: "This zip archive's header row cannot be read in the browser; its columns are matched when the job reads it." };
+    }
+    return { name, bytes: await inflate(data, "deflate-raw") };
+  }
+  return { name: file.name, bytes: head };
+}
+
 // -> {kind, headers: [...]} or {kind, headers: null, note}
 export async function readHeaders(file) {
-  const kind = fileKind(file.name);
-  if (kind === "workbook") {
-    return { kind, headers: null, note: "Workbook columns are matched when the job reads the file; the preview covers CSV and JSON Lines." };
+  if (fileKind(file.name) === "workbook") {
+    return { kind: "workbook", headers: null, note: "Workbook columns are matched when the job reads the file; the preview covers CSV and JSON Lines." };
   }
-  const bytes = new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer());
+  const inner = await uncompressed(file, new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer()));
+  if (inner.note) return { kind: "csv", headers: null, note: inner.note };
+  const kind = fileKind(inner.name);
+  if (kind === "workbook") {
+    return { kind, headers: null, note: "A workbook inside a compressed file is not read (a workbook is compressed already): upload the workbook itself." };
+  }
+  const bytes = inner.bytes;
   const text = decode(bytes);
   const start = text.trimStart();
   if (kind === "jsonl" || (kind === "json" && start.startsWith("{"))) {
@@ -103,7 +154,7 @@ export async function readHeaders(file) {
     return { kind, headers: null, note: "The preview reads JSON Lines (one object a line); this file's keys are matched when the job reads it." };
   }
   if (!start) return { kind, headers: null, note: "The file is empty." };
-  const delimiter = file.name.toLowerCase().endsWith(".tsv") ? "\t" : detectDelimiter(text);
+  const delimiter = inner.name.toLowerCase().endsWith(".tsv") ? "\t" : detectDelimiter(text);
   const headers = firstCsvRecord(text, delimiter).map((h) => h.trim());
   return { kind, delimiter, headers };
 }

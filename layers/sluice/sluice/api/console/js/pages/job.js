@@ -8,6 +8,7 @@ import { serverField } from "../mapping.js";
 import { checkValue, parseCsv } from "../validate.js";
 
 const ERRORS_PAGE = 25;
+const COMPRESSIONS = { gzip: "gzip-compressed", zip: "in a zip archive" };
 const COUNT_WORDS = ["total", "processed", "created", "updated", "unchanged", "deleted", "failed", "unprocessed"];
 
 export function JobPage({ me, params }) {
@@ -37,6 +38,7 @@ export function JobPage({ me, params }) {
       <${Lineage} job=${job} />
       ${!job.finished && html`<div class="running">
         <${Progress} label="Job progress" value=${counts.processed || 0} max=${counts.total} /></div>`}
+      <${WritingResults} job=${job} />
       <ul class="counts" aria-label="Row counts">
         ${COUNT_WORDS.filter((w) => w in counts && (w !== "deleted" || counts.deleted) &&
           (w !== "unprocessed" || counts.unprocessed)).map((word) => html`<li class=${`count count-${word}`}>
@@ -99,8 +101,9 @@ function Details({ job }) {
     ["Finished", html`<${Time} iso=${job.finishTime} />`],
     ["Run time", formatDuration(job.runTime)],
   ];
-  if (job.format) rows.push(["Format", [job.format, job.encoding, job.delimiter && `delimiter ${JSON.stringify(job.delimiter)}`]
-    .filter(Boolean).join(", ")]);
+  const compression = (job.files || []).map((f) => f.compression).find(Boolean);
+  if (job.format) rows.push(["Format", [job.format, job.encoding, job.delimiter && `delimiter ${JSON.stringify(job.delimiter)}`,
+    compression && (COMPRESSIONS[compression] || compression)].filter(Boolean).join(", ")]);
   if (job.commitOf) rows.push(["Commit of", html`<a class="mono" href="${BASE}/jobs/${job.commitOf}">${job.commitOf}</a>`]);
   if (job.notificationEmail) rows.push(["Notification email", job.notificationEmail]);
   if (job.ignoredColumns && job.ignoredColumns.length) rows.push(["Ignored columns", job.ignoredColumns.join(", ")]);
@@ -202,6 +205,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function Revert({ me, job }) {
   const [stage, setStage] = useState("idle"); // idle | previewing | preview | reverting
   const [preview, setPreview] = useState(null);
+  const [checking, setChecking] = useState(null); // the dry run while it runs: a big job's takes minutes
   const [error, setError] = useState(null);
   if (!revertible(job)) return null;
   const path = `/v1/jobs/${encodeURIComponent(job.jobId)}/revert`;
@@ -210,15 +214,19 @@ function Revert({ me, job }) {
     setError(null);
     try {
       let dry = await api(`${path}?dryRun=true`, { method: "POST" });
+      setChecking(dry);
       while (!dry.finished) {
-        await sleep(500);
+        await sleep(1000);
         dry = await api(`/v1/jobs/${encodeURIComponent(dry.jobId)}`);
+        setChecking(dry);
       }
+      setChecking(null);
       setPreview(dry);
       setStage("preview");
       announce("Revert preview ready");
     } catch (exc) {
       setError(exc);
+      setChecking(null);
       setStage("idle");
     }
   };
@@ -241,6 +249,12 @@ function Revert({ me, job }) {
     ${stage !== "preview" && stage !== "reverting" && html`<div class="button-row">
       <${Guarded} me=${me} permission="imports:write" disabled=${stage === "previewing"} onClick=${previewRevert}>
         ${stage === "previewing" ? "Checking what a revert would do…" : "Revert…"}<//></div>`}
+    ${stage === "previewing" && checking && html`<div class="running revert-checking">
+      <p>Checking each record the job wrote (a dry run of the revert,
+        <a class="mono" href="${BASE}/jobs/${encodeURIComponent(checking.jobId)}">${checking.jobId}</a>; it goes on
+        if you leave this page).</p>
+      <${Progress} label="Revert preview progress" value=${(checking.counts || {}).processed || 0}
+        max=${(checking.counts || {}).total} /></div>`}
     ${preview && stage !== "idle" && html`<div class="notice" role="status" aria-label="Revert preview">
       <p>A revert would:</p>
       <ul class="revert-preview">
@@ -259,8 +273,31 @@ function Revert({ me, job }) {
   </section>`;
 }
 
+// A job of more than ResultStepChunks chunks stays Processing after its last row while its result files are
+// written in steps (`resultFiles: {chunksRead, chunks}`): say so, or 100% would seem to sit still.
+function writingResults(job) {
+  const steps = job.resultFiles;
+  return !job.finished && steps && steps.chunks ? steps : null;
+}
+
+function WritingResults({ job }) {
+  const steps = writingResults(job);
+  if (!steps) return null;
+  return html`<div class="running writing-results">
+    <p>Every row is processed. Writing the result files: ${steps.chunksRead} of ${steps.chunks} chunks read.
+      The job completes once they are written.</p>
+    <${Progress} label="Result files progress" value=${steps.chunksRead || 0} max=${steps.chunks} /></div>`;
+}
+
 function Results({ me, job }) {
   const [error, setError] = useState(null);
+  if (writingResults(job)) {
+    return html`<section aria-labelledby="results-heading">
+      <h2 id="results-heading">Result files</h2>
+      <p class="muted">Being written (${job.resultFiles.chunksRead} of ${job.resultFiles.chunks} chunks read): they
+        can be downloaded once the job completes.</p>
+    </section>`;
+  }
   if (!job.finished || job.status === "Rejected") return null;
   const denied = lacking(me, "imports:read");
   const files = job.files || [];

@@ -94,7 +94,8 @@ function JobsTable({ jobs }) {
       <td class="status-cell"><${Status} status=${job.status} />
         <div class="small">${job.finished ? `${job.counts.processed} ${job.counts.processed === 1 ? "row" : "rows"}`
           : html`<${Progress} label=${`Progress of job ${job.jobId}`} value=${job.counts.processed}
-            max=${job.counts.total} />`}</div></td>
+            max=${job.counts.total} />${job.resultFiles && job.resultFiles.chunks ? html`<div class="muted">
+            writing result files: ${job.resultFiles.chunksRead} / ${job.resultFiles.chunks} chunks</div>` : null}`}</div></td>
       <td class="num">${job.counts.created}</td><td class="num">${job.counts.updated}</td>
       <td class="num">${job.counts.unchanged}</td><td class="num">${job.counts.failed}</td>
       <td><${Time} iso=${job.submitTime} /></td>

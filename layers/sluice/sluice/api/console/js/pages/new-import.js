@@ -135,9 +135,10 @@ export function NewImportPage({ me, search }) {
       <div class="field">
         <label for="import-file">File</label>
         <input id="import-file" type="file" aria-describedby="import-file-hint"
-          accept=".csv,.tsv,.txt,.jsonl,.ndjson,.json,.xlsx,.xls"
+          accept=".csv,.tsv,.txt,.jsonl,.ndjson,.json,.xlsx,.xls,.gz,.zip"
           onChange=${(e) => setFile(e.target.files && e.target.files[0] ? e.target.files[0] : null)} />
-        <p class="hint" id="import-file-hint">CSV (any common delimiter and encoding), JSON Lines, XLSX or XLS.
+        <p class="hint" id="import-file-hint">CSV (any common delimiter and encoding), JSON Lines, XLSX or XLS;
+          CSV and JSON Lines also gzip-compressed (.gz) or alone in a zip archive (.zip).
           ${file && html` Chosen: <strong>${file.name}</strong>, ${formatBytes(file.size)}.`}</p>
       </div>
       ${file && itemType && html`<${MappingPreview} me=${me} file=${file} preview=${preview} mapping=${mapping}
