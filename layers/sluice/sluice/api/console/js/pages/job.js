@@ -153,7 +153,8 @@ function Actions({ me, job, onChanged }) {
     }
   };
   const base = `/v1/jobs/${encodeURIComponent(job.jobId)}`;
-  const canCancel = !job.finished && job.status !== "Canceling";
+  // a job writing its result files has processed every row: nothing is left to cancel (the API answers 409)
+  const canCancel = !job.finished && job.status !== "Canceling" && !job.resultFiles;
   const canRetry = (job.status === "Completed" || job.status === "Canceled") && (job.counts.failed || 0) > 0;
   const canCommit = job.mode === "dry-run" && job.status === "Completed";
   const retries = job.retries || [];
