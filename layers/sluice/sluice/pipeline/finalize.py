@@ -39,15 +39,15 @@ def settle(clients: Clients, job: Job, inline_chunks: int | None = None) -> Job:
             return job
     if not job.settled or job.resultStep is not None:  # a chain writes its result files (the sweeper watches it)
         return job
-    step_chunks = clients.settings.result_step_chunks
-    if chunks_of(job) <= (step_chunks if inline_chunks is None else min(inline_chunks, step_chunks)):
+    step_chunks, chunks = clients.settings.result_step_chunks, chunks_of(job)
+    if chunks <= (step_chunks if inline_chunks is None else min(inline_chunks, step_chunks)):
         write_results(Storage(clients), job)
         return _finish(store, clients, job)
     claimed = store.claim_result_steps(job.tenant, job.jobId)
     if claimed is None:
         return store.get(job.tenant, job.jobId) or job
     ResultSteps(clients).send(ResultStepMessage(tenant=job.tenant, jobId=job.jobId, step=0))
-    logger.info("result files to be written in steps", extra={"chunks": chunks_of(job), "stepChunks": step_chunks})
+    logger.info("result files to be written in steps", extra={"chunks": chunks, "stepChunks": step_chunks})
     return claimed
 
 

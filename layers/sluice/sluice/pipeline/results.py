@@ -3,7 +3,8 @@ several), written from the chunks' result parts in chunk order once the job is s
 
 A job of at most `ResultStepChunks` chunks has them written at once by the invocation that settles it. A bigger
 job's are written in steps (models/results.py): each reads that many chunks' parts and writes, per result file, a
-segment (or a carry smaller than S3's smallest part); a file's last step joins its segments inside S3."""
+segment of at least SEGMENT_MIN_BYTES (or a smaller carry the next step writes first); a file's last step joins its
+segments inside S3."""
 
 from __future__ import annotations
 

@@ -175,11 +175,12 @@ class Storage:
 
     def copy(self, source: str, key: str) -> None:
         """Copies an object of any size inside S3: one CopyObject, or in parts above what that takes."""
-        size = self.size(source)
+        head = self.s3.head_object(Bucket=self.bucket, Key=source)
+        size = int(head["ContentLength"])
         if size <= COPY_OBJECT_MAX_BYTES:
             self.s3.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": source})
         else:
-            self.join(key, [(source, size)], str(self.s3.head_object(Bucket=self.bucket, Key=source)["ContentType"]))
+            self.join(key, [(source, size)], str(head["ContentType"]))
 
     def delete_under(self, prefix: str) -> None:
         """Deletes every object under the prefix (best effort callers: the lifecycle rules expire them anyway)."""

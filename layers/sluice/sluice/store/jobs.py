@@ -183,36 +183,34 @@ class JobStore(LifecycleStore[Job]):
         """Marks a settled job's result files as being written in steps, starting with step 0, unless a chain
         was started already. The job after the claim when this call made it, else None. The chain gets re-drives
         of its own (the sweeper's re-drives of the job's reading counted in `redrives` before)."""
-        token = uuid.uuid4().hex
-        written = conditional_write(
-            self._db, "UpdateItem", lambda current: current.get("resultClaim") == {"S": token},
-            TableName=self._table, Key=self._key(tenant, job_id),
-            UpdateExpression="SET resultStep = :zero, resultChunk = :zero, resultClaim = :token, redrives = :zero, "
-                             "lastProgressMs = :now",
-            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(resultStep) AND #status IN (:p, :c)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":zero": {"N": "0"}, ":token": {"S": token}, ":now": {"N": str(now_ms())},
-                                       ":p": {"S": Status.PROCESSING.value},
-                                       ":c": {"S": Status.CANCELING.value}},
-            ReturnValues="ALL_NEW")
-        return self.load(written) if written else None
+        return self._move_result_step(
+            tenant, job_id, 0, 0, "attribute_not_exists(resultStep) AND #status IN (:p, :c)",
+            {":p": {"S": Status.PROCESSING.value}, ":c": {"S": Status.CANCELING.value}, ":zero": {"N": "0"}},
+            "redrives = :zero")
 
     def advance_result_step(self, tenant: str, job_id: str, step: int, chunk: int) -> bool:
         """Moves the job's result-file chain on from step `step` to the next (which starts at `chunk`), unless
-        another delivery of the step did already. True when this call moved it: only then is the next step sent
-        (the token tells this call's own retried write from another copy's move, which names the same step)."""
+        another delivery of the step did already. True when this call moved it: only then is the next step sent."""
+        return self._move_result_step(tenant, job_id, step + 1, chunk, "resultStep = :step",
+                                      {":step": {"N": str(step)}}) is not None
+
+    def _move_result_step(self, tenant: str, job_id: str, step: int, chunk: int, condition: str,
+                          values: dict[str, Any], also: str | None = None) -> Job | None:
+        """Sets the step the chain expects next (and the chunks read so far) if `condition` holds; the job after it,
+        or None. A token tells this call's own retried write from another copy's move, which names the same step."""
         token = uuid.uuid4().hex
+        names = {"#status": "status"} if "#status" in condition else {}
         written = conditional_write(
             self._db, "UpdateItem", lambda current: current.get("resultClaim") == {"S": token},
             TableName=self._table, Key=self._key(tenant, job_id),
             UpdateExpression="SET resultStep = :next, resultChunk = :chunk, resultClaim = :token, "
-                             "lastProgressMs = :now",
-            ConditionExpression="attribute_exists(pk) AND resultStep = :step",
-            ExpressionAttributeValues={":step": {"N": str(step)}, ":next": {"N": str(step + 1)},
-                                       ":chunk": {"N": str(chunk)}, ":token": {"S": token},
-                                       ":now": {"N": str(now_ms())}},
-            ReturnValues="NONE")
-        return written is not None
+                             "lastProgressMs = :now" + (f", {also}" if also else ""),
+            ConditionExpression=f"attribute_exists(pk) AND {condition}",
+            **({"ExpressionAttributeNames": names} if names else {}),
+            ExpressionAttributeValues={":next": {"N": str(step)}, ":chunk": {"N": str(chunk)},
+                                       ":token": {"S": token}, ":now": {"N": str(now_ms())}, **values},
+            ReturnValues="ALL_NEW")
+        return self.load(written) if written else None
 
     def add_retry(self, tenant: str, job_id: str, retry_id: str) -> None:
         """Links a retry to the job whose rows it retries (once, however often it is called)."""
