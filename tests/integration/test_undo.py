@@ -388,9 +388,23 @@ def test_keyless_reimport_warns_and_dedupe_content_creates_nothing_new(harness: 
     assert reply.status_code == 400 and "dedupe=content is for item types without a key" in reply.content.decode()
 
 
+def _cli_while_pumping(h: Harness, argv: list[str]) -> int:
+    """Runs a `sluice` command that waits for a job (in a thread) while the queues are delivered here; its exit code."""
+    import threading
+
+    from sluice_cli import main as cli
+
+    outcome: dict[str, int] = {}
+    thread = threading.Thread(target=lambda: outcome.update(code=cli.main(argv)))
+    thread.start()
+    while thread.is_alive():
+        h.pump()
+        thread.join(0.05)
+    return outcome["code"]
+
+
 def test_the_cli_previews_and_runs_a_revert_and_deletes_records(harness: Harness, monkeypatch: pytest.MonkeyPatch,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    import threading
 
     from sluice_cli import main as cli
     from tests.doors import served
@@ -399,17 +413,7 @@ def test_the_cli_previews_and_runs_a_revert_and_deletes_records(harness: Harness
     with served(harness) as url:
         monkeypatch.setenv("SLUICE_URL", url)
         monkeypatch.setenv("SLUICE_API_KEY", harness.key())
-        outcome: dict[str, int] = {}
-
-        def preview() -> None:
-            outcome["code"] = cli.main(["revert", job["jobId"], "--dry-run", "--interval", "0.05"])
-
-        thread = threading.Thread(target=preview)
-        thread.start()
-        while thread.is_alive():
-            harness.pump()
-            thread.join(0.05)
-        assert outcome["code"] == 0
+        assert _cli_while_pumping(harness, ["revert", job["jobId"], "--dry-run", "--interval", "0.05"]) == 0
         streams = capsys.readouterr()
         printed = streams.out
         # a big job's revert takes minutes: the same progress line as `import --wait`, ending at its outcome
@@ -436,7 +440,6 @@ def test_revert_and_records_delete_take_json_and_show_an_example(harness: Harnes
     """README: every command takes `--json` and `--help` (with an example); `revert` and `records delete` took
     neither (`sluice revert ID --json` was a usage error), found by the new-user trial of big jobs."""
     import json
-    import threading
 
     from sluice_cli import main as cli
     from tests.doors import served
@@ -450,14 +453,7 @@ def test_revert_and_records_delete_take_json_and_show_an_example(harness: Harnes
     with served(harness) as url:
         monkeypatch.setenv("SLUICE_URL", url)
         monkeypatch.setenv("SLUICE_API_KEY", harness.key())
-        outcome: dict[str, int] = {}
-        thread = threading.Thread(target=lambda: outcome.update(
-            code=cli.main(["revert", job["jobId"], "--dry-run", "--json", "--interval", "0.05"])))
-        thread.start()
-        while thread.is_alive():
-            harness.pump()
-            thread.join(0.05)
-        assert outcome["code"] == 0
+        assert _cli_while_pumping(harness, ["revert", job["jobId"], "--dry-run", "--json", "--interval", "0.05"]) == 0
         streams = capsys.readouterr()
         preview = json.loads(streams.out)
         assert streams.err == ""
