@@ -162,13 +162,19 @@ def test_a_job_with_no_warning_shows_no_warning_note(page: Any, stack: Stack) ->
     expect(page.get_by_role("note", name="Warnings")).to_have_count(0)
 
 
-@pytest.mark.axe
-def test_a_job_retried_already_links_its_retry_and_asks_before_another(page: Any, stack: Stack) -> None:
-    item_type = unique("retried")
+def _open_a_job_with_failed_rows(page: Any, stack: Stack, prefix: str) -> str:
+    """Imports PEOPLE (4 rows, 2 failing) into a new item type and opens the job's page; the job's id."""
+    item_type = unique(prefix)
     stack.put_item_type(item_type, PERSON)
-    job_id = stack.wait_job(stack.submit_csv(item_type, PEOPLE)["jobId"])["jobId"]
+    job_id: str = stack.wait_job(stack.submit_csv(item_type, PEOPLE)["jobId"])["jobId"]
     sign_in(page, path=f"/console/jobs/{job_id}")
     expect_counts(page, "Completed", total=4, failed=2)
+    return job_id
+
+
+@pytest.mark.axe
+def test_a_job_retried_already_links_its_retry_and_asks_before_another(page: Any, stack: Stack) -> None:
+    job_id = _open_a_job_with_failed_rows(page, stack, "retried")
     page.get_by_role("button", name="Retry failed rows").click()
     expect(page).not_to_have_url(re.compile(f"/console/jobs/{job_id}$"))
     first_retry = page.url.rsplit("/", 1)[1]
@@ -201,11 +207,7 @@ def test_a_job_retried_already_links_its_retry_and_asks_before_another(page: Any
 
 
 def test_a_double_click_on_retry_starts_one_retry(page: Any, stack: Stack) -> None:
-    item_type = unique("twice")
-    stack.put_item_type(item_type, PERSON)
-    job_id = stack.wait_job(stack.submit_csv(item_type, PEOPLE)["jobId"])["jobId"]
-    sign_in(page, path=f"/console/jobs/{job_id}")
-    expect_counts(page, "Completed", total=4, failed=2)
+    job_id = _open_a_job_with_failed_rows(page, stack, "twice")
     page.get_by_role("button", name="Retry failed rows").dblclick()
     expect(page).not_to_have_url(re.compile(f"/console/jobs/{job_id}$"))
     expect_counts(page, "Completed", total=2, failed=2)
